@@ -1,0 +1,34 @@
+# mcompress: build, test, benchmark and lint.
+GO ?= go
+BIN ?= bin/mcompress
+PKGS ?= ./...
+
+.PHONY: all build test test-full bench lint fmt demo clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/mcompress
+
+# test runs the unit tests, the fuzz seed corpora and the fixture tests (when ../shared exists)
+# in short mode, which skips only the heavy checks that belong in benchmarks.
+test: lint
+	$(GO) test -short -count=1 $(PKGS)
+
+# test-full also runs the heavy checks.
+test-full:
+	$(GO) test -count=1 -timeout 60m $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

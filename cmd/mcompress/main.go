@@ -1,0 +1,115 @@
+// Command mcompress turns Hugging Face language-model checkpoints into small, fast, on-device
+// GGUF models: convert, quantize, prune, distill, run and evaluate them, one stage a command.
+//
+// Each command is a thin layer over its stage package: it parses flags, calls one function and
+// prints. See README.md for a tour.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, stable for scripts and CI.
+const (
+	exitOK       = 0
+	exitInternal = 1 // a bug or an unexpected failure inside mcompress
+	exitUsage    = 2 // bad flags or bad input: the user can fix it
+	exitGate     = 3 // a quality gate (eval --max-*) failed
+)
+
+// usageError marks errors caused by the user's input or flags (exit code 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// badInput wraps err as a user error (exit code 2).
+func badInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// gateError marks a failed quality gate (exit code 3).
+type gateError struct{ msg string }
+
+func (e gateError) Error() string { return e.msg }
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	quiet bool // no progress and no log lines, only results and errors
+	json  bool // machine-readable output on stdout
+}
+
+// commandFactories holds one constructor per command file; each file registers its own in init.
+var commandFactories []func(*globalOptions) *cobra.Command
+
+// register adds a command constructor; called from init in each command's file.
+func register(f func(*globalOptions) *cobra.Command) { commandFactories = append(commandFactories, f) }
+
+func newRootCmd() (*cobra.Command, *globalOptions) {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "mcompress",
+		Short: "Compress language models for on-device use: convert, quantize, prune, distill, run, evaluate",
+		Long: `mcompress turns Hugging Face checkpoints into small, fast GGUF models that llama.cpp and
+ollama load, and measures what each step cost and saved.`,
+		Example: `  mcompress convert ./Llama-3.2-1B --outtype f16 -o llama-f16.gguf
+  mcompress quantize --bits 4 llama-f16.gguf -o llama-q4.gguf
+  mcompress eval --model llama-f16.gguf --model llama-q4.gguf --data valid.txt --report out/`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors (no progress)")
+	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON on stdout")
+	for _, f := range commandFactories {
+		root.AddCommand(f(g))
+	}
+	return root, g
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+// run executes the CLI with args and returns the process exit code.
+func run(args []string) int {
+	root, _ := newRootCmd()
+	root.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "mcompress:", err)
+	var ue usageError
+	var ge gateError
+	switch {
+	case errors.As(err, &ge):
+		return exitGate
+	case errors.As(err, &ue), isFlagError(err):
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return 130
+	}
+	return exitInternal
+}
+
+// isFlagError reports whether err came from cobra's argument or flag parsing.
+func isFlagError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "accepts ", "requires ", "invalid argument", "flag needs an argument", "required flag"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,78 @@
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/mcompress/mcompress/convert/gguf"
+)
+
+// Matrix is a weight matrix stored as ggml stores it: Rows rows of Cols values of type Type,
+// each row RowBytes long, contiguous. Data usually points into a memory-mapped file.
+type Matrix struct {
+	Type       gguf.TensorType
+	Rows, Cols int
+	Data       []byte
+}
+
+// NewMatrix checks that data holds rows x cols values of type t and returns the Matrix.
+func NewMatrix(t gguf.TensorType, rows, cols int, data []byte) (Matrix, error) {
+	if !Supported(t) {
+		return Matrix{}, fmt.Errorf("kernels: no kernel for tensor type %s", t)
+	}
+	if rows <= 0 || cols <= 0 {
+		return Matrix{}, fmt.Errorf("kernels: matrix %dx%d has no elements", rows, cols)
+	}
+	rb, err := t.RowSize(int64(cols))
+	if err != nil {
+		return Matrix{}, fmt.Errorf("kernels: %w", err)
+	}
+	k := kernels[t]
+	if (k.act == ActQ8K && cols%QK_K != 0) || (k.act == ActQ8 && cols%QK8 != 0) {
+		return Matrix{}, fmt.Errorf("kernels: %s matrix with %d columns: not a multiple of the block size", t, cols)
+	}
+	if int64(len(data)) != rb*int64(rows) {
+		return Matrix{}, fmt.Errorf("kernels: %s matrix %dx%d needs %d bytes, got %d", t, rows, cols, rb*int64(rows), len(data))
+	}
+	return Matrix{Type: t, Rows: rows, Cols: cols, Data: data}, nil
+}
+
+// RowBytes returns the size of one row in bytes.
+func (m Matrix) RowBytes() int {
+	rb, _ := m.Type.RowSize(int64(m.Cols))
+	return int(rb)
+}
+
+// Row dequantizes row r into dst (len Cols).
+func (m Matrix) Row(r int, dst []float32) {
+	rb := m.RowBytes()
+	kernels[m.Type].dequant(dst[:m.Cols], m.Data[r*rb:(r+1)*rb])
+}
+
+// rowTile is the number of weight rows a worker multiplies with every token before moving on:
+// small enough that the rows stay in the L1/L2 cache while the activations stream past.
+const rowTile = 16
+
+// MatMul computes dst[t*w.Rows+r] = sum_c W[r,c]*x[t,c] for every token t of x, splitting the
+// rows of w over the pool's workers. x.N must equal w.Cols and dst hold x.Ntok*w.Rows values.
+// The result does not depend on the number of workers.
+func MatMul(p *Pool, dst []float32, w Matrix, x *Acts) {
+	k := kernels[w.Type]
+	x.prepare(k.act, p)
+	dot := k.dotFn()
+	rb := w.RowBytes()
+	rows, ntok := w.Rows, x.Ntok
+	_ = dst[ntok*rows-1]
+	p.For((rows+rowTile-1)/rowTile, 1, func(lo, hi int) {
+		var r row
+		for tile := lo; tile < hi; tile++ {
+			r0, r1 := tile*rowTile, min(rows, (tile+1)*rowTile)
+			for t := range ntok {
+				x.row(k.act, t, &r)
+				out := dst[t*rows : (t+1)*rows]
+				for i := r0; i < r1; i++ {
+					out[i] = dot(w.Data[i*rb:(i+1)*rb], &r)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,99 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Pool runs loops over a fixed number of worker goroutines. The zero value and a nil *Pool run
+// everything on the calling goroutine. A Pool is safe for concurrent use.
+type Pool struct {
+	n     int
+	tasks chan *task
+	once  sync.Once
+}
+
+type task struct {
+	fn    func(lo, hi int)
+	n     int
+	chunk int
+	next  atomic.Int64
+	wg    sync.WaitGroup
+}
+
+// NewPool returns a pool of n workers; n <= 0 means one per CPU (runtime.GOMAXPROCS).
+func NewPool(n int) *Pool {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return &Pool{n: n}
+}
+
+// Threads returns the number of workers (1 for a nil pool).
+func (p *Pool) Threads() int {
+	if p == nil || p.n < 1 {
+		return 1
+	}
+	return p.n
+}
+
+func (p *Pool) start() {
+	p.tasks = make(chan *task, p.n)
+	for range p.n - 1 {
+		go func() {
+			for t := range p.tasks {
+				t.run()
+				t.wg.Done()
+			}
+		}()
+	}
+}
+
+func (t *task) run() {
+	for {
+		lo := int(t.next.Add(int64(t.chunk))) - t.chunk
+		if lo >= t.n {
+			return
+		}
+		t.fn(lo, min(lo+t.chunk, t.n))
+	}
+}
+
+// For calls fn over [0, n) split into ranges of at least minChunk items, spread over the
+// workers, and returns when all calls have returned. Ranges are disjoint, so fn may write to
+// per-index outputs without locks; which worker handles which range varies, so fn must not
+// depend on it.
+func (p *Pool) For(n, minChunk int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	workers := p.Threads()
+	minChunk = max(minChunk, 1)
+	if workers == 1 || n <= minChunk {
+		fn(0, n)
+		return
+	}
+	p.once.Do(p.start)
+	// About four ranges per worker balances uneven speeds without much overhead.
+	chunk := max(minChunk, (n+4*workers-1)/(4*workers))
+	t := &task{fn: fn, n: n, chunk: chunk}
+	helpers := min(workers-1, (n+chunk-1)/chunk-1)
+	t.wg.Add(helpers)
+	for range helpers {
+		p.tasks <- t
+	}
+	t.run()
+	t.wg.Wait()
+}
+
+// Close stops the workers. The pool must not be used afterwards.
+func (p *Pool) Close() {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() {})
+	if p.tasks != nil {
+		close(p.tasks)
+	}
+}

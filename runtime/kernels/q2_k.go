@@ -1,0 +1,51 @@
+package kernels
+
+// Q2_K: super-blocks of 256 weights, 84 bytes: 16 scale bytes (low nibble a 4-bit scale, high
+// nibble a 4-bit minimum, one per 16 weights), 64 bytes of 2-bit values, an F16 super-scale d
+// and an F16 super-minimum dmin; w = d*sc*q - dmin*m.
+//
+// Weight e of a super-block (n = e/128, j = (e%128)/32, l = e%32) is bits 2j..2j+1 of byte
+// 32n+l of the values; its scale is byte e/16.
+
+func unpackQ2_K(q *[256]int8, blk []byte) {
+	qs := blk[16:80:80]
+	for e := range 256 {
+		n, j, l := e/128, (e%128)/32, e%32
+		q[e] = int8((qs[32*n+l] >> (2 * j)) & 3)
+	}
+}
+
+func dequantQ2_K(dst []float32, src []byte) {
+	var q [256]int8
+	for b := range len(dst) / 256 {
+		blk := src[b*84 : b*84+84 : b*84+84]
+		d, dmin := f16le(blk[80:]), f16le(blk[82:])
+		unpackQ2_K(&q, blk)
+		y := dst[b*256 : b*256+256 : b*256+256]
+		for e := range 256 {
+			sc := blk[e/16]
+			y[e] = d*float32(sc&0xF)*float32(q[e]) - dmin*float32(sc>>4)
+		}
+	}
+}
+
+func dotQ2_KGo(w []byte, r *row) float32 {
+	var q [256]int8
+	var sum float32
+	for b := range len(r.d) {
+		blk := w[b*84 : b*84+84 : b*84+84]
+		unpackQ2_K(&q, blk)
+		y := r.q[b*256 : b*256+256 : b*256+256]
+		var sumi, summ int32
+		for i := range 16 {
+			var s int32
+			for e := 16 * i; e < 16*i+16; e++ {
+				s += int32(q[e]) * int32(y[e])
+			}
+			sumi += int32(blk[i]&0xF) * s
+			summ += int32(blk[i]>>4) * int32(r.s[b*16+i])
+		}
+		sum += r.d[b] * (f16le(blk[80:])*float32(sumi) - f16le(blk[82:])*float32(summ))
+	}
+	return sum
+}

@@ -1,0 +1,30 @@
+package kernels
+
+// Q4_0: blocks of 32 weights, 18 bytes: an F16 scale d, then 16 bytes of 4-bit values; byte j
+// holds weight j in its low nibble and weight j+16 in its high nibble; w = d*(q-8).
+
+func dequantQ4_0(dst []float32, src []byte) {
+	for b := range len(dst) / 32 {
+		blk := src[b*18 : b*18+18 : b*18+18]
+		d := f16le(blk)
+		y := dst[b*32 : b*32+32 : b*32+32]
+		for j := range 16 {
+			y[j] = d * float32(int(blk[2+j]&0xF)-8)
+			y[j+16] = d * float32(int(blk[2+j]>>4)-8)
+		}
+	}
+}
+
+func dotQ4_0Go(w []byte, r *row) float32 {
+	var sum float32
+	for b := range len(r.d) {
+		blk := w[b*18 : b*18+18 : b*18+18]
+		q := r.q[b*32 : b*32+32 : b*32+32]
+		var si int32
+		for j := range 16 {
+			si += int32(int8(blk[2+j]&0xF)-8)*int32(q[j]) + int32(int8(blk[2+j]>>4)-8)*int32(q[j+16])
+		}
+		sum += f16le(blk) * r.d[b] * float32(si)
+	}
+	return sum
+}

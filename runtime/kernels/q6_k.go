@@ -1,0 +1,57 @@
+package kernels
+
+// Q6_K: super-blocks of 256 weights, 210 bytes: 128 bytes of low nibbles, 64 bytes of high
+// 2-bit pairs, 16 signed 8-bit scales (one per 16 weights) and an F16 super-scale d;
+// w = d*sc*(q-32).
+//
+// In each half n of 128 weights (low nibbles at 64n, high bits at 128+32n), weight
+// 128n+32g+l (g < 4, l < 32) takes the low nibble of byte l (g = 0), l+32 (g = 1), or the high
+// nibble of byte l (g = 2), l+32 (g = 3), and bits 2g..2g+1 of high byte l.
+
+func unpackQ6_K(q *[256]int8, blk []byte) {
+	for n := range 2 {
+		ql := blk[64*n : 64*n+64 : 64*n+64]
+		qh := blk[128+32*n : 128+32*n+32 : 128+32*n+32]
+		for l := range 32 {
+			h := qh[l]
+			q[128*n+l] = int8(ql[l]&0xF|(h&3)<<4) - 32
+			q[128*n+32+l] = int8(ql[l+32]&0xF|((h>>2)&3)<<4) - 32
+			q[128*n+64+l] = int8(ql[l]>>4|((h>>4)&3)<<4) - 32
+			q[128*n+96+l] = int8(ql[l+32]>>4|((h>>6)&3)<<4) - 32
+		}
+	}
+}
+
+func scalesQ6_K(sc *[16]int8, blk []byte) {
+	for i := range 16 {
+		sc[i] = int8(blk[192+i])
+	}
+}
+
+func dequantQ6_K(dst []float32, src []byte) {
+	var q [256]int8
+	var sc [16]int8
+	for b := range len(dst) / 256 {
+		blk := src[b*210 : b*210+210 : b*210+210]
+		unpackQ6_K(&q, blk)
+		scalesQ6_K(&sc, blk)
+		d := f16le(blk[208:])
+		y := dst[b*256 : b*256+256 : b*256+256]
+		for e := range 256 {
+			y[e] = d * float32(sc[e/16]) * float32(q[e])
+		}
+	}
+}
+
+func dotQ6_KGo(w []byte, r *row) float32 {
+	var q [256]int8
+	var sc [16]int8
+	var sum float32
+	for b := range len(r.d) {
+		blk := w[b*210 : b*210+210 : b*210+210]
+		unpackQ6_K(&q, blk)
+		scalesQ6_K(&sc, blk)
+		sum += r.d[b] * f16le(blk[208:]) * float32(dot256x16(&q, &sc, r.q[b*256:b*256+256]))
+	}
+	return sum
+}

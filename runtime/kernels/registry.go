@@ -1,0 +1,108 @@
+package kernels
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/mcompress/mcompress/convert/gguf"
+)
+
+// typeKernel is what the package knows about one weight type.
+type typeKernel struct {
+	act     ActKind
+	dotGo   func(w []byte, r *row) float32 // pure-Go dot product of one weight row
+	dot     func(w []byte, r *row) float32 // fastest available dot product (SIMD or dotGo)
+	dequant func(dst []float32, src []byte)
+}
+
+// kernels maps each supported weight type to its kernels. SIMD versions are installed by
+// init functions in the architecture-specific files.
+var kernels = map[gguf.TensorType]*typeKernel{
+	gguf.TypeF32:    {act: ActF32, dotGo: dotF32Row, dequant: dequantF32},
+	gguf.TypeF16:    {act: ActF32, dotGo: dotF16Row, dequant: dequantF16},
+	gguf.TypeBF16:   {act: ActF32, dotGo: dotBF16Row, dequant: dequantBF16},
+	gguf.TypeQ4_0:   {act: ActQ8, dotGo: dotQ4_0Go, dequant: dequantQ4_0},
+	gguf.TypeQ4_1:   {act: ActQ8, dotGo: dotQ4_1Go, dequant: dequantQ4_1},
+	gguf.TypeQ5_0:   {act: ActQ8, dotGo: dotQ5_0Go, dequant: dequantQ5_0},
+	gguf.TypeQ5_1:   {act: ActQ8, dotGo: dotQ5_1Go, dequant: dequantQ5_1},
+	gguf.TypeQ8_0:   {act: ActQ8, dotGo: dotQ8_0Go, dequant: dequantQ8_0},
+	gguf.TypeIQ4_NL: {act: ActQ8, dotGo: dotIQ4_NLGo, dequant: dequantIQ4_NL},
+	gguf.TypeQ2_K:   {act: ActQ8K, dotGo: dotQ2_KGo, dequant: dequantQ2_K},
+	gguf.TypeQ3_K:   {act: ActQ8K, dotGo: dotQ3_KGo, dequant: dequantQ3_K},
+	gguf.TypeQ4_K:   {act: ActQ8K, dotGo: dotQ4_KGo, dequant: dequantQ4_K},
+	gguf.TypeQ5_K:   {act: ActQ8K, dotGo: dotQ5_KGo, dequant: dequantQ5_K},
+	gguf.TypeQ6_K:   {act: ActQ8K, dotGo: dotQ6_KGo, dequant: dequantQ6_K},
+	gguf.TypeIQ4_XS: {act: ActQ8K, dotGo: dotIQ4_XSGo, dequant: dequantIQ4_XS},
+}
+
+// UsePureGo forces the pure-Go kernels even where SIMD versions exist. It is initialised from
+// the environment variable MCOMPRESS_PUREGO ("1" or "true") and may be changed between calls
+// (not concurrently with them).
+var UsePureGo = os.Getenv("MCOMPRESS_PUREGO") == "1" || os.Getenv("MCOMPRESS_PUREGO") == "true"
+
+// simdName names the SIMD level in use ("" for none); set by the architecture files.
+var simdName string
+
+// SIMD returns the name of the instruction set the kernels use: "avx512", "avx2" or "purego".
+func SIMD() string {
+	if UsePureGo || simdName == "" {
+		return "purego"
+	}
+	return simdName
+}
+
+func init() {
+	for _, k := range kernels {
+		if k.dot == nil {
+			k.dot = k.dotGo
+		}
+	}
+}
+
+// Supported reports whether weights of type t can be multiplied and dequantized.
+func Supported(t gguf.TensorType) bool { _, ok := kernels[t]; return ok }
+
+// SupportedTypes lists the supported weight types in id order.
+func SupportedTypes() []gguf.TensorType {
+	var out []gguf.TensorType
+	for _, t := range gguf.AllTypes() {
+		if Supported(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ActKindOf returns the activation format that weights of type t are multiplied with.
+func ActKindOf(t gguf.TensorType) (ActKind, error) {
+	k, ok := kernels[t]
+	if !ok {
+		return 0, fmt.Errorf("kernels: no kernel for tensor type %s", t)
+	}
+	return k.act, nil
+}
+
+// DequantizeRow expands n = len(dst) values of type t from src to float32. n must be a multiple
+// of the type's block size and src exactly the row's bytes.
+func DequantizeRow(t gguf.TensorType, dst []float32, src []byte) error {
+	k, ok := kernels[t]
+	if !ok {
+		return fmt.Errorf("kernels: no dequantizer for tensor type %s", t)
+	}
+	want, err := t.RowSize(int64(len(dst)))
+	if err != nil {
+		return fmt.Errorf("kernels: %w", err)
+	}
+	if int64(len(src)) != want {
+		return fmt.Errorf("kernels: %s row of %d values needs %d bytes, got %d", t, len(dst), want, len(src))
+	}
+	k.dequant(dst, src)
+	return nil
+}
+
+func (k *typeKernel) dotFn() func(w []byte, r *row) float32 {
+	if UsePureGo {
+		return k.dotGo
+	}
+	return k.dot
+}

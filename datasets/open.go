@@ -281,11 +281,17 @@ func ReadAll(r Reader, max int) ([]*Record, error) {
 	return out, nil
 }
 
-// missingColumn builds the error for a column the data does not have.
+// missingColumn builds the error for a column the data does not have; it matches
+// ErrMissingColumn with errors.Is.
 func missingColumn(path, what, name string, available []string) error {
-	return fmt.Errorf("datasets: %s: %s %q not found (available: %s): %w",
-		path, what, name, strings.Join(available, ", "), ErrMissingColumn)
+	return &missingError{fmt.Sprintf("datasets: %s: %s %q not found (available: %s)",
+		path, what, name, strings.Join(available, ", "))}
 }
+
+type missingError struct{ msg string }
+
+func (e *missingError) Error() string        { return e.msg }
+func (e *missingError) Is(target error) bool { return target == ErrMissingColumn }
 
 // recovered converts a panic value caught at a reader boundary into an error.
 func recovered(where string, p any) error {

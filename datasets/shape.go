@@ -174,3 +174,22 @@ func readLine(r *bufio.Reader, strip bool) ([]byte, error) {
 	}
 	return line, nil
 }
+
+// textColumn reports the column rendered into Record.Text (for Inspect).
+func (r *textReader) textColumn() string     { return r.sh.text }
+func (r *columnarReader) textColumn() string { return r.sh.text }
+func (r *jsonReader) textColumn() string {
+	if r.sh == nil {
+		if r.opts.TextColumn != "" {
+			return r.opts.TextColumn
+		}
+		return ""
+	}
+	return r.sh.text
+}
+func (r *shardReader) textColumn() string {
+	if tc, ok := r.cur.(interface{ textColumn() string }); ok && r.cur != nil {
+		return tc.textColumn()
+	}
+	return ""
+}

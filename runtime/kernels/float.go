@@ -146,4 +146,6 @@ func f32le(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.U
 
 func f16le(b []byte) float32 { return dtype.F16ToF32(binary.LittleEndian.Uint16(b)) }
 
-func bf16le(b []byte) float32 { return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16) }
+func bf16le(b []byte) float32 {
+	return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16)
+}

@@ -1,0 +1,54 @@
+package runtime
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// goldenTolerance is, per fixture file, the largest max|ours - reference| / (logit range)
+// accepted against the PyTorch reference logits of the BF16 weights. F32 and F16 hold the
+// weights exactly (the BF16 values fit in F16 at this scale), so they must agree to 1e-3;
+// quantized files differ from the reference by their quantization error, which the bounds
+// state (about twice the error measured when they were set).
+var goldenTolerance = map[string]float64{
+	"F32":    1e-3,
+	"F16":    1e-3,
+	"Q8_0":   0.005,
+	"Q6_K":   0.01,
+	"Q5_K_M": 0.025,
+	"Q5_1":   0.02,
+	"Q5_0":   0.025,
+	"Q4_K_M": 0.035,
+	"Q4_K_S": 0.035,
+	"Q4_1":   0.035,
+	"Q4_0":   0.035,
+	"Q3_K_M": 0.05,
+	"Q2_K":   0.15,
+}
+
+func TestGoldenLogits(t *testing.T) {
+	dir := fixtureDir(t)
+	g := loadGolden(t)
+	for name, tol := range goldenTolerance {
+		t.Run(name, func(t *testing.T) {
+			m, err := Load(filepath.Join(dir, "gguf", "teacher-"+name+".gguf"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			s, err := m.NewSession(256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logits, err := s.Forward(g.Tokens, 0, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := relErr(logits, g.Logits)
+			t.Logf("%s: relative error %.3g", name, e)
+			if e > tol {
+				t.Errorf("%s: max error %.3g of the logit range, tolerance %.3g", name, e, tol)
+			}
+		})
+	}
+}

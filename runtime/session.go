@@ -1,0 +1,266 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/runtime/kernels"
+)
+
+// DefaultBatchSize is the number of prompt tokens a Session processes together by default.
+const DefaultBatchSize = 512
+
+// maxCacheBytes bounds the KV cache a Session allocates.
+const maxCacheBytes = 64 << 30
+
+// Session is one sequence being evaluated: a KV cache of up to Context() positions and the
+// scratch buffers of the forward pass. A Session is not safe for concurrent use; run several
+// Sessions of one Model for that.
+type Session struct {
+	m    *Model
+	ctx  int
+	kc   [][]float32 // per layer: ctx rows of KVDim keys
+	vc   [][]float32 // per layer: ctx rows of KVDim values
+	n    int         // positions filled
+	rope *rope
+
+	// BatchSize is the most tokens processed as one matrix; longer inputs are split.
+	// 0 means DefaultBatchSize.
+	BatchSize int
+
+	buf scratch
+}
+
+// scratch holds the activations of one micro-batch.
+type scratch struct {
+	cap                 int
+	x, xn, tmp, q, k, v []float32
+	att, gate, up, cs   []float32
+	acts                kernels.Acts
+}
+
+// NewSession returns a Session with room for ctxLen positions (0 means the model's training
+// context length).
+func (m *Model) NewSession(ctxLen int) (*Session, error) {
+	if ctxLen <= 0 {
+		ctxLen = m.cfg.ContextLength
+	}
+	if ctxLen <= 0 {
+		return nil, fmt.Errorf("runtime: context length %d must be positive", ctxLen)
+	}
+	bytes := 2 * int64(m.cfg.Layers) * int64(ctxLen) * int64(m.cfg.KVDim()) * 4
+	if bytes > maxCacheBytes {
+		return nil, fmt.Errorf("runtime: KV cache for %d positions would take %d bytes (limit %d); use a shorter context", ctxLen, bytes, int64(maxCacheBytes))
+	}
+	s := &Session{m: m, ctx: ctxLen, rope: newRope(m)}
+	s.kc = make([][]float32, m.cfg.Layers)
+	s.vc = make([][]float32, m.cfg.Layers)
+	for i := range s.kc {
+		s.kc[i] = make([]float32, ctxLen*m.cfg.KVDim())
+		s.vc[i] = make([]float32, ctxLen*m.cfg.KVDim())
+	}
+	return s, nil
+}
+
+// Context returns the number of positions the KV cache holds.
+func (s *Session) Context() int { return s.ctx }
+
+// Len returns the number of positions evaluated so far (the next position to fill).
+func (s *Session) Len() int { return s.n }
+
+// Reset empties the KV cache.
+func (s *Session) Reset() { s.n = 0 }
+
+// CacheBytes returns the size of the KV cache in bytes.
+func (s *Session) CacheBytes() int64 {
+	return 2 * int64(len(s.kc)) * int64(s.ctx) * int64(s.m.cfg.KVDim()) * 4
+}
+
+// Forward evaluates tokens at positions pos, pos+1, ... and returns logits: for every token
+// (len(tokens) rows of VocabSize values, row-major) when all is true, else for the last token
+// only. pos must not exceed Len(): the cache keeps positions before pos and forgets the rest,
+// so Forward(tokens, 0, ...) starts a new sequence. The returned slice is the caller's.
+func (s *Session) Forward(tokens []int32, pos int, all bool) ([]float32, error) {
+	cfg := s.m.cfg
+	if s.m.pool == nil {
+		return nil, fmt.Errorf("runtime: model is closed")
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("runtime: no tokens to evaluate")
+	}
+	if pos < 0 || pos > s.n {
+		return nil, fmt.Errorf("runtime: position %d out of range (cache holds %d positions)", pos, s.n)
+	}
+	if pos+len(tokens) > s.ctx {
+		return nil, fmt.Errorf("runtime: %d tokens at position %d exceed the context of %d", len(tokens), pos, s.ctx)
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= cfg.VocabSize {
+			return nil, fmt.Errorf("runtime: token %d at index %d out of range (vocabulary %d)", t, i, cfg.VocabSize)
+		}
+	}
+	s.n = pos
+	bs := s.BatchSize
+	if bs <= 0 {
+		bs = DefaultBatchSize
+	}
+	var out []float32
+	if all {
+		out = make([]float32, len(tokens)*cfg.VocabSize)
+	} else {
+		out = make([]float32, cfg.VocabSize)
+	}
+	for b := 0; b < len(tokens); b += bs {
+		e := min(len(tokens), b+bs)
+		var dst []float32
+		switch {
+		case all:
+			dst = out[b*cfg.VocabSize : e*cfg.VocabSize]
+		case e == len(tokens):
+			dst = out
+		}
+		s.batch(tokens[b:e], s.n, dst, all)
+		s.n += e - b
+	}
+	return out, nil
+}
+
+// batch runs tokens (at most the batch size) at position pos through the model and writes
+// logits into dst: all rows when all is set, else the last row; nothing when dst is nil.
+func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
+	m, cfg, p := s.m, s.m.cfg, s.m.pool
+	T := len(tokens)
+	h, qd, kvd, hd := cfg.Hidden, cfg.QDim(), cfg.KVDim(), cfg.HeadDim
+	b := &s.buf
+	b.ensure(T, cfg, s.rope.dims)
+	x, xn, tmp := b.x[:T*h], b.xn[:T*h], b.tmp[:T*h]
+	q, k, v, att := b.q[:T*qd], b.k[:T*kvd], b.v[:T*kvd], b.att[:T*qd]
+	gate, up := b.gate[:T*cfg.FFN], b.up[:T*cfg.FFN]
+	eps := cfg.RMSNormEps
+	p.For(T, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			m.tokEmbd.Row(int(tokens[t]), x[t*h:(t+1)*h])
+			s.rope.table(b.cs[t*s.rope.dims:(t+1)*s.rope.dims], pos+t)
+		}
+	})
+	for li := range m.layers {
+		l := &m.layers[li]
+		norm(p, xn, x, l.attnNorm, T, h, eps)
+		b.acts.Reset(xn, T, h)
+		kernels.MatMul(p, q, l.wq, &b.acts)
+		kernels.MatMul(p, k, l.wk, &b.acts)
+		kernels.MatMul(p, v, l.wv, &b.acts)
+		if l.bq != nil {
+			addBias(q, l.bq)
+			addBias(k, l.bk)
+			addBias(v, l.bv)
+		}
+		kc, vc := s.kc[li], s.vc[li]
+		p.For(T, 1, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				qt, kt := q[t*qd:(t+1)*qd], k[t*kvd:(t+1)*kvd]
+				if l.qNorm != nil {
+					for o := 0; o < qd; o += hd {
+						rmsNorm(qt[o:o+hd], qt[o:o+hd], l.qNorm, eps)
+					}
+					for o := 0; o < kvd; o += hd {
+						rmsNorm(kt[o:o+hd], kt[o:o+hd], l.kNorm, eps)
+					}
+				}
+				cs := b.cs[t*s.rope.dims : (t+1)*s.rope.dims]
+				s.rope.apply(qt, hd, cs)
+				s.rope.apply(kt, hd, cs)
+				copy(kc[(pos+t)*kvd:(pos+t+1)*kvd], kt)
+				copy(vc[(pos+t)*kvd:(pos+t+1)*kvd], v[t*kvd:(t+1)*kvd])
+			}
+		})
+		s.attention(att, q, kc, vc, T, pos)
+		b.acts.Reset(att, T, qd)
+		kernels.MatMul(p, tmp, l.wo, &b.acts)
+		add(p, x, tmp, T, h)
+
+		norm(p, xn, x, l.ffnNorm, T, h, eps)
+		b.acts.Reset(xn, T, h)
+		kernels.MatMul(p, gate, l.wgate, &b.acts)
+		kernels.MatMul(p, up, l.wup, &b.acts)
+		p.For(T, 1, func(lo, hi int) {
+			swiglu(gate[lo*cfg.FFN:hi*cfg.FFN], up[lo*cfg.FFN:hi*cfg.FFN])
+		})
+		b.acts.Reset(gate, T, cfg.FFN)
+		kernels.MatMul(p, tmp, l.wdown, &b.acts)
+		add(p, x, tmp, T, h)
+	}
+	if dst == nil {
+		return
+	}
+	first := 0
+	if !all {
+		first = T - 1
+	}
+	n := T - first
+	norm(p, xn[:n*h], x[first*h:], m.outNorm, n, h, eps)
+	b.acts.Reset(xn, n, h)
+	kernels.MatMul(p, dst, m.output, &b.acts)
+}
+
+// attention computes causal grouped-query attention for T queries at positions pos.. against
+// the cache (which already holds their keys and values), writing each head's output into att.
+func (s *Session) attention(att, q, kc, vc []float32, T, pos int) {
+	cfg := s.m.cfg
+	nh, hd, qd, kvd := cfg.Heads, cfg.HeadDim, cfg.QDim(), cfg.KVDim()
+	group := nh / cfg.KVHeads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	s.m.pool.For(nh*T, 1, func(lo, hi int) {
+		scores := make([]float32, pos+T)
+		for idx := lo; idx < hi; idx++ {
+			t, hh := idx/nh, idx%nh
+			n := pos + t + 1
+			g := hh / group
+			qv := q[t*qd+hh*hd : t*qd+(hh+1)*hd]
+			sc := scores[:n]
+			for j := range sc {
+				sc[j] = kernels.DotF32(qv, kc[j*kvd+g*hd:j*kvd+(g+1)*hd]) * scale
+			}
+			softmax(sc)
+			o := att[t*qd+hh*hd : t*qd+(hh+1)*hd]
+			clear(o)
+			for j, w := range sc {
+				kernels.AxpyF32(w, vc[j*kvd+g*hd:j*kvd+(g+1)*hd], o)
+			}
+		}
+	})
+}
+
+// norm applies RMSNorm with weight w to each of the T rows of x (n values each) into dst.
+func norm(p *kernels.Pool, dst, x, w []float32, T, n int, eps float64) {
+	p.For(T, 4, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			rmsNorm(dst[t*n:(t+1)*n], x[t*n:(t+1)*n], w, eps)
+		}
+	})
+}
+
+// add adds y to x (T rows of n values).
+func add(p *kernels.Pool, x, y []float32, T, n int) {
+	p.For(T, 4, func(lo, hi int) {
+		xs, ys := x[lo*n:hi*n], y[lo*n:hi*n]
+		for i, v := range ys {
+			xs[i] += v
+		}
+	})
+}
+
+// ensure sizes the buffers for T tokens.
+func (b *scratch) ensure(T int, cfg convert.Config, ropeDims int) {
+	if T <= b.cap {
+		return
+	}
+	h, qd, kvd, f := cfg.Hidden, cfg.QDim(), cfg.KVDim(), cfg.FFN
+	b.x, b.xn, b.tmp = make([]float32, T*h), make([]float32, T*h), make([]float32, T*h)
+	b.q, b.att = make([]float32, T*qd), make([]float32, T*qd)
+	b.k, b.v = make([]float32, T*kvd), make([]float32, T*kvd)
+	b.gate, b.up = make([]float32, T*f), make([]float32, T*f)
+	b.cs = make([]float32, T*ropeDims)
+	b.cap = T
+}

@@ -39,6 +39,10 @@ func (r *columnarReader) Columns() []Column { return r.cols }
 func (r *columnarReader) Format() Format    { return r.format }
 
 func (r *columnarReader) Close() error {
+	if r.err == ErrClosed {
+		return nil
+	}
+	r.err = ErrClosed
 	if r.cur != nil {
 		r.cur.Release()
 		r.cur = nil

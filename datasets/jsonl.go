@@ -14,15 +14,16 @@ import (
 // jsonReader streams JSON Lines (one object per line; blank lines skipped) or a JSON array of
 // objects.
 type jsonReader struct {
-	path  string
-	opts  Options
-	in    *byteStream
-	array *json.Decoder // non-nil in array mode
-	sh    *shaper       // set from the first record
-	cols  []Column
-	line  int64
-	row   int64
-	done  bool
+	path   string
+	opts   Options
+	in     *byteStream
+	array  *json.Decoder // non-nil in array mode
+	sh     *shaper       // set from the first record
+	cols   []Column
+	line   int64
+	row    int64
+	done   bool
+	closed bool
 }
 
 func openJSON(path string, f Format, opts Options) (Reader, error) {
@@ -71,9 +72,18 @@ func (r *jsonReader) Format() Format {
 	return FormatJSONL
 }
 
-func (r *jsonReader) Close() error { return r.in.Close() }
+func (r *jsonReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	return r.in.Close()
+}
 
 func (r *jsonReader) Next() (*Record, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
 	if r.done {
 		return nil, io.EOF
 	}

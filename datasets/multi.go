@@ -94,6 +94,7 @@ func (r *shardReader) Next() (*Record, error) {
 }
 
 func (r *shardReader) Close() error {
+	r.err = ErrClosed
 	if r.cur != nil {
 		err := r.cur.Close()
 		r.cur = nil

@@ -155,6 +155,8 @@ var (
 	// ErrCorrupt reports data that the decoder could not make sense of (including panics
 	// recovered from arrow-go).
 	ErrCorrupt = errors.New("corrupt data")
+	// ErrClosed is returned by Next after Close.
+	ErrClosed = errors.New("datasets: reader is closed")
 )
 
 // Open opens the dataset at path: a file (text, JSON Lines, JSON, Parquet, Arrow IPC file or

@@ -8,14 +8,15 @@ import (
 
 // textReader streams a plain-text file as one record, or one per line or paragraph.
 type textReader struct {
-	path  string
-	mode  TextMode
-	keep  bool // keep empty lines
-	in    *byteStream
-	sh    *shaper
-	line  int64 // lines consumed so far
-	row   int64
-	done  bool
+	path   string
+	mode   TextMode
+	keep   bool // keep empty lines
+	in     *byteStream
+	sh     *shaper
+	line   int64 // lines consumed so far
+	row    int64
+	done   bool
+	closed bool
 }
 
 var textColumns = []Column{{Name: "text", Type: "string"}}
@@ -34,9 +35,18 @@ func openText(path string, opts Options) (Reader, error) {
 
 func (r *textReader) Columns() []Column { return r.sh.selectColumns(textColumns) }
 func (r *textReader) Format() Format    { return FormatText }
-func (r *textReader) Close() error      { return r.in.Close() }
+func (r *textReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	return r.in.Close()
+}
 
 func (r *textReader) Next() (*Record, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
 	if r.done {
 		return nil, io.EOF
 	}

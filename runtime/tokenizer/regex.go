@@ -704,19 +704,19 @@ func compileRegex(pattern string) (*Regex, error) {
 	return re, nil
 }
 
-// firstClass returns a class containing every element a match of n can start with, or nil.
+// firstClass returns a class containing the first element of every non-empty match of n, or
+// nil when that is not known.
 func firstClass(n *node) *charClass {
 	switch n.kind {
 	case nClass:
 		return n.cls
 	case nRepeat:
-		if n.min > 0 {
-			return firstClass(n.subs[0])
-		}
+		return firstClass(n.subs[0])
 	case nConcat:
 		out := &charClass{}
 		for _, s := range n.subs {
-			if s.kind == nLook || s.kind == nWordB || s.kind == nNotWordB || s.kind == nBOL {
+			switch s.kind {
+			case nLook, nWordB, nNotWordB, nBOL, nEOL, nEmpty:
 				continue
 			}
 			f := firstClass(s)
@@ -725,22 +725,24 @@ func firstClass(n *node) *charClass {
 			}
 			out.addClass(f)
 			if !nullable(s) {
-				out.finish()
-				return out
+				break
 			}
 		}
-		return nil
+		out.finish()
+		return out
 	case nAlt:
 		out := &charClass{}
 		for _, s := range n.subs {
 			f := firstClass(s)
-			if f == nil || nullable(s) {
+			if f == nil {
 				return nil
 			}
 			out.addClass(f)
 		}
 		out.finish()
 		return out
+	case nLook, nWordB, nNotWordB, nBOL, nEOL, nEmpty:
+		return &charClass{}
 	}
 	return nil
 }

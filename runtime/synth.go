@@ -1,0 +1,172 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/convert/dtype"
+	"github.com/mcompress/mcompress/convert/gguf"
+)
+
+// RandomModelOptions describe a model of random weights written by WriteRandomModel.
+type RandomModelOptions struct {
+	// Config gives the architecture and sizes (Arch "llama", "qwen2" or "qwen3").
+	Config convert.Config
+	// Type is the storage type of the weight matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_K, ...
+	// With Mixed set, attn_v, ffn_down and the output use Q6_K as llama.cpp's Q4_K_M mix does.
+	Type  gguf.TensorType
+	Mixed bool
+	// Seed makes the weights reproducible.
+	Seed uint64
+}
+
+// WriteRandomModel writes a GGUF model of random weights (random quantized blocks with sane
+// scales) to path, for benchmarks and tests that need a model of a given size and type but
+// not a trained one. It carries no tokenizer.
+func WriteRandomModel(path string, o RandomModelOptions) error {
+	c := o.Config
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	if o.Type.Quantized() {
+		if _, ok := blockScales[o.Type]; !ok {
+			return fmt.Errorf("runtime: random %s weights not supported", o.Type)
+		}
+	}
+	a := c.Arch
+	md := gguf.Metadata{
+		{Key: "general.architecture", Value: a},
+		{Key: "general.name", Value: "random"},
+		{Key: a + ".block_count", Value: uint32(c.Layers)},
+		{Key: a + ".context_length", Value: uint32(c.ContextLength)},
+		{Key: a + ".embedding_length", Value: uint32(c.Hidden)},
+		{Key: a + ".feed_forward_length", Value: uint32(c.FFN)},
+		{Key: a + ".attention.head_count", Value: uint32(c.Heads)},
+		{Key: a + ".attention.head_count_kv", Value: uint32(c.KVHeads)},
+		{Key: a + ".attention.key_length", Value: uint32(c.HeadDim)},
+		{Key: a + ".attention.value_length", Value: uint32(c.HeadDim)},
+		{Key: a + ".rope.dimension_count", Value: uint32(c.RopeDim)},
+		{Key: a + ".rope.freq_base", Value: float32(c.RopeTheta)},
+		{Key: a + ".attention.layer_norm_rms_epsilon", Value: float32(c.RMSNormEps)},
+		{Key: a + ".vocab_size", Value: uint32(c.VocabSize)},
+	}
+	type spec struct {
+		name string
+		dims []uint64
+		typ  gguf.TensorType
+	}
+	var specs []spec
+	mat := func(name string, rows, cols int, t gguf.TensorType) {
+		if t.Quantized() && cols%t.BlockSize() != 0 {
+			t = gguf.TypeF16
+		}
+		specs = append(specs, spec{name, []uint64{uint64(cols), uint64(rows)}, t})
+	}
+	vec := func(name string, n int) { specs = append(specs, spec{name, []uint64{uint64(n)}, gguf.TypeF32}) }
+	big := o.Type
+	if o.Mixed {
+		big = gguf.TypeQ6_K
+	}
+	mat("token_embd.weight", c.VocabSize, c.Hidden, o.Type)
+	vec("output_norm.weight", c.Hidden)
+	if !c.TiedEmbeddings {
+		mat("output.weight", c.VocabSize, c.Hidden, big)
+	}
+	for i := range c.Layers {
+		p := fmt.Sprintf("blk.%d.", i)
+		vec(p+"attn_norm.weight", c.Hidden)
+		mat(p+"attn_q.weight", c.QDim(), c.Hidden, o.Type)
+		mat(p+"attn_k.weight", c.KVDim(), c.Hidden, o.Type)
+		mat(p+"attn_v.weight", c.KVDim(), c.Hidden, big)
+		mat(p+"attn_output.weight", c.Hidden, c.QDim(), o.Type)
+		if c.AttentionBias {
+			vec(p+"attn_q.bias", c.QDim())
+			vec(p+"attn_k.bias", c.KVDim())
+			vec(p+"attn_v.bias", c.KVDim())
+		}
+		if c.QKNorm {
+			vec(p+"attn_q_norm.weight", c.HeadDim)
+			vec(p+"attn_k_norm.weight", c.HeadDim)
+		}
+		vec(p+"ffn_norm.weight", c.Hidden)
+		mat(p+"ffn_gate.weight", c.FFN, c.Hidden, o.Type)
+		mat(p+"ffn_up.weight", c.FFN, c.Hidden, o.Type)
+		mat(p+"ffn_down.weight", c.Hidden, c.FFN, big)
+	}
+	infos := make([]gguf.TensorInfo, len(specs))
+	for i, s := range specs {
+		infos[i] = gguf.TensorInfo{Name: s.name, Type: s.typ, Dims: s.dims}
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 1))
+	return gguf.WriteFile(path, md, infos, func(w *gguf.Writer) error {
+		for _, s := range specs {
+			var buf []byte
+			if len(s.dims) == 1 {
+				buf = make([]byte, 4*s.dims[0])
+				for i := range s.dims[0] {
+					v := float32(1 + 0.1*rng.NormFloat64())
+					if len(s.name) > 5 && s.name[len(s.name)-5:] == ".bias" {
+						v = float32(0.1 * rng.NormFloat64())
+					}
+					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+				}
+			} else {
+				buf = randomWeights(rng, s.typ, int(s.dims[0]), int(s.dims[1]))
+			}
+			if err := w.WriteTensor(s.name, buf); err != nil {
+				return fmt.Errorf("runtime: %s: %w", path, err)
+			}
+		}
+		return nil
+	})
+}
+
+// blockScales lists the byte offsets of the F16 scale fields in one block of each quantized
+// type WriteRandomModel can fill, and the scale's typical size.
+var blockScales = map[gguf.TensorType]struct {
+	offsets []int
+	scale   float64
+}{
+	gguf.TypeQ4_0: {[]int{0}, 0.004}, gguf.TypeQ4_1: {[]int{0, 2}, 0.004}, gguf.TypeQ5_0: {[]int{0}, 0.002},
+	gguf.TypeQ5_1: {[]int{0, 2}, 0.002}, gguf.TypeQ8_0: {[]int{0}, 0.0003}, gguf.TypeIQ4_NL: {[]int{0}, 0.0003},
+	gguf.TypeQ2_K: {[]int{80, 82}, 0.002}, gguf.TypeQ3_K: {[]int{108}, 0.0005}, gguf.TypeQ4_K: {[]int{0, 2}, 0.0005},
+	gguf.TypeQ5_K: {[]int{0, 2}, 0.0003}, gguf.TypeQ6_K: {[]int{208}, 0.0003}, gguf.TypeIQ4_XS: {[]int{0}, 0.0001},
+}
+
+// randomWeights returns rows x cols random values of type t.
+func randomWeights(rng *rand.Rand, t gguf.TensorType, cols, rows int) []byte {
+	n := cols * rows
+	std := 1 / math.Sqrt(float64(cols))
+	switch t {
+	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16:
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(std * rng.NormFloat64())
+		}
+		b := make([]byte, n*t.TypeSize())
+		switch t {
+		case gguf.TypeF32:
+			dtype.EncodeF32(b, x)
+		case gguf.TypeF16:
+			dtype.EncodeF16(b, x)
+		default:
+			dtype.EncodeBF16(b, x)
+		}
+		return b
+	}
+	bs, ts := t.BlockSize(), t.TypeSize()
+	b := make([]byte, n/bs*ts)
+	for i := 0; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], rng.Uint64())
+	}
+	sc := blockScales[t]
+	for blk := range n / bs {
+		for _, off := range sc.offsets {
+			binary.LittleEndian.PutUint16(b[blk*ts+off:], dtype.F32ToF16(float32(sc.scale*(0.5+rng.Float64()))))
+		}
+	}
+	return b
+}

@@ -89,7 +89,6 @@ func NewWriter(w io.Writer, md Metadata, tensors []TensorInfo) (*Writer, error) 
 			return nil, err
 		}
 	}
-	gw.skipEmpty()
 	return gw, nil
 }
 
@@ -113,6 +112,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		if w.err != nil {
 			return n, w.err
 		}
+		w.skipEmpty()
 		if w.cur >= len(w.tensors) {
 			return n, fmt.Errorf("gguf: %d bytes written past the last tensor", len(p))
 		}
@@ -130,7 +130,6 @@ func (w *Writer) Write(p []byte) (int, error) {
 			}
 			w.cur++
 			w.written = 0
-			w.skipEmpty()
 		}
 	}
 	return n, nil
@@ -148,6 +147,10 @@ func (w *Writer) WriteTensor(name string, data []byte) error {
 	if w.written != 0 || uint64(len(data)) != t.Size() {
 		return fmt.Errorf("gguf: tensor %q: got %d bytes, want %d (%s %v)", name, len(data), t.Size(), t.Type, t.Dims)
 	}
+	if t.Size() == 0 {
+		w.cur++
+		return nil
+	}
 	_, err := w.Write(data)
 	return err
 }
@@ -157,12 +160,16 @@ func (w *Writer) Close() error {
 	if w.err != nil {
 		return w.err
 	}
+	if w.written == 0 {
+		w.skipEmpty()
+	}
 	if w.cur < len(w.tensors) {
 		return fmt.Errorf("gguf: tensor %q and %d more not written", w.tensors[w.cur].Name, len(w.tensors)-w.cur-1)
 	}
 	return nil
 }
 
+// skipEmpty moves past tensors without data (a zero dimension), which take no bytes.
 func (w *Writer) skipEmpty() {
 	for w.cur < len(w.tensors) && w.tensors[w.cur].Size() == 0 {
 		w.cur++

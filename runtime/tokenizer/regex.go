@@ -257,9 +257,9 @@ func (p *parser) errorf(format string, args ...any) error {
 	return fmt.Errorf("regex %q at %d: %s", string(p.src), p.pos, fmt.Sprintf(format, args...))
 }
 
-func (p *parser) more() bool  { return p.pos < len(p.src) }
-func (p *parser) peek() rune  { return p.src[p.pos] }
-func (p *parser) next() rune  { r := p.src[p.pos]; p.pos++; return r }
+func (p *parser) more() bool { return p.pos < len(p.src) }
+func (p *parser) peek() rune { return p.src[p.pos] }
+func (p *parser) next() rune { r := p.src[p.pos]; p.pos++; return r }
 func (p *parser) eat(s string) bool {
 	rs := []rune(s)
 	if p.pos+len(rs) > len(p.src) {
@@ -639,13 +639,13 @@ func nullable(n *node) bool {
 type opcode uint8
 
 const (
-	opClass  opcode = iota // match one element of cls
-	opSplit                // try x, then y
-	opJmp                  // go to x
-	opMatch                // success
-	opStar                 // greedy run of cls, between min and max (-1: unbounded) elements
-	opLook                 // lookahead sub-program sub, negated if neg
-	opPeek                 // one-element lookahead on cls, negated if neg
+	opClass opcode = iota // match one element of cls
+	opSplit               // try x, then y
+	opJmp                 // go to x
+	opMatch               // success
+	opStar                // greedy run of cls, between min and max (-1: unbounded) elements
+	opLook                // lookahead sub-program sub, negated if neg
+	opPeek                // one-element lookahead on cls, negated if neg
 	opBOL
 	opEOL
 	opWordB

@@ -1,0 +1,139 @@
+package tokenizer
+
+import "fmt"
+
+// symbol is a piece of a word during merging: bytes [start, start+n) of the text, linked to its
+// neighbours. n == 0 marks a symbol merged into its left neighbour.
+type symbol struct {
+	start, n   int32
+	prev, next int32
+	sym        int32 // BPE symbol id (unused by SentencePiece)
+}
+
+// spmBigram is a candidate merge of two adjacent symbols whose concatenation is a token.
+type spmBigram struct {
+	left, right int32
+	score       float32
+	size        int32
+}
+
+// spmQueue is a max-heap on score, then min on left position (llm_bigram_spm's order).
+type spmQueue []spmBigram
+
+func (q spmQueue) less(i, j int) bool {
+	if q[i].score != q[j].score {
+		return q[i].score > q[j].score
+	}
+	return q[i].left < q[j].left
+}
+
+func (q *spmQueue) push(b spmBigram) {
+	*q = append(*q, b)
+	h := *q
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (q *spmQueue) pop() spmBigram {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(h) && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
+	return top
+}
+
+// encodeSPM runs llama.cpp's SentencePiece merge loop over text (spaces already escaped): start
+// from UTF-8 characters, repeatedly merge the adjacent pair that forms the highest-scoring
+// token, then emit each piece as its token or, failing that, as byte tokens.
+func (t *Tokenizer) encodeSPM(text string, out []int32, sc *scratch) ([]int32, error) {
+	syms := sc.syms[:0]
+	for off := 0; off < len(text); {
+		n := min(utf8SeqLen(text[off]), len(text)-off)
+		idx := int32(len(syms))
+		next := idx + 1
+		if off+n == len(text) {
+			next = -1
+		}
+		syms = append(syms, symbol{start: int32(off), n: int32(n), prev: idx - 1, next: next})
+		off += n
+	}
+	q := sc.spmQ[:0]
+	tryAdd := func(left, right int32) {
+		if left < 0 || right < 0 {
+			return
+		}
+		l, r := &syms[left], &syms[right]
+		s := text[l.start : l.start+l.n+r.n]
+		id, ok := t.index[s]
+		if !ok {
+			return
+		}
+		q.push(spmBigram{left: left, right: right, score: t.scores[id], size: int32(len(s))})
+	}
+	for i := 1; i < len(syms); i++ {
+		tryAdd(int32(i-1), int32(i))
+	}
+	for len(q) > 0 {
+		b := q.pop()
+		l, r := &syms[b.left], &syms[b.right]
+		if l.n == 0 || r.n == 0 || l.n+r.n != b.size {
+			continue
+		}
+		l.n += r.n
+		r.n = 0
+		l.next = r.next
+		if r.next >= 0 {
+			syms[r.next].prev = b.left
+		}
+		tryAdd(l.prev, b.left)
+		tryAdd(b.left, l.next)
+	}
+	sc.spmQ = q[:0]
+	sc.syms = syms[:0]
+	if len(syms) == 0 {
+		return out, nil
+	}
+	for i := int32(0); i != -1; i = syms[i].next {
+		s := text[syms[i].start : syms[i].start+syms[i].n]
+		if id, ok := t.index[s]; ok {
+			out = append(out, id)
+			continue
+		}
+		for j := 0; j < len(s); j++ {
+			id := t.byteTok[s[j]]
+			if id == NoToken {
+				id = t.special.UNK
+			}
+			if id == NoToken {
+				return nil, fmt.Errorf("tokenizer: no byte token for 0x%02X and no unknown token", s[j])
+			}
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}

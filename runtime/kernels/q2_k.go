@@ -8,10 +8,14 @@ package kernels
 // 32n+l of the values; its scale is byte e/16.
 
 func unpackQ2_K(q *[256]int8, blk []byte) {
-	qs := blk[16:80:80]
-	for e := range 256 {
-		n, j, l := e/128, (e%128)/32, e%32
-		q[e] = int8((qs[32*n+l] >> (2 * j)) & 3)
+	for n := range 2 {
+		qs := blk[16+32*n : 48+32*n : 48+32*n]
+		for j := range 4 {
+			out := q[128*n+32*j : 128*n+32*j+32 : 128*n+32*j+32]
+			for l, v := range qs {
+				out[l] = int8((v >> (2 * j)) & 3)
+			}
+		}
 	}
 }
 

@@ -12,13 +12,18 @@ import "encoding/binary"
 func unpackQ3_K(q *[256]int8, sc *[16]int8, blk []byte) {
 	hm := blk[0:32:32]
 	qs := blk[32:96:96]
-	for e := range 256 {
-		n, j, l := e/128, (e%128)/32, e%32
-		v := int8((qs[32*n+l] >> (2 * j)) & 3)
-		if hm[l]&(1<<(4*n+j)) == 0 {
-			v -= 4
+	for n := range 2 {
+		for j := range 4 {
+			out := q[128*n+32*j : 128*n+32*j+32 : 128*n+32*j+32]
+			bit := byte(1) << (4*n + j)
+			for l := range 32 {
+				v := int8((qs[32*n+l] >> (2 * j)) & 3)
+				if hm[l]&bit == 0 {
+					v -= 4
+				}
+				out[l] = v
+			}
 		}
-		q[e] = v
 	}
 	a0 := binary.LittleEndian.Uint32(blk[96:])
 	a1 := binary.LittleEndian.Uint32(blk[100:])

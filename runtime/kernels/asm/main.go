@@ -1,0 +1,462 @@
+//go:build ignore
+
+// This program generates the AVX2 kernels of package kernels (../kernels_amd64.s and the Go
+// declarations in ../kernels_stubs_amd64.go) with avo. Run it through go generate in the
+// parent folder:
+//
+//	go generate ./runtime/kernels
+//
+// Operands follow the Go assembler's order: sources first, destination last.
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	Package("github.com/mcompress/mcompress/runtime/kernels")
+	ConstraintExpr("amd64,!purego")
+	dotF32()
+	axpyF32()
+	dotF16()
+	dotQ8_0()
+	dotQ4_0()
+	dotQ4_K()
+	dotQ6_K()
+	Generate()
+}
+
+// broadcastB fills a YMM register with the byte v.
+func broadcastB(v uint32) VecVirtual {
+	r := GP32()
+	MOVL(U32(v*0x01010101), r)
+	x := XMM()
+	VMOVD(r, x)
+	y := YMM()
+	VPBROADCASTD(x, y)
+	return y
+}
+
+// broadcastW fills a YMM register with the 16-bit value v.
+func broadcastW(v uint32) VecVirtual {
+	r := GP32()
+	MOVL(U32(v|v<<16), r)
+	x := XMM()
+	VMOVD(r, x)
+	y := YMM()
+	VPBROADCASTD(x, y)
+	return y
+}
+
+// hsum returns the horizontal sum of the 8 floats of y in the low lane of an XMM register.
+func hsum(y VecVirtual) Register {
+	hi := XMM()
+	VEXTRACTF128(U8(1), y, hi)
+	lo := y.AsX()
+	VADDPS(hi, lo, lo)
+	VHADDPS(lo, lo, lo)
+	VHADDPS(lo, lo, lo)
+	return lo
+}
+
+// f16Scale loads the F16 value at m, multiplies it by the float32 at d and broadcasts the
+// product to a YMM register.
+func f16Scale(m, d Mem) VecVirtual {
+	r := GP32()
+	MOVWLZX(m, r)
+	x := XMM()
+	VMOVD(r, x)
+	VCVTPH2PS(x, x)
+	VMULSS(d, x, x)
+	y := YMM()
+	VBROADCASTSS(x, y)
+	return y
+}
+
+// dotI8 returns the 8 int32 sums of products of the signed bytes of w and q, four bytes per
+// lane (the sign trick: |w| as unsigned times q with w's sign).
+func dotI8(w, q, ones VecVirtual) VecVirtual {
+	ax := YMM()
+	VPSIGNB(w, w, ax)
+	sy := YMM()
+	VPSIGNB(w, q, sy)
+	p := YMM()
+	VPMADDUBSW(sy, ax, p)
+	VPMADDWD(ones, p, p)
+	return p
+}
+
+func dotF32() {
+	TEXT("dotF32AVX2", NOSPLIT, "func(x, y *float32, n int) float32")
+	Doc("dotF32AVX2 returns the dot product of n floats at x and y; n is a multiple of 32.")
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	acc := [4]VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	Label("loop")
+	CMPQ(n, U8(32))
+	JL(LabelRef("done"))
+	for i, a := range acc {
+		v := YMM()
+		VMOVUPS(Mem{Base: x, Disp: 32 * i}, v)
+		VFMADD231PS(Mem{Base: y, Disp: 32 * i}, v, a)
+	}
+	ADDQ(U8(128), x)
+	ADDQ(U8(128), y)
+	SUBQ(U8(32), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VADDPS(acc[2], acc[0], acc[0])
+	VADDPS(acc[3], acc[1], acc[1])
+	VADDPS(acc[1], acc[0], acc[0])
+	s := hsum(acc[0])
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
+
+func axpyF32() {
+	TEXT("axpyF32AVX2", NOSPLIT, "func(a float32, x, y *float32, n int)")
+	Doc("axpyF32AVX2 adds a times the n floats at x to those at y; n is a multiple of 16.")
+	ax := XMM()
+	MOVSS(NewParamAddr("a", 0), ax)
+	a := YMM()
+	VBROADCASTSS(ax, a)
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	Label("loop")
+	CMPQ(n, U8(16))
+	JL(LabelRef("done"))
+	for i := range 2 {
+		v := YMM()
+		VMOVUPS(Mem{Base: y, Disp: 32 * i}, v)
+		VFMADD231PS(Mem{Base: x, Disp: 32 * i}, a, v)
+		VMOVUPS(v, Mem{Base: y, Disp: 32 * i})
+	}
+	ADDQ(U8(64), x)
+	ADDQ(U8(64), y)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func dotF16() {
+	TEXT("dotF16AVX2", NOSPLIT, "func(w *byte, x *float32, n int) float32")
+	Doc("dotF16AVX2 returns the dot product of n F16 values at w with n floats at x; n is a multiple of 32.")
+	w := Load(Param("w"), GP64())
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	acc := [4]VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for _, a := range acc {
+		VXORPS(a, a, a)
+	}
+	Label("loop")
+	CMPQ(n, U8(32))
+	JL(LabelRef("done"))
+	for i, a := range acc {
+		v := YMM()
+		VCVTPH2PS(Mem{Base: w, Disp: 16 * i}, v)
+		VFMADD231PS(Mem{Base: x, Disp: 32 * i}, v, a)
+	}
+	ADDQ(U8(64), w)
+	ADDQ(U8(128), x)
+	SUBQ(U8(32), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VADDPS(acc[2], acc[0], acc[0])
+	VADDPS(acc[3], acc[1], acc[1])
+	VADDPS(acc[1], acc[0], acc[0])
+	s := hsum(acc[0])
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
+
+func dotQ8_0() {
+	TEXT("dotQ8_0AVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, nb int) float32")
+	Doc("dotQ8_0AVX2 returns the dot product of nb Q8_0 blocks at w with 8-bit activations q scaled per 32 by d.")
+	w := Load(Param("w"), GP64())
+	q := Load(Param("q"), GP64())
+	d := Load(Param("d"), GP64())
+	nb := Load(Param("nb"), GP64())
+	ones := broadcastW(1)
+	acc := YMM()
+	VXORPS(acc, acc, acc)
+	Label("loop")
+	TESTQ(nb, nb)
+	JE(LabelRef("done"))
+	wv, qv := YMM(), YMM()
+	VMOVDQU(Mem{Base: w, Disp: 2}, wv)
+	VMOVDQU(Mem{Base: q}, qv)
+	p := dotI8(wv, qv, ones)
+	VCVTDQ2PS(p, p)
+	sc := f16Scale(Mem{Base: w}, Mem{Base: d})
+	VFMADD231PS(p, sc, acc)
+	ADDQ(U8(34), w)
+	ADDQ(U8(32), q)
+	ADDQ(U8(4), d)
+	DECQ(nb)
+	JMP(LabelRef("loop"))
+	Label("done")
+	s := hsum(acc)
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
+
+func dotQ4_0() {
+	TEXT("dotQ4_0AVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, nb int) float32")
+	Doc("dotQ4_0AVX2 returns the dot product of nb Q4_0 blocks at w with 8-bit activations q scaled per 32 by d.")
+	w := Load(Param("w"), GP64())
+	q := Load(Param("q"), GP64())
+	d := Load(Param("d"), GP64())
+	nb := Load(Param("nb"), GP64())
+	ones := broadcastW(1)
+	m4 := broadcastB(0x0F)
+	eight := broadcastB(8)
+	acc := YMM()
+	VXORPS(acc, acc, acc)
+	Label("loop")
+	TESTQ(nb, nb)
+	JE(LabelRef("done"))
+	lo := XMM()
+	VMOVDQU(Mem{Base: w, Disp: 2}, lo)
+	hi := XMM()
+	VPSRLW(U8(4), lo, hi)
+	wv := YMM()
+	VINSERTI128(U8(1), hi, lo.AsY(), wv)
+	VPAND(m4, wv, wv)
+	VPSUBB(eight, wv, wv)
+	qv := YMM()
+	VMOVDQU(Mem{Base: q}, qv)
+	p := dotI8(wv, qv, ones)
+	VCVTDQ2PS(p, p)
+	sc := f16Scale(Mem{Base: w}, Mem{Base: d})
+	VFMADD231PS(p, sc, acc)
+	ADDQ(U8(18), w)
+	ADDQ(U8(32), q)
+	ADDQ(U8(4), d)
+	DECQ(nb)
+	JMP(LabelRef("loop"))
+	Label("done")
+	s := hsum(acc)
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
+
+// dotQ4_K: per super-block, the 12 scale bytes are unpacked with the same mask arithmetic as
+// ggml's (into 8 scales then 8 minimums), the minimums are dotted with the pairwise sums of
+// the activation's per-16 sums, and each 32-value sub-block's unsigned-by-signed byte products
+// are weighted by its scale.
+func dotQ4_K() {
+	TEXT("dotQ4_KAVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, bsums *int16, nb int) float32")
+	Doc("dotQ4_KAVX2 returns the dot product of nb Q4_K super-blocks at w with Q8_K activations.")
+	w := Load(Param("w"), GP64())
+	q := Load(Param("q"), GP64())
+	d := Load(Param("d"), GP64())
+	bs := Load(Param("bsums"), GP64())
+	nb := Load(Param("nb"), GP64())
+	m4 := broadcastB(0x0F)
+	accF := YMM()
+	VXORPS(accF, accF, accF)
+	accM := XMM()
+	VXORPS(accM, accM, accM)
+	utmp := AllocLocal(16)
+	Label("loop")
+	TESTQ(nb, nb)
+	JE(LabelRef("done"))
+	{
+		// Unpack scales (bytes 0..7 of utmp) and minimums (bytes 8..15).
+		u0, u1, u2, u3, t := GP32(), GP32(), GP32(), GP32(), GP32()
+		MOVL(Mem{Base: w, Disp: 4}, u0)
+		MOVL(Mem{Base: w, Disp: 8}, u1)
+		MOVL(Mem{Base: w, Disp: 12}, u2)
+		// u3 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4)
+		MOVL(u2, u3)
+		SHRL(U8(4), u3)
+		ANDL(U32(0x0f0f0f0f), u3)
+		MOVL(u1, t)
+		SHRL(U8(6), t)
+		ANDL(U32(0x03030303), t)
+		SHLL(U8(4), t)
+		ORL(t, u3)
+		// new u1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4); u2 = old u1 & 0x3f3f3f3f
+		ANDL(U32(0x3f3f3f3f), u1)
+		ANDL(U32(0x0f0f0f0f), u2)
+		MOVL(u0, t)
+		SHRL(U8(6), t)
+		ANDL(U32(0x03030303), t)
+		SHLL(U8(4), t)
+		ORL(t, u2)
+		ANDL(U32(0x3f3f3f3f), u0)
+		MOVL(u0, utmp)
+		MOVL(u2, utmp.Offset(4))
+		MOVL(u1, utmp.Offset(8))
+		MOVL(u3, utmp.Offset(12))
+	}
+	// Minimum term: sum_j m_j * (bsums[2j] + bsums[2j+1]).
+	mins := XMM()
+	VPMOVZXBW(utmp.Offset(8), mins)
+	bsv := YMM()
+	VMOVDQU(Mem{Base: bs}, bsv)
+	bhi := XMM()
+	VEXTRACTI128(U8(1), bsv, bhi)
+	VPHADDW(bhi, bsv.AsX(), bhi)
+	VPMADDWD(mins, bhi, bhi)
+	VPHADDD(bhi, bhi, bhi)
+	VPHADDD(bhi, bhi, bhi)
+	mf := XMM()
+	VCVTDQ2PS(bhi, mf)
+	dy := XMM()
+	MOVSS(Mem{Base: d}, dy)
+	dmin := GP32()
+	MOVWLZX(Mem{Base: w, Disp: 2}, dmin)
+	dm := XMM()
+	VMOVD(dmin, dm)
+	VCVTPH2PS(dm, dm)
+	VMULSS(dy, dm, dm)
+	VFMADD231SS(mf, dm, accM)
+	// Scale term.
+	sumi := YMM()
+	VPXOR(sumi, sumi, sumi)
+	for k := range 4 {
+		raw := YMM()
+		VMOVDQU(Mem{Base: w, Disp: 16 + 32*k}, raw)
+		lo, hi := YMM(), YMM()
+		VPAND(m4, raw, lo)
+		VPSRLW(U8(4), raw, hi)
+		VPAND(m4, hi, hi)
+		for h, v := range []VecVirtual{lo, hi} {
+			j := 2*k + h
+			p := YMM()
+			VPMADDUBSW(Mem{Base: q, Disp: 32 * j}, v, p)
+			r := GP32()
+			MOVBLZX(utmp.Offset(j), r)
+			sx := XMM()
+			VMOVD(r, sx)
+			sc := YMM()
+			VPBROADCASTW(sx, sc)
+			VPMADDWD(sc, p, p)
+			VPADDD(p, sumi, sumi)
+		}
+	}
+	VCVTDQ2PS(sumi, sumi)
+	dd := GP32()
+	MOVWLZX(Mem{Base: w}, dd)
+	dx := XMM()
+	VMOVD(dd, dx)
+	VCVTPH2PS(dx, dx)
+	VMULSS(dy, dx, dx)
+	dv := YMM()
+	VBROADCASTSS(dx, dv)
+	VFMADD231PS(sumi, dv, accF)
+	ADDQ(U32(144), w)
+	ADDQ(U32(256), q)
+	ADDQ(U8(4), d)
+	ADDQ(U8(32), bs)
+	DECQ(nb)
+	JMP(LabelRef("loop"))
+	Label("done")
+	s := hsum(accF)
+	VSUBSS(accM, s, s)
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
+
+// dotQ6_K: per super-block, the 6-bit values are rebuilt unsigned (0..63) from the low nibbles
+// and high pairs, multiplied with the activations as unsigned-by-signed bytes and weighted by
+// their per-16 scales; the offset of 32 is removed at once through the activation's per-16
+// sums: sum_i sc_i * (sum q6*q8 - 32 * bsum_i).
+func dotQ6_K() {
+	TEXT("dotQ6_KAVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, bsums *int16, nb int) float32")
+	Doc("dotQ6_KAVX2 returns the dot product of nb Q6_K super-blocks at w with Q8_K activations.")
+	w := Load(Param("w"), GP64())
+	q := Load(Param("q"), GP64())
+	d := Load(Param("d"), GP64())
+	bs := Load(Param("bsums"), GP64())
+	nb := Load(Param("nb"), GP64())
+	m4 := broadcastB(0x0F)
+	m30 := broadcastB(0x30)
+	accF := YMM()
+	VXORPS(accF, accF, accF)
+	scs := AllocLocal(32)
+	Label("loop")
+	TESTQ(nb, nb)
+	JE(LabelRef("done"))
+	sc16 := YMM()
+	VPMOVSXBW(Mem{Base: w, Disp: 192}, sc16)
+	VMOVDQU(sc16, scs)
+	// Offset term: 32 * sum_i sc_i * bsum_i, subtracted from the integer sum.
+	off := YMM()
+	VPMADDWD(Mem{Base: bs}, sc16, off)
+	VPSLLD(U8(5), off, off)
+	sumi := YMM()
+	VPXOR(sumi, sumi, sumi)
+	VPSUBD(off, sumi, sumi)
+	for n := range 2 {
+		l0, l1, hb := YMM(), YMM(), YMM()
+		VMOVDQU(Mem{Base: w, Disp: 64 * n}, l0)
+		VMOVDQU(Mem{Base: w, Disp: 64*n + 32}, l1)
+		VMOVDQU(Mem{Base: w, Disp: 128 + 32*n}, hb)
+		for g := range 4 {
+			v, h := YMM(), YMM()
+			src := l0
+			if g%2 == 1 {
+				src = l1
+			}
+			if g < 2 {
+				VPAND(m4, src, v)
+			} else {
+				VPSRLW(U8(4), src, v)
+				VPAND(m4, v, v)
+			}
+			switch g {
+			case 0:
+				VPSLLW(U8(4), hb, h)
+			case 1:
+				VPSLLW(U8(2), hb, h)
+			case 2:
+				VMOVDQA(hb, h)
+			case 3:
+				VPSRLW(U8(2), hb, h)
+			}
+			VPAND(m30, h, h)
+			VPOR(h, v, v)
+			p := YMM()
+			VPMADDUBSW(Mem{Base: q, Disp: 128*n + 32*g}, v, p)
+			// Scales of the two halves of the 32 values: sc[8n+2g], sc[8n+2g+1].
+			idx := 8*n + 2*g
+			sa, sb := XMM(), XMM()
+			VPBROADCASTW(scs.Offset(2*idx), sa)
+			VPBROADCASTW(scs.Offset(2*idx+2), sb)
+			sv := YMM()
+			VINSERTI128(U8(1), sb, sa.AsY(), sv)
+			VPMADDWD(sv, p, p)
+			VPADDD(p, sumi, sumi)
+		}
+	}
+	VCVTDQ2PS(sumi, sumi)
+	dv := f16Scale(Mem{Base: w, Disp: 208}, Mem{Base: d})
+	VFMADD231PS(sumi, dv, accF)
+	ADDQ(U32(210), w)
+	ADDQ(U32(256), q)
+	ADDQ(U8(4), d)
+	ADDQ(U8(32), bs)
+	DECQ(nb)
+	JMP(LabelRef("loop"))
+	Label("done")
+	s := hsum(accF)
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}

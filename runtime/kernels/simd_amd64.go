@@ -1,0 +1,82 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/mcompress/mcompress/convert/gguf"
+)
+
+func init() {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasF16C {
+		return
+	}
+	simdName = "avx2"
+	dotF32SIMD = dotF32Wrap
+	axpyF32SIMD = axpyF32Wrap
+	kernels[gguf.TypeF32].dot = dotF32RowAVX2
+	kernels[gguf.TypeF16].dot = dotF16RowAVX2
+	kernels[gguf.TypeQ8_0].dot = func(w []byte, r *row) float32 {
+		return dotQ8_0AVX2(&w[0], &r.q[0], &r.d[0], len(r.d))
+	}
+	kernels[gguf.TypeQ4_0].dot = func(w []byte, r *row) float32 {
+		return dotQ4_0AVX2(&w[0], &r.q[0], &r.d[0], len(r.d))
+	}
+	kernels[gguf.TypeQ4_K].dot = func(w []byte, r *row) float32 {
+		return dotQ4_KAVX2(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))
+	}
+	kernels[gguf.TypeQ6_K].dot = func(w []byte, r *row) float32 {
+		return dotQ6_KAVX2(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))
+	}
+}
+
+func dotF32Wrap(x, y []float32) float32 {
+	n := len(x) &^ 31
+	y = y[:len(x)]
+	var s float32
+	if n > 0 {
+		s = dotF32AVX2(&x[0], &y[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		s += x[i] * y[i]
+	}
+	return s
+}
+
+func axpyF32Wrap(a float32, x, y []float32) {
+	n := len(x) &^ 15
+	y = y[:len(x)]
+	if n > 0 {
+		axpyF32AVX2(a, &x[0], &y[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		y[i] += a * x[i]
+	}
+}
+
+func dotF32RowAVX2(w []byte, r *row) float32 {
+	x := r.f
+	n := len(x) &^ 31
+	var s float32
+	if n > 0 {
+		s = dotF32AVX2((*float32)(unsafePointer(&w[0])), &x[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		s += f32le(w[4*i:]) * x[i]
+	}
+	return s
+}
+
+func dotF16RowAVX2(w []byte, r *row) float32 {
+	x := r.f
+	n := len(x) &^ 31
+	var s float32
+	if n > 0 {
+		s = dotF16AVX2(&w[0], &x[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		s += f16le(w[2*i:]) * x[i]
+	}
+	return s
+}

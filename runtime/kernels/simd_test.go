@@ -1,0 +1,73 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSIMDMatchesPureGo compares the SIMD kernels in use (if any) with the pure-Go ones on
+// lengths that exercise the tails.
+func TestSIMDMatchesPureGo(t *testing.T) {
+	t.Logf("kernels: %s", SIMD())
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, n := range []int{1, 7, 16, 31, 32, 33, 100, 256, 1000, 4096} {
+		x, y := randomActs(rng, 1, n), randomActs(rng, 1, n)
+		var mag float64
+		for i := range x {
+			mag += math.Abs(float64(x[i] * y[i]))
+		}
+		UsePureGo = true
+		want := DotF32(x, y)
+		wantY := append([]float32(nil), y...)
+		AxpyF32(0.37, x, wantY)
+		UsePureGo = false
+		got := DotF32(x, y)
+		gotY := append([]float32(nil), y...)
+		AxpyF32(0.37, x, gotY)
+		if math.Abs(float64(got-want)) > 1e-5*mag {
+			t.Errorf("DotF32 n=%d: SIMD %g, Go %g", n, got, want)
+		}
+		for i := range gotY {
+			if math.Abs(float64(gotY[i]-wantY[i])) > 1e-6*(1+math.Abs(float64(wantY[i]))) {
+				t.Fatalf("AxpyF32 n=%d element %d: SIMD %g, Go %g", n, i, gotY[i], wantY[i])
+			}
+		}
+	}
+	const n = 2048
+	for _, typ := range SupportedTypes() {
+		k := kernels[typ]
+		var a Acts
+		a.Reset(randomActs(rng, 1, n), 1, n)
+		a.prepare(k.act, nil)
+		var r row
+		a.row(k.act, 0, &r)
+		for range 8 {
+			w := randomRow(rng, typ, n)
+			want, got := k.dotGo(w, &r), k.dot(w, &r)
+			wf := make([]float32, n)
+			k.dequant(wf, w)
+			var mag float64
+			for i := range wf {
+				mag += math.Abs(float64(wf[i] * r.f[i]))
+			}
+			if math.Abs(float64(got-want)) > 1e-5*mag+1e-6 {
+				t.Errorf("%s: SIMD %g, Go %g", typ, got, want)
+			}
+		}
+	}
+}
+
+// TestPureGoSwitch checks that UsePureGo selects the pure-Go kernels.
+func TestPureGoSwitch(t *testing.T) {
+	defer func(v bool) { UsePureGo = v }(UsePureGo)
+	UsePureGo = true
+	if SIMD() != "purego" {
+		t.Fatalf("SIMD() = %q with UsePureGo set", SIMD())
+	}
+	for typ, k := range kernels {
+		if k.dotFn() == nil {
+			t.Fatalf("%s: no kernel", typ)
+		}
+	}
+}

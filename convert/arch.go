@@ -1,0 +1,167 @@
+package convert
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mcompress/mcompress/convert/gguf"
+)
+
+// architecture is what one model family contributes to the conversion; each lives in its own
+// file (arch_llama.go, arch_qwen2.go ...) and registers itself in init. The shared machinery
+// (hparams parsing, llama.cpp's common keys, tensor streaming, tokenizers) lives elsewhere.
+type architecture interface {
+	// hfNames lists the config.json "architectures" values this family converts.
+	hfNames() []string
+	// ggufArch is the GGUF architecture written to general.architecture.
+	ggufArch() string
+	// modelType is the config.json model_type written when converting back to Hugging Face.
+	modelType() string
+	// defaults are transformers' config-class defaults for fields config.json may omit.
+	defaults() hfDefaults
+	// permuteQK reports whether q/k projections are stored with llama.cpp's row permutation.
+	permuteQK() bool
+	// tensors maps the HF per-layer tensor stems (after "model.layers.N.") to GGUF stems (after
+	// "blk.N."); the global tensors are shared by every family.
+	tensors() map[string]string
+	// params appends the keys the family writes after llama.cpp's common ones.
+	params(md *mdBuilder, hp *hparams, c Config) error
+	// vocab writes the tokenizer keys from the files in dir.
+	vocab(md *mdBuilder, dir string, hp *hparams, c Config, opts Options) error
+	// hfConfig adds the family's fields to the config.json written by the way back.
+	hfConfig(cfg *orderedJSON, c Config, md gguf.Metadata)
+}
+
+// hfDefaults are the transformers defaults (the values AutoConfig fills in) for the fields
+// llama.cpp reads but config.json may leave out.
+type hfDefaults struct {
+	contextLength int
+	rmsNormEps    float64
+	ropeTheta     float64
+}
+
+var registry = map[string]architecture{}
+
+// register adds an architecture under each of its Hugging Face names.
+func register(a architecture) {
+	for _, n := range a.hfNames() {
+		registry[n] = a
+	}
+}
+
+// SupportedArchitectures lists the config.json "architectures" values Convert accepts.
+func SupportedArchitectures() []string {
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lookupArch picks the family for a config.json: its first "architectures" entry, as llama.cpp
+// does.
+func lookupArch(hp *hparams) (string, architecture, error) {
+	names := hp.strings("architectures")
+	if len(names) == 0 {
+		return "", nil, fmt.Errorf("%w: %s: field \"architectures\" missing or empty (supported: %s)", ErrBadInput, hp.path, strings.Join(SupportedArchitectures(), ", "))
+	}
+	a, ok := registry[names[0]]
+	if !ok {
+		return "", nil, fmt.Errorf("%w: %s: unsupported architecture %q (supported: %s)", ErrBadInput, hp.path, names[0], strings.Join(SupportedArchitectures(), ", "))
+	}
+	return names[0], a, nil
+}
+
+// globalTensors maps the HF names shared by every family to GGUF names.
+var globalTensors = map[string]string{
+	"model.embed_tokens": "token_embd",
+	"model.norm":         "output_norm",
+	"lm_head":            "output",
+}
+
+// mapTensorName returns the GGUF name of the HF tensor name, or "" if the family has none. The
+// suffix (".weight" or ".bias") is kept; the block number must be below layers.
+func mapTensorName(a architecture, name string, layers int) string {
+	base, suffix := name, ""
+	for _, s := range []string{".weight", ".bias"} {
+		if strings.HasSuffix(name, s) {
+			base, suffix = strings.TrimSuffix(name, s), s
+			break
+		}
+	}
+	if g, ok := globalTensors[base]; ok {
+		return g + suffix
+	}
+	rest, ok := strings.CutPrefix(base, "model.layers.")
+	if !ok {
+		return ""
+	}
+	num, stem, ok := strings.Cut(rest, ".")
+	if !ok {
+		return ""
+	}
+	bid, err := strconv.Atoi(num)
+	if err != nil || bid < 0 || bid >= layers || strconv.Itoa(bid) != num {
+		return ""
+	}
+	g, ok := a.tensors()[stem]
+	if !ok {
+		return ""
+	}
+	return "blk." + num + "." + g + suffix
+}
+
+// llamaLayerTensors are the per-layer tensors of the llama family in HF and GGUF spelling.
+var llamaLayerTensors = map[string]string{
+	"input_layernorm":          "attn_norm",
+	"self_attn.q_proj":         "attn_q",
+	"self_attn.k_proj":         "attn_k",
+	"self_attn.v_proj":         "attn_v",
+	"self_attn.o_proj":         "attn_output",
+	"post_attention_layernorm": "ffn_norm",
+	"mlp.gate_proj":            "ffn_gate",
+	"mlp.up_proj":              "ffn_up",
+	"mlp.down_proj":            "ffn_down",
+}
+
+// qkNormTensors adds the per-head q/k norms of qwen3.
+var qkNormTensors = map[string]string{
+	"self_attn.q_norm": "attn_q_norm",
+	"self_attn.k_norm": "attn_k_norm",
+}
+
+// hfTensorName inverts mapTensorName for the way back.
+func hfTensorName(a architecture, name string) (string, bool) {
+	base, suffix := name, ""
+	for _, s := range []string{".weight", ".bias"} {
+		if strings.HasSuffix(name, s) {
+			base, suffix = strings.TrimSuffix(name, s), s
+			break
+		}
+	}
+	for hf, g := range globalTensors {
+		if g == base {
+			return hf + suffix, true
+		}
+	}
+	rest, ok := strings.CutPrefix(base, "blk.")
+	if !ok {
+		return "", false
+	}
+	num, stem, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	if _, err := strconv.Atoi(num); err != nil {
+		return "", false
+	}
+	for hf, g := range a.tensors() {
+		if g == stem {
+			return "model.layers." + num + "." + hf + suffix, true
+		}
+	}
+	return "", false
+}

@@ -14,8 +14,8 @@ import (
 // generalInfo holds the authorship metadata llama.cpp's gguf.Metadata derives for a model
 // folder (general.name, size label, license, base models ...).
 type generalInfo struct {
-	name, author, version, organization, finetune, basename, description string
-	sizeLabel, license, licenseName, licenseLink                         string
+	name, author, version, organization, finetune, basename, description  string
+	sizeLabel, license, licenseName, licenseLink                          string
 	url, doi, uuid, repoURL, sourceURL, sourceDOI, sourceUUID, sourceRepo string
 	baseModels, datasets                                                  []map[string]string
 	tags, languages                                                       []string
@@ -435,7 +435,10 @@ func (g generalInfo) write(md *mdBuilder) {
 
 // samplingKeys maps generation_config.json fields to llama.cpp's recommended-sampler keys and
 // their GGUF types ('i' int32, 'f' float32, 's' string), in llama.cpp's order.
-var samplingKeys = []struct{ src, dst string; typ byte }{
+var samplingKeys = []struct {
+	src, dst string
+	typ      byte
+}{
 	{"sequence", "general.sampling.sequence", 's'},
 	{"top_k", "general.sampling.top_k", 'i'},
 	{"top_p", "general.sampling.top_p", 'f'},

@@ -206,7 +206,10 @@ func commonParams(md *mdBuilder, hp *hparams, c Config, def hfDefaults, fileType
 				return err
 			}
 			md.u32(md.key("rope.scaling.original_context_length"), orig)
-			for _, kv := range []struct{ src []string; dst string }{
+			for _, kv := range []struct {
+				src []string
+				dst string
+			}{
 				{[]string{"extrapolation_factor"}, "rope.scaling.yarn_ext_factor"},
 				{[]string{"attention_factor", "attn_factor"}, "rope.scaling.yarn_attn_factor"},
 				{[]string{"beta_fast"}, "rope.scaling.yarn_beta_fast"},

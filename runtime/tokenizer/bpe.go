@@ -103,7 +103,14 @@ func (t *Tokenizer) encodeBPE(text string, out []int32, sc *scratch) []int32 {
 	boff = append(boff, int32(len(norm)))
 	sc.norm, sc.boff = norm, boff
 	for _, s := range spans {
-		out = t.bpeWord(norm[boff[s.start]:boff[s.end]], out, sc)
+		word := norm[boff[s.start]:boff[s.end]]
+		if ids, ok := sc.cache.get(string(word)); ok {
+			out = append(out, ids...)
+			continue
+		}
+		first := len(out)
+		out = t.bpeWord(word, out, sc)
+		sc.cache.put(string(word), out[first:])
 	}
 	return out
 }

@@ -2,8 +2,8 @@ package tokenizer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 )
 
 // EncodeOptions controls Encode.
@@ -37,16 +37,19 @@ type scratch struct {
 	bpeQ          bpeQueue
 	buf           []byte
 	m             matcher
+	cache         idCache
+	ranks         []int32
 }
-
-var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // Encode tokenizes text. With opts.AddSpecial it adds BOS/EOS as the model asks; it fails only
 // when the model asks for a BOS or EOS it does not have, or when a SentencePiece vocabulary has
 // no token for a byte of the text and no unknown token either.
 func (t *Tokenizer) Encode(text string, opts EncodeOptions) ([]int32, error) {
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
+	sc, _ := t.pool.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	defer t.pool.Put(sc)
 	out := make([]int32, 0, len(text)/3+4)
 
 	sc.frags = sc.frags[:0]
@@ -99,19 +102,80 @@ func (t *Tokenizer) Encode(text string, opts EncodeOptions) ([]int32, error) {
 // isCSpace is C's isspace in the "C" locale.
 func isCSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') }
 
+// specialTrie indexes the texts of the special tokens, to find in one pass over the input
+// which of them occur at all.
+type specialTrie struct {
+	first [256]int32       // node reached by the first byte, 0 if none
+	edges []map[byte]int32 // children of each node
+	term  []int32          // rank in partOrder of the token ending at each node, -1 if none
+}
+
+func (t *Tokenizer) buildSpecialTrie() {
+	tr := &specialTrie{edges: []map[byte]int32{nil}, term: []int32{-1}}
+	for rank, id := range t.partOrder {
+		s := t.tokens[id]
+		node := int32(0)
+		for i := 0; i < len(s); i++ {
+			var next int32
+			if i == 0 {
+				next = tr.first[s[0]]
+			} else if tr.edges[node] != nil {
+				next = tr.edges[node][s[i]]
+			}
+			if next == 0 {
+				next = int32(len(tr.term))
+				tr.edges = append(tr.edges, nil)
+				tr.term = append(tr.term, -1)
+				if i == 0 {
+					tr.first[s[0]] = next
+				} else {
+					if tr.edges[node] == nil {
+						tr.edges[node] = map[byte]int32{}
+					}
+					tr.edges[node][s[i]] = next
+				}
+			}
+			node = next
+		}
+		if tr.term[node] < 0 {
+			tr.term[node] = int32(rank)
+		}
+	}
+	t.trie = tr
+}
+
+// occurring appends the partOrder ranks of the special tokens that occur in text, sorted.
+func (t *Tokenizer) occurring(text string, parseSpecial bool, ranks []int32) []int32 {
+	tr := t.trie
+	seen := map[int32]bool{}
+	for p := 0; p < len(text); p++ {
+		node := tr.first[text[p]]
+		for q := p + 1; node != 0; q++ {
+			if r := tr.term[node]; r >= 0 && !seen[r] {
+				a := t.attrs[t.partOrder[r]]
+				if parseSpecial || a&(AttrControl|AttrUnknown) == 0 {
+					seen[r] = true
+					ranks = append(ranks, r)
+				}
+			}
+			if q >= len(text) || tr.edges[node] == nil {
+				break
+			}
+			node = tr.edges[node][text[q]]
+		}
+	}
+	slices.Sort(ranks)
+	return ranks
+}
+
 // partition cuts special tokens out of the text fragments, one token at a time in partOrder,
 // the way llama.cpp's tokenizer_st_partition does (including LSTRIP/RSTRIP whitespace eating).
 func (t *Tokenizer) partition(text string, sc *scratch, parseSpecial bool) {
-	for _, id := range t.partOrder {
+	sc.ranks = t.occurring(text, parseSpecial, sc.ranks[:0])
+	for _, rank := range sc.ranks {
+		id := t.partOrder[rank]
 		a := t.attrs[id]
-		if !parseSpecial && a&(AttrControl|AttrUnknown) != 0 {
-			continue
-		}
 		tok := t.tokens[id]
-		// Skip quickly when the token occurs nowhere.
-		if !strings.Contains(text, tok) {
-			continue
-		}
 		next := sc.frags2[:0]
 		for _, f := range sc.frags {
 			if f.tok != NoToken {

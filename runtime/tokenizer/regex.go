@@ -149,13 +149,30 @@ func (c *charClass) hasPositive(r rune) bool {
 	if r < 256 {
 		return c.low[r>>6]&(1<<(r&63)) != 0
 	}
-	h := c.high
-	i := sort.Search(len(h), func(i int) bool { return h[i].hi >= r })
-	return i < len(h) && h[i].lo <= r
+	return c.hasHigh(r)
 }
 
 // has reports whether the class matches element r.
-func (c *charClass) has(r rune) bool { return c.hasPositive(r) != c.neg }
+func (c *charClass) has(r rune) bool {
+	if uint32(r) < 256 {
+		return (c.low[r>>6]>>(r&63)&1 != 0) != c.neg
+	}
+	return c.hasHigh(r) != c.neg
+}
+
+func (c *charClass) hasHigh(r rune) bool {
+	h := c.high
+	lo, hi := 0, len(h)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if h[m].hi < r {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo < len(h) && h[lo].lo <= r
+}
 
 // Escape classes shared by both modes. \s is ASCII whitespace only: std::regex's \s does not
 // match other code points, which is why non-ASCII whitespace is mapped to 0x0B first.

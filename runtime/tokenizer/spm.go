@@ -70,18 +70,61 @@ func (q *spmQueue) pop() spmBigram {
 // encodeSPM runs llama.cpp's SentencePiece merge loop over text (spaces already escaped): start
 // from UTF-8 characters, repeatedly merge the adjacent pair that forms the highest-scoring
 // token, then emit each piece as its token or, failing that, as byte tokens.
+//
+// llama.cpp runs one merge loop over the whole text. Here the text is first cut between two
+// characters that are never next to each other inside any token (see buildPairs): no merge can
+// cross such a cut, and within each run the merge order is unchanged, so the result is the
+// same while each priority queue stays small, and repeated runs (words) come from a cache.
 func (t *Tokenizer) encodeSPM(text string, out []int32, sc *scratch) ([]int32, error) {
 	syms := sc.syms[:0]
+	prevCls := uint8(pairOther)
+	runStart := 0
+	var err error
+	flush := func(end int) error {
+		if end == runStart {
+			return nil
+		}
+		run := text[runStart:end]
+		if ids, ok := sc.cache.get(run); ok {
+			out = append(out, ids...)
+		} else {
+			first := len(out)
+			t.mergeSPM(text, syms, sc)
+			if out, err = t.emitSPM(text, syms, out); err != nil {
+				return err
+			}
+			sc.cache.put(run, out[first:])
+		}
+		syms = syms[:0]
+		runStart = end
+		return nil
+	}
 	for off := 0; off < len(text); {
 		n := min(utf8SeqLen(text[off]), len(text)-off)
-		idx := int32(len(syms))
-		next := idx + 1
-		if off+n == len(text) {
-			next = -1
+		cls := t.pairClass(text[off : off+n])
+		if off > 0 && t.canCut(prevCls, cls) {
+			if err := flush(off); err != nil {
+				return nil, err
+			}
 		}
-		syms = append(syms, symbol{start: int32(off), n: int32(n), prev: idx - 1, next: next})
+		syms = append(syms, symbol{start: int32(off), n: int32(n)})
+		prevCls = cls
 		off += n
 	}
+	if err := flush(len(text)); err != nil {
+		return nil, err
+	}
+	sc.syms = syms[:0]
+	return out, nil
+}
+
+// mergeSPM merges a run of symbols in place; prev/next are indices within the run.
+func (t *Tokenizer) mergeSPM(text string, syms []symbol, sc *scratch) {
+	for k := range syms {
+		syms[k].prev = int32(k) - 1
+		syms[k].next = int32(k) + 1
+	}
+	syms[len(syms)-1].next = -1
 	q := sc.spmQ[:0]
 	tryAdd := func(left, right int32) {
 		if left < 0 || right < 0 {
@@ -114,12 +157,15 @@ func (t *Tokenizer) encodeSPM(text string, out []int32, sc *scratch) ([]int32, e
 		tryAdd(b.left, l.next)
 	}
 	sc.spmQ = q[:0]
-	sc.syms = syms[:0]
-	if len(syms) == 0 {
-		return out, nil
-	}
-	for i := int32(0); i != -1; i = syms[i].next {
-		s := text[syms[i].start : syms[i].start+syms[i].n]
+}
+
+// emitSPM appends the tokens of the merged symbols of a run (those with n > 0, in order).
+func (t *Tokenizer) emitSPM(text string, syms []symbol, out []int32) ([]int32, error) {
+	for k := range syms {
+		if syms[k].n == 0 {
+			continue
+		}
+		s := text[syms[k].start : syms[k].start+syms[k].n]
 		if id, ok := t.index[s]; ok {
 			out = append(out, id)
 			continue

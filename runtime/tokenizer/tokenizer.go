@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mcompress/mcompress/convert/gguf"
 )
@@ -108,11 +109,15 @@ type Tokenizer struct {
 
 	eog       []bool
 	eogIDs    []int32
-	partOrder []int32  // special tokens in partition order (longest text first)
+	partOrder []int32 // special tokens in partition order (longest text first)
+	trie      *specialTrie
 	pieces    []string // token_to_piece with special rendering
 
 	// SentencePiece byte fallback: the token for each byte, NoToken if none.
 	byteTok [256]int32
+	// pairs[a*pairStride+b] is set when characters of classes a and b (see pairClass) are next
+	// to each other in some token; SentencePiece input is cut between characters that never are.
+	pairs []bool
 
 	// BPE symbol tables: symbols are token ids, or ids from len(tokens) on for merge strings
 	// that are not tokens.
@@ -122,6 +127,8 @@ type Tokenizer struct {
 	byteSym   [256]int32        // symbol of each byte's GPT-2 character
 	byteStr   [256]string       // GPT-2 character of each byte
 	rawByte   [256]int32        // token whose text is the single raw byte (llama.cpp's fallback)
+
+	pool sync.Pool // *scratch, each with its own word cache
 }
 
 // Open reads the tokenizer of the GGUF file at path.
@@ -284,11 +291,13 @@ func build(md gguf.Metadata) (*Tokenizer, error) {
 	t.detectSpecial(&sp)
 	t.special = sp
 	t.buildPartitionOrder()
+	t.buildSpecialTrie()
 	name, _ := md.String(keyGeneralName)
 	arch, _ := md.String(keyArch)
 	t.applyModelAttrs(strings.ToLower(name), pre, arch)
 	t.buildPieces()
 	t.buildByteTables()
+	t.buildPairs()
 	t.special.Newline = t.newlineToken()
 	return t, nil
 }
@@ -655,6 +664,48 @@ func (t *Tokenizer) buildByteTables() {
 		t.byteStr[b] = string(byteToRune[b])
 		if t.kind == KindBPE {
 			t.byteSym[b] = t.symbolOf(t.byteStr[b])
+		}
+	}
+}
+
+// Character classes for the SentencePiece cut test: ASCII characters are their byte, U+2581
+// is pairSpace, anything else is pairOther (never cut next to it).
+const (
+	pairSpace  = 128
+	pairOther  = 129
+	pairStride = 130
+)
+
+// pairClass returns the class of one character (a symbol's bytes).
+func (t *Tokenizer) pairClass(s string) uint8 {
+	switch {
+	case len(s) == 1 && s[0] < 128:
+		return s[0]
+	case s == "\u2581":
+		return pairSpace
+	}
+	return pairOther
+}
+
+// canCut reports whether no token has a character of class a followed by one of class b.
+func (t *Tokenizer) canCut(a, b uint8) bool {
+	return a != pairOther && b != pairOther && !t.pairs[int(a)*pairStride+int(b)]
+}
+
+// buildPairs records which pairs of character classes occur next to each other in tokens,
+// walking each token's text by the same UTF-8 lead-byte lengths the merge loop starts from.
+func (t *Tokenizer) buildPairs() {
+	t.pairs = make([]bool, pairStride*pairStride)
+	for _, s := range t.tokens {
+		prev := uint8(pairOther)
+		for off := 0; off < len(s); {
+			n := min(utf8SeqLen(s[off]), len(s)-off)
+			cls := t.pairClass(s[off : off+n])
+			if off > 0 && prev != pairOther && cls != pairOther {
+				t.pairs[int(prev)*pairStride+int(cls)] = true
+			}
+			prev = cls
+			off += n
 		}
 	}
 }

@@ -3,6 +3,8 @@ package convert
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -39,6 +41,9 @@ type Result struct {
 // count. The file appears atomically: on any error, or when ctx is cancelled, nothing is left at
 // out.
 func Convert(ctx context.Context, dir, out string, opts Options) (*Result, error) {
+	if err := checkOutputDir(out); err != nil {
+		return nil, err
+	}
 	src, err := OpenSource(dir, opts)
 	if err != nil {
 		return nil, err
@@ -56,6 +61,29 @@ func Convert(ctx context.Context, dir, out string, opts Options) (*Result, error
 		f.Close()
 	}
 	return res, nil
+}
+
+// checkOutputDir fails early, naming the folder, when out cannot be created: its folder is
+// missing, not a folder, or not writable.
+func checkOutputDir(out string) error {
+	dir := filepath.Dir(out)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("convert: %w: output folder %s: %v", ErrBadInput, dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("convert: %w: output folder %s is not a folder", ErrBadInput, dir)
+	}
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return fmt.Errorf("convert: %w: output %s is a folder; give a file name", ErrBadInput, out)
+	}
+	probe, err := os.CreateTemp(dir, ".mcompress-probe-*")
+	if err != nil {
+		return fmt.Errorf("convert: %w: output folder %s is not writable: %v", ErrBadInput, dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
 }
 
 // convJob is one chunk of a tensor to convert.

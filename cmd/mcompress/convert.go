@@ -28,7 +28,7 @@ func inputError(err error) error {
 func newConvertCmd(g *globalOptions) *cobra.Command {
 	var (
 		output, outtype, to, name, pre, shard string
-		threads                                int
+		threads                               int
 	)
 	cmd := &cobra.Command{
 		Use:   "convert INPUT [OUT_DIR]",

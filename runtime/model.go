@@ -26,6 +26,9 @@ import (
 type Options struct {
 	// Threads is the number of worker threads; 0 or less means one per CPU.
 	Threads int
+	// ActivationObserver, when not nil, is called with the input of every weight-matrix
+	// multiplication (see ActivationObserver). Nil costs nothing.
+	ActivationObserver ActivationObserver
 }
 
 // Model is a loaded model: configuration, metadata and weights. It is safe for concurrent use
@@ -42,6 +45,9 @@ type Model struct {
 	output    kernels.Matrix
 	layers    []layer
 	ropeFreqs []float32 // per-pair frequency divisors (llama3 scaling), nil if none
+
+	observer ActivationObserver // nil unless Options.ActivationObserver is set (observe.go)
+	obsNames []layerNames
 }
 
 // layer holds one transformer block's weights.
@@ -224,6 +230,7 @@ func build(cfg convert.Config, src tensorSource, opts Options) (*Model, error) {
 		return nil, fmt.Errorf("unsupported RoPE scaling %q", cfg.RopeScaling.Type)
 	}
 	m.pool = kernels.NewPool(opts.Threads)
+	m.initObserver(opts)
 	return m, nil
 }
 

@@ -147,6 +147,9 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 	for li := range m.layers {
 		l := &m.layers[li]
 		norm(p, xn, x, l.attnNorm, T, h, eps)
+		if m.observer != nil {
+			m.observe(xn, T, h, m.obsNames[li].q, m.obsNames[li].k, m.obsNames[li].v)
+		}
 		b.acts.Reset(xn, T, h)
 		kernels.MatMul(p, q, l.wq, &b.acts)
 		kernels.MatMul(p, k, l.wk, &b.acts)
@@ -176,17 +179,26 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 			}
 		})
 		s.attention(att, q, kc, vc, T, pos)
+		if m.observer != nil {
+			m.observe(att, T, qd, m.obsNames[li].o)
+		}
 		b.acts.Reset(att, T, qd)
 		kernels.MatMul(p, tmp, l.wo, &b.acts)
 		add(p, x, tmp, T, h)
 
 		norm(p, xn, x, l.ffnNorm, T, h, eps)
+		if m.observer != nil {
+			m.observe(xn, T, h, m.obsNames[li].gate, m.obsNames[li].up)
+		}
 		b.acts.Reset(xn, T, h)
 		kernels.MatMul(p, gate, l.wgate, &b.acts)
 		kernels.MatMul(p, up, l.wup, &b.acts)
 		p.For(T, 1, func(lo, hi int) {
 			swiglu(gate[lo*cfg.FFN:hi*cfg.FFN], up[lo*cfg.FFN:hi*cfg.FFN])
 		})
+		if m.observer != nil {
+			m.observe(gate, T, cfg.FFN, m.obsNames[li].down)
+		}
 		b.acts.Reset(gate, T, cfg.FFN)
 		kernels.MatMul(p, tmp, l.wdown, &b.acts)
 		add(p, x, tmp, T, h)
@@ -200,6 +212,9 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 	}
 	n := T - first
 	norm(p, xn[:n*h], x[first*h:], m.outNorm, n, h, eps)
+	if m.observer != nil {
+		m.observe(xn, n, h, "output.weight")
+	}
 	b.acts.Reset(xn, n, h)
 	kernels.MatMul(p, dst, m.output, &b.acts)
 }

@@ -27,9 +27,15 @@ var goldenTolerance = map[string]float64{
 }
 
 func TestGoldenLogits(t *testing.T) {
+	if testing.Short() {
+		t.Log("short mode: F32, F16, Q8_0 and Q4_K_M only")
+	}
 	dir := fixtureDir(t)
 	g := loadGolden(t)
 	for name, tol := range goldenTolerance {
+		if testing.Short() && name != "F32" && name != "F16" && name != "Q8_0" && name != "Q4_K_M" {
+			continue
+		}
 		t.Run(name, func(t *testing.T) {
 			m, err := Load(filepath.Join(dir, "gguf", "teacher-"+name+".gguf"), Options{})
 			if err != nil {

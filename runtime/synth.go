@@ -170,3 +170,21 @@ func randomWeights(rng *rand.Rand, t gguf.TensorType, cols, rows int) []byte {
 	}
 	return b
 }
+
+// RandomConfig returns the configuration of a llama model of roughly the named size for
+// WriteRandomModel: "1b" (TinyLlama-1.1B's shape: hidden 2048, 22 layers, 32 heads, 4 KV
+// heads, FFN 5632, vocabulary 32000) or "tiny" (hidden 256, 4 layers).
+func RandomConfig(size string) (convert.Config, error) {
+	c := convert.Config{Arch: "llama", HFModelType: "llama", RMSNormEps: 1e-5, RopeTheta: 10000, BOS: 1, EOS: 2}
+	switch size {
+	case "1b":
+		c.Hidden, c.Layers, c.Heads, c.KVHeads, c.FFN, c.VocabSize, c.ContextLength = 2048, 22, 32, 4, 5632, 32000, 2048
+	case "tiny":
+		c.Hidden, c.Layers, c.Heads, c.KVHeads, c.FFN, c.VocabSize, c.ContextLength = 256, 4, 8, 4, 768, 2048, 512
+	default:
+		return c, fmt.Errorf("runtime: unknown random model size %q (want 1b or tiny)", size)
+	}
+	c.HeadDim = c.Hidden / c.Heads
+	c.RopeDim = c.HeadDim
+	return c, nil
+}

@@ -46,15 +46,7 @@ func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) 
 
 func sqrt32(f float32) float32 { return float32(math.Sqrt(float64(f))) }
 
-func clampInt(v, lo, hi int32) int32 {
-	if v < lo {
-		return lo
-	}
-	if v > hi {
-		return hi
-	}
-	return v
-}
+func clampInt(v, lo, hi int32) int32 { return min(max(v, lo), hi) }
 
 // makeQxQuants is ggml's make_qx_quants for rmseType 1: a symmetric scale for n values with
 // levels -nmax..nmax-1, searched over 19 candidate scales to minimise the weighted squared
@@ -182,12 +174,29 @@ func makeQ3Quants(n int, nmax int32, x []float32, L []int8) float32 {
 	return 0
 }
 
-// makeQkx2Quants is ggml's make_qkx2_quants: an asymmetric (scale, min) fit of n values to
-// levels 0..nmax, searching nstep+1 candidate scales from rmin to rmin+nstep*rdelta and solving
-// the weighted least-squares (scale, min) for each. It returns the scale and stores -min in
-// *theMin. useMAD selects absolute instead of squared error.
+// makeQkx2Quants is ggml's make_qkx2_quants: an asymmetric (scale, min) fit of n <= 32 values
+// to levels 0..nmax, searching nstep+1 candidate scales from rmin to rmin+nstep*rdelta and
+// solving the weighted least-squares (scale, min) for each. It returns the scale and stores -min
+// in *theMin. useMAD selects absolute instead of squared error.
+//
+// A candidate whose levels equal the previous candidate's is skipped: its sums, fit and error
+// would be identical, so it cannot beat the best error the previous one left (C evaluates it
+// and reaches the same state).
 func makeQkx2Quants(n int, nmax int32, x, weights []float32, L, Laux []uint8, theMin *float32,
 	rmin, rdelta float32, nstep int, useMAD bool) float32 {
+	return makeQkxQuants(n, nmax, x, weights, L, Laux, theMin, rmin, rdelta, nstep, useMAD, false)
+}
+
+// makeQkx3Quants is ggml's make_qkx3_quants, the importance-weighted variant of makeQkx2Quants
+// (weights must not be nil here; every caller passes them). It differs only in treating
+// max <= min like max == min.
+func makeQkx3Quants(n int, nmax int32, x, weights []float32, L, Laux []uint8, theMin *float32,
+	rmin, rdelta float32, nstep int) float32 {
+	return makeQkxQuants(n, nmax, x, weights, L, Laux, theMin, rmin, rdelta, nstep, false, true)
+}
+
+func makeQkxQuants(n int, nmax int32, x, weights []float32, L, Laux []uint8, theMin *float32,
+	rmin, rdelta float32, nstep int, useMAD, v3 bool) float32 {
 	x = x[:n]
 	weights = weights[:n]
 	L = L[:n]
@@ -209,19 +218,23 @@ func makeQkx2Quants(n int, nmax int32, x, weights []float32, L, Laux []uint8, th
 	if min > 0 {
 		min = 0
 	}
-	if max == min {
+	if max == min || (v3 && max <= min) {
 		for i := range L {
 			L[i] = 0
 		}
 		*theMin = -min
 		return 0
 	}
+	var xm [32]float32 // x - min for the current min
+	for i, v := range x {
+		xm[i] = v - min
+	}
 	fnmax := float32(nmax)
 	iscale := fnmax / (max - min)
 	scale := 1 / iscale
 	var bestErr float32
 	for i, v := range x {
-		l := clampInt(nearestInt(iscale*(v-min)), 0, nmax)
+		l := clampInt(nearestInt(iscale*xm[i]), 0, nmax)
 		L[i] = uint8(l)
 		diff := float32(scale*float32(l)) + min - v
 		if useMAD {
@@ -235,16 +248,27 @@ func makeQkx2Quants(n int, nmax int32, x, weights []float32, L, Laux []uint8, th
 		*theMin = -min
 		return scale
 	}
+	var prev [32]uint8
+	havePrev := false
 	for is := 0; is <= nstep; is++ {
 		// min changes when a candidate wins, so later candidates use the new range (as in C).
 		iscale = (rmin + float32(rdelta*float32(is)) + fnmax) / (max - min)
+		same := havePrev
+		for i := range Laux {
+			l := uint8(clampInt(nearestInt(iscale*xm[i]), 0, nmax))
+			same = same && l == prev[i]
+			Laux[i] = l
+		}
+		if same {
+			continue
+		}
+		copy(prev[:], Laux)
+		havePrev = true
 		var sumL, sumL2, sumXL float32
+		_, _ = Laux[len(x)-1], weights[len(x)-1]
 		for i, v := range x {
-			l := clampInt(nearestInt(iscale*(v-min)), 0, nmax)
-			Laux[i] = uint8(l)
-			w := weights[i]
-			fl := float32(l)
-			wl := w * fl
+			fl := float32(Laux[i])
+			wl := weights[i] * fl
 			sumL += wl
 			sumL2 += float32(wl * fl)
 			sumXL += float32(wl * v)
@@ -271,93 +295,11 @@ func makeQkx2Quants(n int, nmax int32, x, weights []float32, L, Laux []uint8, th
 				copy(L, Laux)
 				bestErr = cur
 				scale = thisScale
-				min = thisMin
-			}
-		}
-	}
-	*theMin = -min
-	return scale
-}
-
-// makeQkx3Quants is ggml's make_qkx3_quants, the importance-weighted variant of makeQkx2Quants
-// (weights must not be nil here; every caller passes them).
-func makeQkx3Quants(n int, nmax int32, x, weights []float32, L, Laux []uint8, theMin *float32,
-	rmin, rdelta float32, nstep int) float32 {
-	x = x[:n]
-	weights = weights[:n]
-	L = L[:n]
-	Laux = Laux[:n]
-	min, max := x[0], x[0]
-	sumW := weights[0]
-	sumX := sumW * x[0]
-	for i := 1; i < n; i++ {
-		if x[i] < min {
-			min = x[i]
-		}
-		if x[i] > max {
-			max = x[i]
-		}
-		w := weights[i]
-		sumW += w
-		sumX += float32(w * x[i])
-	}
-	if min > 0 {
-		min = 0
-	}
-	if max <= min {
-		for i := range L {
-			L[i] = 0
-		}
-		*theMin = -min
-		return 0
-	}
-	fnmax := float32(nmax)
-	iscale := fnmax / (max - min)
-	scale := 1 / iscale
-	var bestMAD float32
-	for i, v := range x {
-		l := clampInt(nearestInt(iscale*(v-min)), 0, nmax)
-		L[i] = uint8(l)
-		diff := float32(scale*float32(l)) + min - v
-		diff = diff * diff
-		bestMAD += float32(weights[i] * diff)
-	}
-	if nstep < 1 {
-		*theMin = -min
-		return scale
-	}
-	for is := 0; is <= nstep; is++ {
-		// min changes when a candidate wins, so later candidates use the new range (as in C).
-		iscale = (rmin + float32(rdelta*float32(is)) + fnmax) / (max - min)
-		var sumL, sumL2, sumXL float32
-		for i, v := range x {
-			l := clampInt(nearestInt(iscale*(v-min)), 0, nmax)
-			Laux[i] = uint8(l)
-			w := weights[i]
-			fl := float32(l)
-			wl := w * fl
-			sumL += wl
-			sumL2 += float32(wl * fl)
-			sumXL += float32(wl * v)
-		}
-		D := float32(sumW*sumL2) - float32(sumL*sumL)
-		if D > 0 {
-			thisScale := (float32(sumW*sumXL) - float32(sumX*sumL)) / D
-			thisMin := (float32(sumL2*sumX) - float32(sumL*sumXL)) / D
-			if thisMin > 0 {
-				thisMin = 0
-				thisScale = sumXL / sumL2
-			}
-			var mad float32
-			for i, v := range x {
-				diff := float32(thisScale*float32(Laux[i])) + thisMin - v
-				diff = diff * diff
-				mad += float32(weights[i] * diff)
-			}
-			if mad < bestMAD {
-				copy(L, Laux)
-				bestMAD = mad
-				scale = thisScale
+				if thisMin != min {
+					for i, v := range x {
+						xm[i] = v - thisMin
+					}
+				}
 				min = thisMin
 			}
 		}

@@ -17,6 +17,19 @@ import (
 // the options (as opposed to internal failures), so that callers can tell the user to fix it.
 var ErrInvalidInput = errors.New("invalid input")
 
+// inputError marks an error as caused by the input without changing its message.
+type inputError struct{ err error }
+
+func (e inputError) Error() string        { return e.err.Error() }
+func (e inputError) Unwrap() error        { return e.err }
+func (e inputError) Is(target error) bool { return target == ErrInvalidInput }
+
+// invalid marks err as an input error (errors.Is(err, ErrInvalidInput) holds).
+func invalid(err error) error { return inputError{err} }
+
+// invalidf is fmt.Errorf for input errors.
+func invalidf(format string, args ...any) error { return inputError{fmt.Errorf(format, args...)} }
+
 // Imatrix is an importance matrix as llama-imatrix writes it, normalised the way llama-quantize
 // loads it: for each tensor, the mean of the squared activations seen by each input column.
 type Imatrix struct {
@@ -58,7 +71,7 @@ func ReadImatrix(path string) (*Imatrix, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("imatrix: %w: %w", err, ErrInvalidInput)
+			return nil, invalidf("imatrix: %w", err)
 		}
 		return nil, fmt.Errorf("imatrix: %w", err)
 	}
@@ -86,15 +99,15 @@ func ParseImatrix(data []byte) (*Imatrix, error) {
 func ParseImatrixGGUF(data []byte) (*Imatrix, error) {
 	f, err := gguf.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, ErrInvalidInput)
+		return nil, invalid(err)
 	}
 	if len(f.Tensors) == 0 {
-		return nil, fmt.Errorf("GGUF imatrix has no tensors: %w", ErrInvalidInput)
+		return nil, invalidf("GGUF imatrix has no tensors")
 	}
 	md := f.Metadata
 	if !md.Has(imatrixKeyDatasets) || !md.Has(imatrixKeyChunks) || !md.Has(imatrixKeyChunkLen) {
-		return nil, fmt.Errorf("GGUF imatrix lacks metadata %s, %s or %s (not written by llama-imatrix?): %w",
-			imatrixKeyDatasets, imatrixKeyChunks, imatrixKeyChunkLen, ErrInvalidInput)
+		return nil, invalidf("GGUF imatrix lacks metadata %s, %s or %s (not written by llama-imatrix?)",
+			imatrixKeyDatasets, imatrixKeyChunks, imatrixKeyChunkLen)
 	}
 	im := &Imatrix{Entries: map[string][]float32{}}
 	im.Datasets, _ = md.Strings(imatrixKeyDatasets)
@@ -129,15 +142,15 @@ func ParseImatrixGGUF(data []byte) (*Imatrix, error) {
 	}
 	for name, p := range pairs {
 		if p.sums < 0 || p.counts < 0 {
-			return nil, fmt.Errorf("entry %q: mismatched %s and %s tensors: %w", name, imatrixSumSuffix, imatrixCountSuffix, ErrInvalidInput)
+			return nil, invalidf("entry %q: mismatched %s and %s tensors", name, imatrixSumSuffix, imatrixCountSuffix)
 		}
 		st, ct := f.Tensors[p.sums], f.Tensors[p.counts]
 		if st.Type != gguf.TypeF32 || ct.Type != gguf.TypeF32 {
-			return nil, fmt.Errorf("entry %q: sums are %s and counts %s, both must be F32: %w", name, st.Type, ct.Type, ErrInvalidInput)
+			return nil, invalidf("entry %q: sums are %s and counts %s, both must be F32", name, st.Type, ct.Type)
 		}
 		nval, ncounts := int(st.NumElements()), int(ct.NumElements())
 		if ncounts == 0 || nval == 0 || nval%ncounts != 0 {
-			return nil, fmt.Errorf("entry %q: %d sums cannot be split over %d counts: %w", name, nval, ncounts, ErrInvalidInput)
+			return nil, invalidf("entry %q: %d sums cannot be split over %d counts", name, nval, ncounts)
 		}
 		sums, counts := f.TensorData(p.sums), f.TensorData(p.counts)
 		ne0 := nval / ncounts
@@ -169,7 +182,7 @@ func ParseImatrixLegacy(data []byte) (*Imatrix, error) {
 	i32 := func(what string) (int32, error) {
 		var v int32
 		if err := binary.Read(r, binary.LittleEndian, &v); err != nil {
-			return 0, fmt.Errorf("legacy imatrix: %s at offset %d: truncated: %w", what, len(data)-r.Len(), ErrInvalidInput)
+			return 0, invalidf("legacy imatrix: %s at offset %d: truncated", what, len(data)-r.Len())
 		}
 		return v, nil
 	}
@@ -178,11 +191,11 @@ func ParseImatrixLegacy(data []byte) (*Imatrix, error) {
 		return nil, err
 	}
 	if n < 1 {
-		return nil, fmt.Errorf("legacy imatrix: %d entries (not an imatrix file?): %w", n, ErrInvalidInput)
+		return nil, invalidf("legacy imatrix: %d entries (not an imatrix file?)", n)
 	}
 	// Every entry needs at least 16 bytes (three int32 and one value).
 	if int64(n) > int64(r.Len())/16 {
-		return nil, fmt.Errorf("legacy imatrix: %d entries cannot fit in %d bytes (not an imatrix file?): %w", n, len(data), ErrInvalidInput)
+		return nil, invalidf("legacy imatrix: %d entries cannot fit in %d bytes (not an imatrix file?)", n, len(data))
 	}
 	im := &Imatrix{Entries: make(map[string][]float32, n), Legacy: true}
 	for i := 0; i < int(n); i++ {
@@ -191,7 +204,7 @@ func ParseImatrixLegacy(data []byte) (*Imatrix, error) {
 			return nil, err
 		}
 		if l < 0 || int(l) > r.Len() {
-			return nil, fmt.Errorf("legacy imatrix: entry %d: name length %d past end of file: %w", i, l, ErrInvalidInput)
+			return nil, invalidf("legacy imatrix: entry %d: name length %d past end of file", i, l)
 		}
 		nameBytes := make([]byte, l)
 		_, _ = r.Read(nameBytes)
@@ -209,7 +222,7 @@ func ParseImatrixLegacy(data []byte) (*Imatrix, error) {
 			return nil, err
 		}
 		if nval < 1 || int64(nval)*4 > int64(r.Len()) {
-			return nil, fmt.Errorf("legacy imatrix: entry %q: %d values do not fit in the %d bytes left: %w", name, nval, r.Len(), ErrInvalidInput)
+			return nil, invalidf("legacy imatrix: entry %q: %d values do not fit in the %d bytes left", name, nval, r.Len())
 		}
 		raw := make([]byte, 4*int(nval))
 		_, _ = r.Read(raw)

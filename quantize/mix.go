@@ -116,7 +116,7 @@ func ParseMix(s string) (Mix, error) {
 	for i, m := range mixes {
 		names[i] = m.Name
 	}
-	return Mix{}, fmt.Errorf("unknown quantization mix %q (known: %s): %w", s, strings.Join(names, ", "), ErrInvalidInput)
+	return Mix{}, invalidf("unknown quantization mix %q (known: %s)", s, strings.Join(names, ", "))
 }
 
 // bitsMixes is the default mix for each --bits budget.
@@ -127,7 +127,7 @@ var bitsMixes = map[int]string{2: "Q2_K", 3: "Q3_K_M", 4: "Q4_K_M", 5: "Q5_K_M",
 func MixForBits(bits int) (Mix, error) {
 	name, ok := bitsMixes[bits]
 	if !ok {
-		return Mix{}, fmt.Errorf("--bits %d: want 2 to 8: %w", bits, ErrInvalidInput)
+		return Mix{}, invalidf("--bits %d: want 2 to 8", bits)
 	}
 	return ParseMix(name)
 }
@@ -145,17 +145,17 @@ type TensorTypeRule struct {
 func ParseTensorTypeRule(s string) (TensorTypeRule, error) {
 	i := strings.LastIndexByte(s, '=')
 	if i < 0 {
-		return TensorTypeRule{}, fmt.Errorf("tensor type %q: want NAME=TYPE: %w", s, ErrInvalidInput)
+		return TensorTypeRule{}, invalidf("tensor type %q: want NAME=TYPE", s)
 	}
 	if i == 0 {
-		return TensorTypeRule{}, fmt.Errorf("tensor type %q: missing tensor name: %w", s, ErrInvalidInput)
+		return TensorTypeRule{}, invalidf("tensor type %q: missing tensor name", s)
 	}
 	if i == len(s)-1 {
-		return TensorTypeRule{}, fmt.Errorf("tensor type %q: missing quantization type: %w", s, ErrInvalidInput)
+		return TensorTypeRule{}, invalidf("tensor type %q: missing quantization type", s)
 	}
 	re, err := regexp.Compile(strings.ToLower(s[:i]))
 	if err != nil {
-		return TensorTypeRule{}, fmt.Errorf("tensor type %q: %v: %w", s, err, ErrInvalidInput)
+		return TensorTypeRule{}, invalidf("tensor type %q: %v", s, err)
 	}
 	t, err := ParseType(s[i+1:])
 	if err != nil {
@@ -168,10 +168,10 @@ func ParseTensorTypeRule(s string) (TensorTypeRule, error) {
 func ParseType(s string) (gguf.TensorType, error) {
 	t, err := gguf.ParseTensorType(strings.TrimSpace(s))
 	if err != nil {
-		return 0, fmt.Errorf("%v: %w", err, ErrInvalidInput)
+		return 0, invalidf("%v", err)
 	}
 	if _, ok := codecs[t]; !ok {
-		return 0, fmt.Errorf("type %s cannot be produced (supported: %v): %w", t, Types(), ErrInvalidInput)
+		return 0, invalidf("type %s cannot be produced (supported: %v)", t, Types())
 	}
 	return t, nil
 }
@@ -370,10 +370,10 @@ func (c *typeChooser) layerInfo(counter, nLayer int, name string) (int, int, err
 	if c.info.Experts > 1 {
 		l, ok := layerOf(name)
 		if !ok {
-			return 0, 0, fmt.Errorf("tensor %q: cannot determine its layer: %w", name, ErrInvalidInput)
+			return 0, 0, invalidf("tensor %q: cannot determine its layer", name)
 		}
 		if l < 0 || l >= nLayer {
-			return 0, 0, fmt.Errorf("tensor %q: layer %d not in [0, %d): %w", name, l, nLayer, ErrInvalidInput)
+			return 0, 0, invalidf("tensor %q: layer %d not in [0, %d)", name, l, nLayer)
 		}
 		return l, nLayer, nil
 	}
@@ -433,8 +433,8 @@ func (c *typeChooser) fallback(name string, dims []uint64, t gguf.TensorType) (g
 	case gguf.TypeQ6_K:
 		r = gguf.TypeQ8_0
 	default:
-		return 0, fmt.Errorf("tensor %q: row length %d is not a multiple of %s's block size %d and %s has no fallback type: %w",
-			name, ncols, t, t.BlockSize(), t, ErrInvalidInput)
+		return 0, invalidf("tensor %q: row length %d is not a multiple of %s's block size %d and %s has no fallback type",
+			name, ncols, t, t.BlockSize(), t)
 	}
 	if ncols%uint64(r.BlockSize()) != 0 {
 		r = gguf.TypeF16

@@ -80,7 +80,7 @@ type Plan struct {
 func MakePlan(src Source, opts Options) (*Plan, error) {
 	mix := opts.Mix
 	if mix.Name == "" {
-		return nil, fmt.Errorf("quantize: no mix given: %w", ErrInvalidInput)
+		return nil, invalidf("quantize: no mix given")
 	}
 	if _, ok := codecs[mix.Default]; !ok {
 		return nil, fmt.Errorf("quantize: mix %s: no codec for %s", mix.Name, mix.Default)
@@ -88,7 +88,7 @@ func MakePlan(src Source, opts Options) (*Plan, error) {
 	if opts.Imatrix != nil {
 		for _, name := range opts.Imatrix.Names() {
 			if i := firstNonFinite(opts.Imatrix.Entries[name]); i >= 0 {
-				return nil, fmt.Errorf("quantize: imatrix entry %q: value %d is %v: %w", name, i, opts.Imatrix.Entries[name][i], ErrInvalidInput)
+				return nil, invalidf("quantize: imatrix entry %q: value %d is %v", name, i, opts.Imatrix.Entries[name][i])
 			}
 		}
 	}
@@ -108,7 +108,7 @@ func MakePlan(src Source, opts Options) (*Plan, error) {
 	for _, idx := range order {
 		t := infos[idx]
 		if len(t.Dims) == 0 {
-			return nil, fmt.Errorf("quantize: tensor %q has no dimensions: %w", t.Name, ErrInvalidInput)
+			return nil, invalidf("quantize: tensor %q has no dimensions", t.Name)
 		}
 		p := TensorPlan{Name: t.Name, Dims: append([]uint64(nil), t.Dims...), Index: idx, From: t.Type, To: t.Type}
 		if AllowsQuantization(t.Name, t.Dims, opts.LeaveOutputTensor) {
@@ -128,7 +128,7 @@ func MakePlan(src Source, opts Options) (*Plan, error) {
 				}
 			}
 			if p.Imatrix == nil && requiresImatrix(p.Name, p.To, mix.FileType) {
-				return nil, fmt.Errorf("quantize: tensor %q: %s in a %s file needs an importance matrix (--imatrix): %w", p.Name, p.To, mix.Name, ErrInvalidInput)
+				return nil, invalidf("quantize: tensor %q: %s in a %s file needs an importance matrix (--imatrix)", p.Name, p.To, mix.Name)
 			}
 		}
 		plan.Tensors = append(plan.Tensors, p)
@@ -140,16 +140,16 @@ func MakePlan(src Source, opts Options) (*Plan, error) {
 
 func checkConvertible(p TensorPlan, allowRequantize bool) error {
 	if _, ok := codecs[p.To]; !ok {
-		return fmt.Errorf("quantize: tensor %q: type %s cannot be produced: %w", p.Name, p.To, ErrInvalidInput)
+		return invalidf("quantize: tensor %q: type %s cannot be produced", p.Name, p.To)
 	}
 	if p.From.Quantized() && !allowRequantize {
-		return fmt.Errorf("quantize: tensor %q is already %s; requantizing is disabled (use --allow-requantize): %w", p.Name, p.From, ErrInvalidInput)
+		return invalidf("quantize: tensor %q is already %s; requantizing is disabled (use --allow-requantize)", p.Name, p.From)
 	}
 	if _, ok := codecs[p.From]; !ok {
-		return fmt.Errorf("quantize: tensor %q: cannot read type %s: %w", p.Name, p.From, ErrInvalidInput)
+		return invalidf("quantize: tensor %q: cannot read type %s", p.Name, p.From)
 	}
 	if p.Dims[0]%uint64(p.To.BlockSize()) != 0 {
-		return fmt.Errorf("quantize: tensor %q: row length %d is not a multiple of %s's block size %d: %w", p.Name, p.Dims[0], p.To, p.To.BlockSize(), ErrInvalidInput)
+		return invalidf("quantize: tensor %q: row length %d is not a multiple of %s's block size %d", p.Name, p.Dims[0], p.To, p.To.BlockSize())
 	}
 	return nil
 }
@@ -171,7 +171,7 @@ func attachImatrix(p *TensorPlan, im *Imatrix, plan *Plan) error {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: importance matrix has %d values, tensor needs %d; ignored", p.Name, len(e), want))
 			return nil
 		}
-		return fmt.Errorf("quantize: tensor %q: importance matrix has %d values, tensor needs %d: %w", p.Name, len(e), want, ErrInvalidInput)
+		return invalidf("quantize: tensor %q: importance matrix has %d values, tensor needs %d", p.Name, len(e), want)
 	}
 	p.Imatrix = e
 	return nil
@@ -343,7 +343,7 @@ func execute(ctx context.Context, src Source, plan *Plan, w *gguf.Writer, opts O
 		}
 		in := infos[p.Index]
 		if uint64(len(data)) != in.Size() {
-			return nil, fmt.Errorf("quantize: tensor %q: source gave %d bytes, %s %v needs %d: %w", p.Name, len(data), in.Type, in.Dims, in.Size(), ErrInvalidInput)
+			return nil, invalidf("quantize: tensor %q: source gave %d bytes, %s %v needs %d", p.Name, len(data), in.Type, in.Dims, in.Size())
 		}
 		rep := TensorReport{Name: p.Name, Shape: p.Dims, From: p.From.String(), Type: p.To.String()}
 		out := data
@@ -455,8 +455,8 @@ func convertTensor(ctx context.Context, p TensorPlan, data, out []byte, threads 
 			xs, ys := x[:n], y[:n]
 			from.DequantizeRow(xs, data[r0*inRow:r1*inRow])
 			if i := firstNonFinite(xs); i >= 0 {
-				results[c].err = fmt.Errorf("quantize: tensor %q: row %d, column %d is %v (NaN and infinite weights cannot be quantized): %w: %w",
-					p.Name, r0+i/nPerRow, i%nPerRow, xs[i], ErrNonFinite, ErrInvalidInput)
+				results[c].err = invalid(fmt.Errorf("quantize: tensor %q: row %d, column %d is %v (NaN and infinite weights cannot be quantized): %w",
+					p.Name, r0+i/nPerRow, i%nPerRow, xs[i], ErrNonFinite))
 				failed.Store(true)
 				return
 			}
@@ -476,8 +476,8 @@ func convertTensor(ctx context.Context, p TensorPlan, data, out []byte, threads 
 			}
 			if math.IsNaN(sq) || math.IsInf(sq, 0) {
 				i := firstNonFinite(ys)
-				results[c].err = fmt.Errorf("quantize: tensor %q: row %d does not fit %s (a scale overflows F16; largest |weight| %g): %w",
-					p.Name, r0+max(i, 0)/nPerRow, p.To, maxAbs(xs), ErrInvalidInput)
+				results[c].err = invalidf("quantize: tensor %q: row %d does not fit %s (a scale overflows F16; largest |weight| %g)",
+					p.Name, r0+max(i, 0)/nPerRow, p.To, maxAbs(xs))
 				failed.Store(true)
 				return
 			}

@@ -31,7 +31,7 @@ type GGUFSource struct {
 func OpenGGUF(path string) (*GGUFSource, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, ErrInvalidInput)
+		return nil, invalid(err)
 	}
 	return &GGUFSource{File: f}, nil
 }

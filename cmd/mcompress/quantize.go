@@ -1,0 +1,223 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/quantize"
+)
+
+func init() { register(newQuantizeCmd) }
+
+// quantizeError marks the quantize stage's input errors as bad input (exit code 2).
+func quantizeError(err error) error {
+	if errors.Is(err, quantize.ErrInvalidInput) || errors.Is(err, gguf.ErrFormat) {
+		return badInput(err)
+	}
+	return err
+}
+
+// newQuantizeCmd is `quantize`: an F32/F16/BF16 GGUF file to a llama.cpp quantization mix.
+func newQuantizeCmd(g *globalOptions) *cobra.Command {
+	var (
+		output, mixName, outType, embType, imatrixPath string
+		bits, threads                                  int
+		pure, leaveOutput, allowRequant, dryRun        bool
+		tensorTypes                                    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "quantize INPUT.gguf [-o OUTPUT.gguf]",
+		Short: "Quantize a GGUF model to a llama.cpp mix (Q4_K_M, Q8_0, IQ4_XS, ...), byte-identical to llama-quantize",
+		Long: `quantize converts an F32, F16 or BF16 GGUF file to one of llama.cpp's quantization mixes with
+llama-quantize's per-tensor rules (which tensors stay F32, attn_v and ffn_down get more bits in
+the *_M mixes, output.weight Q6_K, row-length fallbacks) and ggml's reference quantizers: without
+an importance matrix the output file is byte-identical to llama-quantize's.
+
+Mixes (--type): Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q4_K_S, Q4_K_M, Q5_0, Q5_1,
+Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ4_NL, IQ4_XS, F16, BF16, F32 (Q3_K, Q4_K and Q5_K mean the _M
+mix). --bits N picks a default mix for a budget of about N bits per weight:
+2 Q2_K, 3 Q3_K_M, 4 Q4_K_M, 5 Q5_K_M, 6 Q6_K, 7 Q6_K, 8 Q8_0. Without either, Q4_K_M.
+
+--imatrix reads an importance matrix in either format llama-imatrix writes (GGUF or the legacy
+.dat) and uses it in the importance-weighted quantizers, as llama-quantize --imatrix does.
+
+Rows are quantized on every core; the output does not depend on --threads. The file is written
+to a temporary name and renamed when complete. Bad input (unreadable file, NaN/Inf weights,
+an unknown type) exits with code 2.`,
+		Example: `  mcompress quantize model-f16.gguf -o model-q4_k_m.gguf --type Q4_K_M
+  mcompress quantize --bits 4 model-f32.gguf -o model-q4.gguf
+  mcompress quantize model-f16.gguf -o model-iq4.gguf --type IQ4_XS --imatrix imatrix.gguf
+  mcompress quantize model-f16.gguf -o model.gguf --type Q4_K_M --tensor-type 'attn_v=q8_0' --output-tensor-type q8_0
+  mcompress quantize model-f16.gguf --type Q5_K_M --dry-run --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := args[0]
+			opts := quantize.Options{Pure: pure, LeaveOutputTensor: leaveOutput, AllowRequantize: allowRequant, Threads: threads}
+			var err error
+			switch {
+			case mixName != "" && cmd.Flags().Changed("bits"):
+				return badInput(errors.New("give either --type or --bits, not both"))
+			case mixName != "":
+				opts.Mix, err = quantize.ParseMix(mixName)
+			case cmd.Flags().Changed("bits"):
+				opts.Mix, err = quantize.MixForBits(bits)
+			default:
+				opts.Mix, err = quantize.ParseMix("Q4_K_M")
+			}
+			if err != nil {
+				return badInput(err)
+			}
+			if outType != "" {
+				t, err := quantize.ParseType(outType)
+				if err != nil {
+					return badInput(fmt.Errorf("--output-tensor-type: %w", err))
+				}
+				opts.OutputTensorType = &t
+			}
+			if embType != "" {
+				t, err := quantize.ParseType(embType)
+				if err != nil {
+					return badInput(fmt.Errorf("--token-embedding-type: %w", err))
+				}
+				opts.TokenEmbeddingType = &t
+			}
+			for _, s := range tensorTypes {
+				r, err := quantize.ParseTensorTypeRule(s)
+				if err != nil {
+					return badInput(fmt.Errorf("--tensor-type: %w", err))
+				}
+				opts.TensorTypes = append(opts.TensorTypes, r)
+			}
+			rep := newReporter(g)
+			if imatrixPath != "" {
+				im, err := quantize.ReadImatrix(imatrixPath)
+				if err != nil {
+					return quantizeError(err)
+				}
+				opts.Imatrix, opts.ImatrixFile = im, imatrixPath
+				rep.Logf("importance matrix: %d entries from %s", len(im.Entries), imatrixPath)
+			}
+			src, err := quantize.OpenGGUF(in)
+			if err != nil {
+				return quantizeError(err)
+			}
+			defer src.Close()
+
+			if dryRun {
+				plan, err := quantize.MakePlan(src, opts)
+				if err != nil {
+					return quantizeError(err)
+				}
+				return printPlan(g, plan)
+			}
+			if output == "" {
+				stem := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
+				output = filepath.Join(filepath.Dir(in), stem+"-"+opts.Mix.Name+".gguf")
+			}
+			if same, _ := sameFile(in, output); same {
+				return badInput(fmt.Errorf("input and output are the same file: %s", in))
+			}
+			started := false
+			opts.Progress = func(done, total int64) {
+				if !started {
+					rep.Start("quantize "+opts.Mix.Name, total, true)
+					started = true
+				}
+				rep.Update(done)
+			}
+			sum, err := quantize.Run(cmd.Context(), src, output, opts)
+			if started {
+				rep.Finish()
+			}
+			if err != nil {
+				return quantizeError(err)
+			}
+			for _, w := range sum.Warnings {
+				rep.Logf("warning: %s", w)
+			}
+			if g.json {
+				return printJSON(struct {
+					Output string `json:"output"`
+					*quantize.Summary
+				}{output, sum})
+			}
+			fmt.Printf("wrote %s: %s, %d tensors, %.2f MiB -> %.2f MiB (%.2f bits per weight) in %.1fs (%.0f MB/s of input)\n",
+				output, sum.Mix, len(sum.Tensors), float64(sum.InputBytes)/(1<<20), float64(sum.FileBytes)/(1<<20),
+				sum.BitsPerWeight, sum.Seconds, float64(sum.InputBytes)/1e6/max(sum.Seconds, 1e-9))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "", "output GGUF file (default: INPUT-MIX.gguf beside the input)")
+	f.StringVarP(&mixName, "type", "t", "", "quantization mix, e.g. Q4_K_M, Q8_0, IQ4_XS (default Q4_K_M)")
+	f.IntVar(&bits, "bits", 4, "pick the default mix for about N bits per weight (2 to 8)")
+	f.BoolVar(&pure, "pure", false, "no per-tensor mix rules: every quantizable tensor gets the mix's default type")
+	f.StringVar(&outType, "output-tensor-type", "", "type of output.weight (e.g. q8_0, f16)")
+	f.StringVar(&embType, "token-embedding-type", "", "type of token_embd.weight")
+	f.BoolVar(&leaveOutput, "leave-output-tensor", false, "keep output.weight in its input type")
+	f.StringArrayVar(&tensorTypes, "tensor-type", nil, "REGEX=TYPE: force the type of matching tensors (repeatable; first match wins)")
+	f.BoolVar(&allowRequant, "allow-requantize", false, "allow quantizing tensors that are already quantized")
+	f.StringVar(&imatrixPath, "imatrix", "", "importance matrix from llama-imatrix (GGUF or legacy .dat)")
+	f.IntVar(&threads, "threads", 0, "goroutines quantizing rows (0: all cores); the output does not depend on it")
+	f.BoolVar(&dryRun, "dry-run", false, "print the type chosen for each tensor and the output size, write nothing")
+	return cmd
+}
+
+// printPlan prints a dry-run plan: per tensor its types, as a table or JSON.
+func printPlan(g *globalOptions, plan *quantize.Plan) error {
+	type row struct {
+		Name  string   `json:"name"`
+		Shape []uint64 `json:"shape"`
+		From  string   `json:"from"`
+		Type  string   `json:"type"`
+		Bytes uint64   `json:"bytes"`
+	}
+	var rows []row
+	var total, weights uint64
+	for _, p := range plan.Tensors {
+		info := gguf.TensorInfo{Name: p.Name, Type: p.To, Dims: p.Dims}
+		rows = append(rows, row{p.Name, p.Dims, p.From.String(), p.To.String(), info.Size()})
+		total += info.Size()
+		weights += info.NumElements()
+	}
+	bpw := 0.0
+	if weights > 0 {
+		bpw = float64(total) * 8 / float64(weights)
+	}
+	if g.json {
+		return printJSON(struct {
+			Mix           string   `json:"mix"`
+			Tensors       []row    `json:"tensors"`
+			TensorBytes   uint64   `json:"tensor_bytes"`
+			BitsPerWeight float64  `json:"bits_per_weight"`
+			Warnings      []string `json:"warnings,omitempty"`
+		}{plan.Mix.Name, rows, total, bpw, plan.Warnings})
+	}
+	for _, r := range rows {
+		fmt.Printf("%-40s %-20s %6s -> %-6s %10d bytes\n", r.Name, fmt.Sprint(r.Shape), r.From, r.Type, r.Bytes)
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
+	fmt.Printf("%s: %d tensors, %.2f MiB of tensor data, %.2f bits per weight\n", plan.Mix.Name, len(rows), float64(total)/(1<<20), bpw)
+	return nil
+}
+
+// sameFile reports whether a and b name the same existing file.
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
+}

@@ -353,7 +353,11 @@ func llama3FromFactors(c Config, data []byte) (RopeScaling, bool) {
 		}
 	}
 	for _, factor := range factors {
-		for _, orig := range []int{8192, 4096, 16384, 32768, 2048, 131072} {
+		origs := []int{8192, c.ContextLength}
+		for p := 16; p <= 1<<20; p *= 2 {
+			origs = append(origs, p)
+		}
+		for _, orig := range origs {
 			for _, low := range []float64{1, 2, 0.5} {
 				for _, high := range []float64{4, 8, 2, 1} {
 					if high <= low {

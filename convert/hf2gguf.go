@@ -12,8 +12,9 @@ import (
 )
 
 // chunkBytes is the output size of one unit of conversion work: large enough to amortize
-// scheduling, small enough that a few chunks in flight bound the memory used.
-const chunkBytes = 4 << 20
+// scheduling, small enough that a few chunks in flight bound the memory used. (A variable so
+// tests can make tensors span many chunks.)
+var chunkBytes int64 = 4 << 20
 
 // Result summarizes a conversion.
 type Result struct {

@@ -256,6 +256,10 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 	c.AttentionBias = has("blk.0.attn_q.bias")
 	c.QKNorm = has("blk.0.attn_q_norm.weight")
 	c.RopeNeoX = !a.permuteQK()
+	// GGUF stores these as float32: keep the values the runtime will read back.
+	c.RMSNormEps = float64(float32(c.RMSNormEps))
+	c.RopeTheta = float64(float32(c.RopeTheta))
+	c.RopeScaling.Factor = float64(float32(c.RopeScaling.Factor))
 	var total int64
 	for _, t := range s.Tensors {
 		total += t.NumElements()

@@ -32,20 +32,17 @@ type SPMPiece struct {
 type SPMModel struct {
 	Pieces []SPMPiece
 	// Trainer settings (TrainerSpec); -1 ids mean "none".
-	ModelType                     int32 // 1 unigram, 2 BPE, 3 word, 4 char
-	VocabSize                     int32
-	ByteFallback                  bool
-	UnkID, BOSID, EOSID, PadID    int32
-	UnkPiece, BOSPiece, EOSPiece  string
-	PadPiece                      string
-	hasUnkPiece, hasBOS, hasEOS   bool
-	hasPadPiece                   bool
-	NormalizerName                string
-	AddDummyPrefix                bool
-	RemoveExtraWhitespaces        bool
-	EscapeWhitespaces             bool
-	PrecompiledCharsmap           []byte
-	hasNormalizer, hasTrainerSpec bool
+	ModelType                              int32 // 1 unigram, 2 BPE, 3 word, 4 char
+	VocabSize                              int32
+	ByteFallback                           bool
+	UnkID, BOSID, EOSID, PadID             int32
+	UnkPiece, BOSPiece, EOSPiece, PadPiece string
+	// Normalizer settings (NormalizerSpec).
+	NormalizerName         string
+	AddDummyPrefix         bool
+	RemoveExtraWhitespaces bool
+	EscapeWhitespaces      bool
+	PrecompiledCharsmap    []byte
 }
 
 // errProto marks malformed protobuf input.
@@ -85,12 +82,10 @@ func ParseSPM(b []byte) (*SPMModel, error) {
 			m.Pieces = append(m.Pieces, p)
 		case 2: // trainer_spec
 			if wire == 2 {
-				m.hasTrainerSpec = true
 				return m.parseTrainer(sub)
 			}
 		case 3: // normalizer_spec
 			if wire == 2 {
-				m.hasNormalizer = true
 				return m.parseNormalizer(sub)
 			}
 		}
@@ -139,13 +134,13 @@ func (m *SPMModel) parseTrainer(b []byte) error {
 		case wire == 0 && field == 43:
 			m.PadID = int32(v)
 		case wire == 2 && field == 45:
-			m.UnkPiece, m.hasUnkPiece = string(sub), true
+			m.UnkPiece = string(sub)
 		case wire == 2 && field == 46:
-			m.BOSPiece, m.hasBOS = string(sub), true
+			m.BOSPiece = string(sub)
 		case wire == 2 && field == 47:
-			m.EOSPiece, m.hasEOS = string(sub), true
+			m.EOSPiece = string(sub)
 		case wire == 2 && field == 48:
-			m.PadPiece, m.hasPadPiece = string(sub), true
+			m.PadPiece = string(sub)
 		}
 		return nil
 	})

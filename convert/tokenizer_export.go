@@ -151,7 +151,11 @@ func hfTokenizerFiles(md gguf.Metadata, c Config) (map[string][]byte, []string, 
 			break
 		}
 		merges, _ := md.Strings("tokenizer.ggml.merges")
-		tj, err := bpeTokenizerJSON(tokens, types, merges, preJSON, pre, tc, addBOS && hasAddBOS, addEOS && hasAddEOS)
+		addSep, hasAddSep := md.Bool("tokenizer.ggml.add_sep_token")
+		if hasAddSep && addSep {
+			notes = append(notes, "add_sep_token=true is not carried over")
+		}
+		tj, err := bpeTokenizerJSON(tokens, types, merges, preJSON, pre, tc, addBOS && hasAddBOS, addEOS && hasAddEOS, hasAddSep && !addSep)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -175,7 +179,10 @@ func hfTokenizerFiles(md gguf.Metadata, c Config) (map[string][]byte, []string, 
 // CONTROL and USER_DEFINED tokens become added tokens, UNUSED [PADn] fillers are left out,
 // merges are kept as "a b" strings (the form llama.cpp stores), and a TemplateProcessing
 // post-processor adds BOS/EOS when the GGUF file asks for it.
-func bpeTokenizerJSON(tokens []string, types []int32, merges []string, pre any, preName string, tc map[string]any, addBOS, addEOS bool) ([]byte, error) {
+//
+// llama3Pair asks for Llama 3's pair template (BOS before each sequence), which llama.cpp reads
+// as add_sep_token=false.
+func bpeTokenizerJSON(tokens []string, types []int32, merges []string, pre any, preName string, tc map[string]any, addBOS, addEOS, llama3Pair bool) ([]byte, error) {
 	vocab := newOrdered()
 	var added []any
 	for i, tok := range tokens {
@@ -274,7 +281,16 @@ func bpeTokenizerJSON(tokens []string, types []int32, merges []string, pre any, 
 			addSpecial(bos)
 		}
 		single = append(single, seq("A", 0))
-		pair = append(pair, seq("A", 0), seq("B", 1))
+		pair = append(pair, seq("A", 0))
+		if llama3Pair && addBOS && bos != "" {
+			st := newOrdered()
+			st.set("id", bos)
+			st.set("type_id", 1)
+			o := newOrdered()
+			o.set("SpecialToken", st)
+			pair = append(pair, o)
+		}
+		pair = append(pair, seq("B", 1))
 		if addEOS && eos != "" {
 			single = append(single, special(eos))
 			pair = append(pair, special(eos))

@@ -3,7 +3,6 @@ package datasets
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -128,6 +127,9 @@ func openIPCFile(path string, size int64) (s *ipcFile, err error) {
 			unmap()
 		}
 	}()
+	if err := checkIPCFile(data); err != nil {
+		return nil, fmt.Errorf("datasets: %s: %w: %w", path, ErrCorrupt, err)
+	}
 	fr, err := ipc.NewMappedFileReader(data, ipcLimits(size)...)
 	if err != nil {
 		return nil, fmt.Errorf("datasets: %s: %w: %w", path, ErrCorrupt, err)
@@ -166,7 +168,6 @@ type ipcStream struct {
 	projection
 	path   string
 	f      *os.File
-	in     *eofReader
 	rr     *ipc.Reader
 	schema *arrow.Schema
 	i      int
@@ -177,7 +178,7 @@ func openIPCStream(path string, size int64) (s *ipcStream, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("datasets: %w", err)
 	}
-	in := &eofReader{r: bufio.NewReaderSize(f, 1<<20)}
+	in := bufio.NewReaderSize(f, 1<<20)
 	defer func() {
 		if p := recover(); p != nil {
 			s, err = nil, recovered(path+": schema", p)
@@ -186,12 +187,11 @@ func openIPCStream(path string, size int64) (s *ipcStream, err error) {
 			f.Close()
 		}
 	}()
-	mr := ipc.NewMessageReader(in, ipcLimits(size)...)
-	rr, err := ipc.NewReaderFromMessageReader(mr, ipcLimits(size)...)
+	rr, err := ipc.NewReaderFromMessageReader(newCheckedMessages(in, size), ipcLimits(size)...)
 	if err != nil {
 		return nil, fmt.Errorf("datasets: %s: %w: %w", path, ErrCorrupt, err)
 	}
-	return &ipcStream{path: path, f: f, in: in, rr: rr, schema: rr.Schema()}, nil
+	return &ipcStream{path: path, f: f, rr: rr, schema: rr.Schema()}, nil
 }
 
 func (s *ipcStream) next() (b arrow.RecordBatch, where string, err error) {
@@ -204,10 +204,6 @@ func (s *ipcStream) next() (b arrow.RecordBatch, where string, err error) {
 	if !s.rr.Next() {
 		if err := s.rr.Err(); err != nil {
 			return nil, "", fmt.Errorf("datasets: %s: %s: %w: %w", s.path, where, ErrCorrupt, err)
-		}
-		if s.in.hitEOF {
-			return nil, "", fmt.Errorf("datasets: %s: %s: %w: stream ends without its end-of-stream marker (truncated?)",
-				s.path, where, ErrCorrupt)
 		}
 		return nil, "", io.EOF
 	}
@@ -223,19 +219,4 @@ func (s *ipcStream) next() (b arrow.RecordBatch, where string, err error) {
 func (s *ipcStream) close() error {
 	s.rr.Release()
 	return s.f.Close()
-}
-
-// eofReader records whether a read reached the end of the underlying data. An IPC stream
-// that ends with its end-of-stream marker is never read that far.
-type eofReader struct {
-	r      io.Reader
-	hitEOF bool
-}
-
-func (e *eofReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if n == 0 && errors.Is(err, io.EOF) {
-		e.hitEOF = true
-	}
-	return n, err
 }

@@ -13,25 +13,36 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// sharedDir returns ../shared beside the repository root (the folder holding go.mod), or
-// skips the test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
+// findShared returns ../shared beside the repository root (the folder holding go.mod) and
+// whether it exists.
+func findShared() (string, bool) {
 	dir, err := os.Getwd()
-	require.NoError(t, err)
+	if err != nil {
+		return "", false
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			break
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("go.mod not found above the package; cannot locate ../shared")
+			return "", false
 		}
 		dir = parent
 	}
 	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared fixtures not found at %s (they sit at ../shared beside the repository)", shared)
+	if st, err := os.Stat(shared); err != nil || !st.IsDir() {
+		return shared, false
+	}
+	return shared, true
+}
+
+// sharedDir returns ../shared or skips the test when it is absent.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	shared, ok := findShared()
+	if !ok {
+		t.Skipf("shared fixtures not found at %q (they sit at ../shared beside the repository root)", shared)
 	}
 	return shared
 }

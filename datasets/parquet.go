@@ -20,6 +20,7 @@ const defaultBatchSize = 1024
 // parquetFile is an open Parquet file with its Arrow view.
 type parquetFile struct {
 	path string
+	size int64
 	pf   *file.Reader
 	fr   *pqarrow.FileReader
 }
@@ -41,12 +42,25 @@ func openParquetFile(path string, size int64, batch int) (pq *parquetFile, err e
 	if batch <= 0 {
 		batch = defaultBatchSize
 	}
+	// No page decompresses to more than its column chunk declares in the footer: bound the
+	// allocation a corrupt page header can ask for by the largest chunk (plus slack).
+	var largest int64
+	md := pf.MetaData()
+	for i := 0; i < md.NumRowGroups(); i++ {
+		rg := md.RowGroup(i)
+		for c := 0; c < rg.NumColumns(); c++ {
+			if cc, err := rg.ColumnChunk(c); err == nil {
+				largest = max(largest, cc.TotalUncompressedSize())
+			}
+		}
+	}
+	props.MaxUncompressedPageSize = min(parquet.DefaultMaxUncompressedPageSize, largest+1<<20)
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, memory.DefaultAllocator)
 	if err != nil {
 		pf.Close()
 		return nil, fmt.Errorf("datasets: %s: schema: %w: %w", path, ErrCorrupt, err)
 	}
-	return &parquetFile{path: path, pf: pf, fr: fr}, nil
+	return &parquetFile{path: path, size: size, pf: pf, fr: fr}, nil
 }
 
 // schema returns the file's Arrow schema. It never panics.
@@ -197,11 +211,44 @@ func (s *parquetSource) startRowGroup() (err error) {
 		s.rg++
 		return nil
 	}
+	if err := s.preflight(); err != nil {
+		return err
+	}
 	rr, err := s.pq.fr.GetRecordReader(context.Background(), s.leaves, []int{s.rg})
 	if err != nil {
 		return fmt.Errorf("datasets: %s: row group %d: %w: %w", s.pq.path, s.rg, ErrCorrupt, err)
 	}
 	s.rr, s.active = rr, true
+	return nil
+}
+
+// preflight checks the column chunks of row group s.rg and opens (and closes) their page
+// readers here, on this goroutine. pqarrow sets up the readers of struct children on
+// goroutines of its own, where a panic on corrupt metadata could not be recovered; doing the
+// same work first, under the caller's recover, turns such a panic into an error.
+func (s *parquetSource) preflight() error {
+	md := s.pq.pf.MetaData().RowGroup(s.rg)
+	size := s.pq.size
+	rgr := s.pq.pf.RowGroup(s.rg)
+	for _, leaf := range s.leaves {
+		cc, err := md.ColumnChunk(leaf)
+		if err != nil {
+			return fmt.Errorf("datasets: %s: row group %d: column %d: %w: %w", s.pq.path, s.rg, leaf, ErrCorrupt, err)
+		}
+		start, n := cc.DataPageOffset(), cc.TotalCompressedSize()
+		if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
+			start = cc.DictionaryPageOffset()
+		}
+		if start < 0 || n < 0 || start > size || n > size-start {
+			return fmt.Errorf("datasets: %s: row group %d: column %q: %w: chunk at offset %d with %d bytes lies outside the file (%d bytes)",
+				s.pq.path, s.rg, cc.PathInSchema().String(), ErrCorrupt, start, n, size)
+		}
+		pr, err := rgr.GetColumnPageReader(leaf)
+		if err != nil {
+			return fmt.Errorf("datasets: %s: row group %d: column %q: %w: %w", s.pq.path, s.rg, cc.PathInSchema().String(), ErrCorrupt, err)
+		}
+		pr.Close()
+	}
 	return nil
 }
 

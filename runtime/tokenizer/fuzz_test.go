@@ -135,9 +135,18 @@ func encodeMeta(f *testing.F, md gguf.Metadata) []byte {
 // FuzzFromGGUF feeds arbitrary GGUF files to FromGGUF: it must return a tokenizer or an error,
 // never panic, and a tokenizer it returns must encode and decode anything.
 func FuzzFromGGUF(f *testing.F) {
-	f.Add(encodeMeta(f, spmMeta(spmPieces(piece{"▁a", -1, 0}, piece{"<|im_end|>", 0, typeControl}))))
-	f.Add(encodeMeta(f, bpeVocab{merges: []string{"a b", "Ġ ab"}, specials: []piece{{"<x>", 0, typeUserDefined}}}.meta("gpt-2")))
-	f.Add(encodeMeta(f, bpeVocab{merges: []string{"a b"}}.meta("deepseek-llm")))
+	// Small seeds: the fuzzer minimizes new inputs byte by byte, which is slow on large files.
+	strs := func(s ...string) gguf.Array { return gguf.Array{Type: gguf.ValueString, Values: s} }
+	f.Add(encodeMeta(f, spmMeta([]piece{{"<unk>", 0, typeUnknown}, {"<s>", 0, typeControl}, {"</s>", 0, typeControl},
+		{"<0x41>", 0, typeByte}, {"▁", -2, 0}, {"a", -3, 0}, {"▁a", -1, 0}, {"<|im_end|>", 0, typeControl}})))
+	for _, pre := range []string{"gpt-2", "llama-bpe", "deepseek-llm"} {
+		f.Add(encodeMeta(f, gguf.Metadata{
+			{Key: keyModel, Value: "gpt2"}, {Key: keyPre, Value: pre},
+			{Key: keyTokens, Value: strs("a", "b", "ab", "Ġ", "Ġab", "<x>")},
+			{Key: keyTokenType, Value: gguf.Array{Type: gguf.ValueInt32, Values: []int32{1, 1, 1, 1, 1, 4}}},
+			{Key: keyMerges, Value: strs("a b", "Ġ ab")},
+		}))
+	}
 	f.Add(encodeMeta(f, gguf.Metadata{{Key: keyModel, Value: "gpt2"}, {Key: keyTokens, Value: gguf.Array{Type: gguf.ValueString, Values: []string{"a"}}}}))
 	f.Add([]byte("GGUF"))
 	f.Fuzz(func(t *testing.T, data []byte) {

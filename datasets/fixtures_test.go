@@ -483,3 +483,10 @@ func TestCloseThenValues(t *testing.T) {
 	_, err = r.Next()
 	require.ErrorIs(t, err, ErrClosed)
 }
+
+// asJSONBytes marshals v.
+func asJSONBytes(t testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}

@@ -24,6 +24,7 @@ type jsonReader struct {
 	row    int64
 	done   bool
 	closed bool
+	err    error // final error
 }
 
 func openJSON(path string, f Format, opts Options) (Reader, error) {
@@ -84,6 +85,17 @@ func (r *jsonReader) Next() (*Record, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	rec, err := r.next()
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return rec, err
+}
+
+func (r *jsonReader) next() (*Record, error) {
 	if r.done {
 		return nil, io.EOF
 	}

@@ -57,7 +57,7 @@ func Shuffle[T any](s []T, seed uint64) {
 
 // ValidationCount is the number of items SplitValidation puts in the validation part:
 // fraction × n rounded to nearest, but at least 1 when fraction > 0 and n ≥ 2, and at most
-// n − 1 when fraction < 1 and n ≥ 2.
+// n − 1 when fraction < 1 (so that training keeps at least one item).
 func ValidationCount(n int, fraction float64) int {
 	if n <= 0 || fraction <= 0 {
 		return 0
@@ -65,9 +65,9 @@ func ValidationCount(n int, fraction float64) int {
 	k := int(math.Round(fraction * float64(n)))
 	if n >= 2 {
 		k = max(k, 1)
-		if fraction < 1 {
-			k = min(k, n-1)
-		}
+	}
+	if fraction < 1 {
+		k = min(k, n-1)
 	}
 	return min(k, n)
 }

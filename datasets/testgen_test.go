@@ -84,7 +84,7 @@ func parquetBytes(t testing.TB, sc *arrow.Schema, batches []arrow.RecordBatch, r
 	w, err := pqarrow.NewFileWriter(sc, &buf, props, pqarrow.DefaultWriterProps())
 	require.NoError(t, err)
 	for _, b := range batches {
-		require.NoError(t, w.Write(b))
+		require.NoError(t, w.WriteBuffered(b))
 	}
 	require.NoError(t, w.Close())
 	return buf.Bytes()

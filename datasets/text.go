@@ -17,6 +17,7 @@ type textReader struct {
 	row    int64
 	done   bool
 	closed bool
+	err    error // final error
 }
 
 var textColumns = []Column{{Name: "text", Type: "string"}}
@@ -47,6 +48,17 @@ func (r *textReader) Next() (*Record, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	rec, err := r.next()
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return rec, err
+}
+
+func (r *textReader) next() (*Record, error) {
 	if r.done {
 		return nil, io.EOF
 	}

@@ -298,6 +298,9 @@ func (p *yamlParser) scalarWithContinuation(s string, parent, num int) (any, err
 			if l.text == "" || l.indent <= parent {
 				break
 			}
+			if _, _, isKey := splitKey(l.text); isKey {
+				return nil, fmt.Errorf("yaml: line %d: unexpected indentation", l.num)
+			}
 			s += " " + l.text
 			p.pos++
 		}

@@ -58,15 +58,27 @@ const rowTile = 16
 func MatMul(p *Pool, dst []float32, w Matrix, x *Acts) {
 	k := kernels[w.Type]
 	x.prepare(k.act, p)
-	dot := k.dotFn()
+	dot, dot4 := k.dotFn(), k.dot4Fn()
 	rb := w.RowBytes()
-	rows, ntok := w.Rows, x.Ntok
+	rows, ntok, n := w.Rows, x.Ntok, x.N
 	_ = dst[ntok*rows-1]
 	p.For((rows+rowTile-1)/rowTile, 1, func(lo, hi int) {
 		var r row
+		var o4 [4]float32
 		for tile := lo; tile < hi; tile++ {
 			r0, r1 := tile*rowTile, min(rows, (tile+1)*rowTile)
-			for t := range ntok {
+			t := 0
+			for ; dot4 != nil && t+4 <= ntok; t += 4 {
+				x.row(k.act, t, &r)
+				for i := r0; i < r1; i++ {
+					dot4(w.Data[i*rb:(i+1)*rb], &r, n, &o4)
+					dst[t*rows+i] = o4[0]
+					dst[(t+1)*rows+i] = o4[1]
+					dst[(t+2)*rows+i] = o4[2]
+					dst[(t+3)*rows+i] = o4[3]
+				}
+			}
+			for ; t < ntok; t++ {
 				x.row(k.act, t, &r)
 				out := dst[t*rows : (t+1)*rows]
 				for i := r0; i < r1; i++ {

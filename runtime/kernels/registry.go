@@ -9,9 +9,13 @@ import (
 
 // typeKernel is what the package knows about one weight type.
 type typeKernel struct {
-	act     ActKind
-	dotGo   func(w []byte, r *row) float32 // pure-Go dot product of one weight row
-	dot     func(w []byte, r *row) float32 // fastest available dot product (SIMD or dotGo)
+	act   ActKind
+	dotGo func(w []byte, r *row) float32 // pure-Go dot product of one weight row
+	dot   func(w []byte, r *row) float32 // fastest available dot product (SIMD or dotGo)
+	// dot4, when set, computes the dot products of one weight row with four consecutive
+	// tokens' activations at once (r is the first token's row; the others follow it in
+	// memory), reusing the unpacked weights; n is the row length.
+	dot4    func(w []byte, r *row, n int, out *[4]float32)
 	dequant func(dst []float32, src []byte)
 }
 
@@ -105,4 +109,11 @@ func (k *typeKernel) dotFn() func(w []byte, r *row) float32 {
 		return k.dotGo
 	}
 	return k.dot
+}
+
+func (k *typeKernel) dot4Fn() func(w []byte, r *row, n int, out *[4]float32) {
+	if UsePureGo {
+		return nil
+	}
+	return k.dot4
 }

@@ -3,6 +3,8 @@
 package kernels
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/cpu"
 
 	"github.com/mcompress/mcompress/convert/gguf"
@@ -28,6 +30,27 @@ func init() {
 	}
 	kernels[gguf.TypeQ6_K].dot = func(w []byte, r *row) float32 {
 		return dotQ6_KAVX2(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))
+	}
+	kernels[gguf.TypeF16].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+		if n%16 != 0 {
+			for t := range 4 {
+				out[t] = dotF16RowAVX2(w, &row{f: unsafe.Slice(&r.f[0], 4*n)[t*n : (t+1)*n]})
+			}
+			return
+		}
+		dotF16x4AVX2(&w[0], &r.f[0], 4*n, n, &out[0])
+	}
+	kernels[gguf.TypeQ8_0].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+		dotQ8_0x4AVX2(&w[0], &r.q[0], n, &r.d[0], n/QK8*4, len(r.d), &out[0])
+	}
+	kernels[gguf.TypeQ4_0].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+		dotQ4_0x4AVX2(&w[0], &r.q[0], n, &r.d[0], n/QK8*4, len(r.d), &out[0])
+	}
+	kernels[gguf.TypeQ4_K].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+		dotQ4_Kx4AVX2(&w[0], &r.q[0], n, &r.d[0], n/QK_K*4, &r.s[0], n/QK_K*32, len(r.d), &out[0])
+	}
+	kernels[gguf.TypeQ6_K].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+		dotQ6_Kx4AVX2(&w[0], &r.q[0], n, &r.d[0], n/QK_K*4, &r.s[0], n/QK_K*32, len(r.d), &out[0])
 	}
 }
 

@@ -71,3 +71,38 @@ func TestPureGoSwitch(t *testing.T) {
 		}
 	}
 }
+
+// TestDot4MatchesDot checks the four-token kernels against the pure-Go one-token kernels.
+func TestDot4MatchesDot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{256, 768, 2048} {
+		for _, typ := range SupportedTypes() {
+			k := kernels[typ]
+			if k.dot4 == nil {
+				continue
+			}
+			var a Acts
+			a.Reset(randomActs(rng, 4, n), 4, n)
+			a.prepare(k.act, nil)
+			w := randomRow(rng, typ, n)
+			var r row
+			a.row(k.act, 0, &r)
+			var out [4]float32
+			k.dot4(w, &r, n, &out)
+			for tok := range 4 {
+				var rt row
+				a.row(k.act, tok, &rt)
+				want := k.dotGo(w, &rt)
+				var mag float64
+				wf := make([]float32, n)
+				k.dequant(wf, w)
+				for i := range wf {
+					mag += math.Abs(float64(wf[i] * rt.f[i]))
+				}
+				if math.Abs(float64(out[tok]-want)) > 1e-5*mag+1e-6 {
+					t.Errorf("%s n=%d token %d: dot4 %g, dot %g", typ, n, tok, out[tok], want)
+				}
+			}
+		}
+	}
+}

@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	Package("github.com/mcompress/mcompress/runtime/kernels")
+
 	ConstraintExpr("amd64,!purego")
 	dotF32()
 	axpyF32()
@@ -25,6 +25,11 @@ func main() {
 	dotQ4_0()
 	dotQ4_K()
 	dotQ6_K()
+	dotF16x4()
+	dotQ8_0x4()
+	dotQ4_0x4()
+	dotQ4_Kx4()
+	dotQ6_Kx4()
 	Generate()
 }
 
@@ -458,5 +463,378 @@ func dotQ6_K() {
 	s := hsum(accF)
 	VZEROUPPER()
 	Store(s, ReturnIndex(0))
+	RET()
+}
+
+// strided addresses the activations of token t (0..3) as base + t*stride.
+type strided struct{ base, stride Register }
+
+func loadStrided(base, stride string) strided {
+	return strided{Load(Param(base), GP64()), Load(Param(stride), GP64())}
+}
+
+func (s strided) at(t, disp int) Mem {
+	switch t {
+	case 0:
+		return Mem{Base: s.base, Disp: disp}
+	case 1:
+		return Mem{Base: s.base, Index: s.stride, Scale: 1, Disp: disp}
+	case 2:
+		return Mem{Base: s.base, Index: s.stride, Scale: 2, Disp: disp}
+	}
+	p := GP64()
+	LEAQ(Mem{Base: s.base, Index: s.stride, Scale: 2}, p)
+	return Mem{Base: p, Index: s.stride, Scale: 1, Disp: disp}
+}
+
+func (s strided) advance(n int) { ADDQ(U32(uint32(n)), s.base) }
+
+// storeHsums writes the horizontal sums of four float accumulators to out[0..3].
+func storeHsums(acc []VecVirtual, out Register) {
+	for t, a := range acc {
+		h := hsum(a)
+		MOVSS(h, Mem{Base: out, Disp: 4 * t})
+	}
+}
+
+func dotF16x4() {
+	TEXT("dotF16x4AVX2", NOSPLIT, "func(w *byte, x *float32, xs int, n int, out *float32)")
+	Doc("dotF16x4AVX2 writes to out[t] the dot product of n F16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 16.")
+	w := Load(Param("w"), GP64())
+	x := loadStrided("x", "xs")
+	n := Load(Param("n"), GP64())
+	out := Load(Param("out"), GP64())
+	var acc [8]VecVirtual
+	for i := range acc {
+		acc[i] = YMM()
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	Label("loop")
+	CMPQ(n, U8(16))
+	JL(LabelRef("done"))
+	w0, w1 := YMM(), YMM()
+	VCVTPH2PS(Mem{Base: w}, w0)
+	VCVTPH2PS(Mem{Base: w, Disp: 16}, w1)
+	for t := range 4 {
+		VFMADD231PS(x.at(t, 0), w0, acc[2*t])
+		VFMADD231PS(x.at(t, 32), w1, acc[2*t+1])
+	}
+	ADDQ(U8(32), w)
+	x.advance(64)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	for t := range 4 {
+		VADDPS(acc[2*t+1], acc[2*t], acc[2*t])
+	}
+	storeHsums([]VecVirtual{acc[0], acc[2], acc[4], acc[6]}, out)
+	VZEROUPPER()
+	RET()
+}
+
+// dotQ8x4 is the body shared by the Q8_0 and Q4_0 four-token kernels: load returns the 32
+// signed weight values of the block at w, which is blockBytes long.
+func dotQ8x4(name, doc string, blockBytes int, setup func() func(w Register) VecVirtual) {
+	TEXT(name, NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, nb int, out *float32)")
+	Doc(doc)
+	w := Load(Param("w"), GP64())
+	q := loadStrided("q", "qs")
+	d := loadStrided("d", "ds")
+	nb := Load(Param("nb"), GP64())
+	out := Load(Param("out"), GP64())
+	ones := broadcastW(1)
+	load := setup()
+	var acc [4]VecVirtual
+	for i := range acc {
+		acc[i] = YMM()
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	Label("loop")
+	TESTQ(nb, nb)
+	JE(LabelRef("done"))
+	wv := load(w)
+	ax := YMM()
+	VPSIGNB(wv, wv, ax)
+	r := GP32()
+	MOVWLZX(Mem{Base: w}, r)
+	wd := XMM()
+	VMOVD(r, wd)
+	VCVTPH2PS(wd, wd)
+	for t := range 4 {
+		sy := YMM()
+		VMOVDQU(q.at(t, 0), sy)
+		VPSIGNB(wv, sy, sy)
+		p := YMM()
+		VPMADDUBSW(sy, ax, p)
+		VPMADDWD(ones, p, p)
+		VCVTDQ2PS(p, p)
+		sx := XMM()
+		VMULSS(d.at(t, 0), wd, sx)
+		sc := YMM()
+		VBROADCASTSS(sx, sc)
+		VFMADD231PS(p, sc, acc[t])
+	}
+	ADDQ(U8(uint8(blockBytes)), w)
+	q.advance(32)
+	d.advance(4)
+	DECQ(nb)
+	JMP(LabelRef("loop"))
+	Label("done")
+	storeHsums(acc[:], out)
+	VZEROUPPER()
+	RET()
+}
+
+func dotQ8_0x4() {
+	dotQ8x4("dotQ8_0x4AVX2", "dotQ8_0x4AVX2 writes to out[t] the dot product of nb Q8_0 blocks at w with the activations of token t (q+t*qs, d+t*ds bytes), t < 4.", 34,
+		func() func(w Register) VecVirtual {
+			return func(w Register) VecVirtual {
+				v := YMM()
+				VMOVDQU(Mem{Base: w, Disp: 2}, v)
+				return v
+			}
+		})
+}
+
+func dotQ4_0x4() {
+	dotQ8x4("dotQ4_0x4AVX2", "dotQ4_0x4AVX2 writes to out[t] the dot product of nb Q4_0 blocks at w with the activations of token t (q+t*qs, d+t*ds bytes), t < 4.", 18,
+		func() func(w Register) VecVirtual {
+			m4 := broadcastB(0x0F)
+			eight := broadcastB(8)
+			return func(w Register) VecVirtual {
+				lo := XMM()
+				VMOVDQU(Mem{Base: w, Disp: 2}, lo)
+				hi := XMM()
+				VPSRLW(U8(4), lo, hi)
+				v := YMM()
+				VINSERTI128(U8(1), hi, lo.AsY(), v)
+				VPAND(m4, v, v)
+				VPSUBB(eight, v, v)
+				return v
+			}
+		})
+}
+
+// hsumI returns the horizontal sum of the 8 int32 lanes of y converted to float32, in the low
+// lane of an XMM register.
+func hsumI(y VecVirtual) Register {
+	hi := XMM()
+	VEXTRACTI128(U8(1), y, hi)
+	lo := y.AsX()
+	VPADDD(hi, lo, lo)
+	VPHADDD(lo, lo, lo)
+	VPHADDD(lo, lo, lo)
+	VCVTDQ2PS(lo, lo)
+	return lo
+}
+
+// f16 loads the F16 value at m as a float32 in the low lane of an XMM register.
+func f16(m Mem) VecVirtual {
+	r := GP32()
+	MOVWLZX(m, r)
+	x := XMM()
+	VMOVD(r, x)
+	VCVTPH2PS(x, x)
+	return x
+}
+
+func dotQ4_Kx4() {
+	TEXT("dotQ4_Kx4AVX2", NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)")
+	Doc("dotQ4_Kx4AVX2 writes to out[t] the dot product of nb Q4_K super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.")
+	w := Load(Param("w"), GP64())
+	q := loadStrided("q", "qs")
+	d := loadStrided("d", "ds")
+	b := loadStrided("bsums", "bs")
+	nb := Load(Param("nb"), GP64())
+	out := Load(Param("out"), GP64())
+	m4 := broadcastB(0x0F)
+	for t := range 4 {
+		z := XMM()
+		VXORPS(z, z, z)
+		MOVSS(z, Mem{Base: out, Disp: 4 * t})
+	}
+	utmp := AllocLocal(16)
+	Label("loop")
+	TESTQ(nb, nb)
+	JE(LabelRef("done"))
+	{
+		u0, u1, u2, u3, t := GP32(), GP32(), GP32(), GP32(), GP32()
+		MOVL(Mem{Base: w, Disp: 4}, u0)
+		MOVL(Mem{Base: w, Disp: 8}, u1)
+		MOVL(Mem{Base: w, Disp: 12}, u2)
+		MOVL(u2, u3)
+		SHRL(U8(4), u3)
+		ANDL(U32(0x0f0f0f0f), u3)
+		MOVL(u1, t)
+		SHRL(U8(6), t)
+		ANDL(U32(0x03030303), t)
+		SHLL(U8(4), t)
+		ORL(t, u3)
+		ANDL(U32(0x3f3f3f3f), u1)
+		ANDL(U32(0x0f0f0f0f), u2)
+		MOVL(u0, t)
+		SHRL(U8(6), t)
+		ANDL(U32(0x03030303), t)
+		SHLL(U8(4), t)
+		ORL(t, u2)
+		ANDL(U32(0x3f3f3f3f), u0)
+		MOVL(u0, utmp)
+		MOVL(u2, utmp.Offset(4))
+		MOVL(u1, utmp.Offset(8))
+		MOVL(u3, utmp.Offset(12))
+	}
+	var sumi [4]VecVirtual
+	for t := range 4 {
+		sumi[t] = YMM()
+		VPXOR(sumi[t], sumi[t], sumi[t])
+	}
+	for k := range 4 {
+		raw := YMM()
+		VMOVDQU(Mem{Base: w, Disp: 16 + 32*k}, raw)
+		lo, hi := YMM(), YMM()
+		VPAND(m4, raw, lo)
+		VPSRLW(U8(4), raw, hi)
+		VPAND(m4, hi, hi)
+		for h, v := range []VecVirtual{lo, hi} {
+			j := 2*k + h
+			r := GP32()
+			MOVBLZX(utmp.Offset(j), r)
+			sx := XMM()
+			VMOVD(r, sx)
+			sc := YMM()
+			VPBROADCASTW(sx, sc)
+			for t := range 4 {
+				p := YMM()
+				VPMADDUBSW(q.at(t, 32*j), v, p)
+				VPMADDWD(sc, p, p)
+				VPADDD(p, sumi[t], sumi[t])
+			}
+		}
+	}
+	wd := f16(Mem{Base: w})
+	wm := f16(Mem{Base: w, Disp: 2})
+	mins := XMM()
+	VPMOVZXBW(utmp.Offset(8), mins)
+	for t := range 4 {
+		// Minimum term of token t: sum_j m_j * (bsums[2j] + bsums[2j+1]).
+		bsv := YMM()
+		VMOVDQU(b.at(t, 0), bsv)
+		bhi := XMM()
+		VEXTRACTI128(U8(1), bsv, bhi)
+		VPHADDW(bhi, bsv.AsX(), bhi)
+		VPMADDWD(mins, bhi, bhi)
+		VPHADDD(bhi, bhi, bhi)
+		VPHADDD(bhi, bhi, bhi)
+		VCVTDQ2PS(bhi, bhi)
+		s := hsumI(sumi[t])
+		// out[t] += dy * (d * sumi - dmin * summ)
+		VMULSS(wd, s, s)
+		VFNMADD231SS(wm, bhi, s)
+		VMULSS(d.at(t, 0), s, s)
+		VADDSS(Mem{Base: out, Disp: 4 * t}, s, s)
+		MOVSS(s, Mem{Base: out, Disp: 4 * t})
+	}
+	ADDQ(U32(144), w)
+	q.advance(256)
+	d.advance(4)
+	b.advance(32)
+	DECQ(nb)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func dotQ6_Kx4() {
+	TEXT("dotQ6_Kx4AVX2", NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)")
+	Doc("dotQ6_Kx4AVX2 writes to out[t] the dot product of nb Q6_K super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.")
+	w := Load(Param("w"), GP64())
+	q := loadStrided("q", "qs")
+	d := loadStrided("d", "ds")
+	b := loadStrided("bsums", "bs")
+	nb := Load(Param("nb"), GP64())
+	out := Load(Param("out"), GP64())
+	m4 := broadcastB(0x0F)
+	m30 := broadcastB(0x30)
+	for t := range 4 {
+		z := XMM()
+		VXORPS(z, z, z)
+		MOVSS(z, Mem{Base: out, Disp: 4 * t})
+	}
+	scs := AllocLocal(32)
+	Label("loop")
+	TESTQ(nb, nb)
+	JE(LabelRef("done"))
+	sc16 := YMM()
+	VPMOVSXBW(Mem{Base: w, Disp: 192}, sc16)
+	VMOVDQU(sc16, scs)
+	var sumi [4]VecVirtual
+	for t := range 4 {
+		sumi[t] = YMM()
+		VPMADDWD(b.at(t, 0), sc16, sumi[t])
+		VPSLLD(U8(5), sumi[t], sumi[t])
+		z := YMM()
+		VPXOR(z, z, z)
+		VPSUBD(sumi[t], z, sumi[t])
+	}
+	for n := range 2 {
+		l0, l1, hb := YMM(), YMM(), YMM()
+		VMOVDQU(Mem{Base: w, Disp: 64 * n}, l0)
+		VMOVDQU(Mem{Base: w, Disp: 64*n + 32}, l1)
+		VMOVDQU(Mem{Base: w, Disp: 128 + 32*n}, hb)
+		for g := range 4 {
+			v, h := YMM(), YMM()
+			src := l0
+			if g%2 == 1 {
+				src = l1
+			}
+			if g < 2 {
+				VPAND(m4, src, v)
+			} else {
+				VPSRLW(U8(4), src, v)
+				VPAND(m4, v, v)
+			}
+			switch g {
+			case 0:
+				VPSLLW(U8(4), hb, h)
+			case 1:
+				VPSLLW(U8(2), hb, h)
+			case 2:
+				VMOVDQA(hb, h)
+			case 3:
+				VPSRLW(U8(2), hb, h)
+			}
+			VPAND(m30, h, h)
+			VPOR(h, v, v)
+			idx := 8*n + 2*g
+			sa, sb := XMM(), XMM()
+			VPBROADCASTW(scs.Offset(2*idx), sa)
+			VPBROADCASTW(scs.Offset(2*idx+2), sb)
+			sv := YMM()
+			VINSERTI128(U8(1), sb, sa.AsY(), sv)
+			for t := range 4 {
+				p := YMM()
+				VPMADDUBSW(q.at(t, 128*n+32*g), v, p)
+				VPMADDWD(sv, p, p)
+				VPADDD(p, sumi[t], sumi[t])
+			}
+		}
+	}
+	wd := f16(Mem{Base: w, Disp: 208})
+	for t := range 4 {
+		s := hsumI(sumi[t])
+		VMULSS(wd, s, s)
+		VMULSS(d.at(t, 0), s, s)
+		VADDSS(Mem{Base: out, Disp: 4 * t}, s, s)
+		MOVSS(s, Mem{Base: out, Disp: 4 * t})
+	}
+	ADDQ(U32(210), w)
+	q.advance(256)
+	d.advance(4)
+	b.advance(32)
+	DECQ(nb)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
 	RET()
 }

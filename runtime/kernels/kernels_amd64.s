@@ -112,31 +112,28 @@ done:
 // func dotQ8_0AVX2(w *byte, q *int8, d *float32, nb int) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-36
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         d+16(FP), DX
-	MOVQ         nb+24(FP), BX
-	MOVL         $0x00010001, SI
-	VMOVD        SI, X0
-	VPBROADCASTD X0, Y0
-	VXORPS       Y1, Y1, Y1
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   d+16(FP), DX
+	MOVQ   nb+24(FP), BX
+	VXORPS Y0, Y0, Y0
 
 loop:
 	TESTQ        BX, BX
 	JE           done
-	VMOVDQU      2(AX), Y2
-	VMOVDQU      (CX), Y3
-	VPSIGNB      Y2, Y2, Y4
-	VPSIGNB      Y2, Y3, Y2
-	VPMADDUBSW   Y2, Y4, Y2
-	VPMADDWD     Y0, Y2, Y2
-	VCVTDQ2PS    Y2, Y2
+	VMOVDQU      2(AX), Y1
+	VMOVDQU      (CX), Y2
+	VPSIGNB      Y1, Y1, Y3
+	VPSIGNB      Y1, Y2, Y1
+	VPMADDUBSW   Y1, Y3, Y1
+	VPMADDWD     words0001<>+0(SB), Y1, Y1
+	VCVTDQ2PS    Y1, Y1
 	MOVWLZX      (AX), SI
-	VMOVD        SI, X3
-	VCVTPH2PS    X3, X3
-	VMULSS       (DX), X3, X3
-	VBROADCASTSS X3, Y3
-	VFMADD231PS  Y2, Y3, Y1
+	VMOVD        SI, X2
+	VCVTPH2PS    X2, X2
+	VMULSS       (DX), X2, X2
+	VBROADCASTSS X2, Y2
+	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         $0x22, AX
 	ADDQ         $0x20, CX
 	ADDQ         $0x04, DX
@@ -144,52 +141,53 @@ loop:
 	JMP          loop
 
 done:
-	VEXTRACTF128 $0x01, Y1, X0
-	VADDPS       X0, X1, X1
-	VHADDPS      X1, X1, X1
-	VHADDPS      X1, X1, X1
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
 	VZEROUPPER
-	MOVSS        X1, ret+32(FP)
+	MOVSS        X0, ret+32(FP)
 	RET
+
+DATA words0001<>+0(SB)/4, $0x00010001
+DATA words0001<>+4(SB)/4, $0x00010001
+DATA words0001<>+8(SB)/4, $0x00010001
+DATA words0001<>+12(SB)/4, $0x00010001
+DATA words0001<>+16(SB)/4, $0x00010001
+DATA words0001<>+20(SB)/4, $0x00010001
+DATA words0001<>+24(SB)/4, $0x00010001
+DATA words0001<>+28(SB)/4, $0x00010001
+GLOBL words0001<>(SB), RODATA|NOPTR, $32
 
 // func dotQ4_0AVX2(w *byte, q *int8, d *float32, nb int) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-36
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         d+16(FP), DX
-	MOVQ         nb+24(FP), BX
-	MOVL         $0x00010001, SI
-	VMOVD        SI, X0
-	VPBROADCASTD X0, Y0
-	MOVL         $0x0f0f0f0f, SI
-	VMOVD        SI, X1
-	VPBROADCASTD X1, Y1
-	MOVL         $0x08080808, SI
-	VMOVD        SI, X2
-	VPBROADCASTD X2, Y2
-	VXORPS       Y3, Y3, Y3
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   d+16(FP), DX
+	MOVQ   nb+24(FP), BX
+	VXORPS Y0, Y0, Y0
 
 loop:
 	TESTQ        BX, BX
 	JE           done
-	VMOVDQU      2(AX), X4
-	VPSRLW       $0x04, X4, X5
-	VINSERTI128  $0x01, X5, Y4, Y5
-	VPAND        Y1, Y5, Y5
-	VPSUBB       Y2, Y5, Y5
-	VMOVDQU      (CX), Y6
-	VPSIGNB      Y5, Y5, Y7
-	VPSIGNB      Y5, Y6, Y5
-	VPMADDUBSW   Y5, Y7, Y5
-	VPMADDWD     Y0, Y5, Y5
-	VCVTDQ2PS    Y5, Y5
+	VMOVDQU      2(AX), X1
+	VPSRLW       $0x04, X1, X2
+	VINSERTI128  $0x01, X2, Y1, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	VPSUBB       bytes08<>+0(SB), Y2, Y2
+	VMOVDQU      (CX), Y3
+	VPSIGNB      Y2, Y2, Y4
+	VPSIGNB      Y2, Y3, Y2
+	VPMADDUBSW   Y2, Y4, Y2
+	VPMADDWD     words0001<>+0(SB), Y2, Y2
+	VCVTDQ2PS    Y2, Y2
 	MOVWLZX      (AX), SI
-	VMOVD        SI, X4
-	VCVTPH2PS    X4, X4
-	VMULSS       (DX), X4, X4
-	VBROADCASTSS X4, Y6
-	VFMADD231PS  Y5, Y6, Y3
+	VMOVD        SI, X1
+	VCVTPH2PS    X1, X1
+	VMULSS       (DX), X1, X1
+	VBROADCASTSS X1, Y3
+	VFMADD231PS  Y2, Y3, Y0
 	ADDQ         $0x12, AX
 	ADDQ         $0x20, CX
 	ADDQ         $0x04, DX
@@ -197,27 +195,44 @@ loop:
 	JMP          loop
 
 done:
-	VEXTRACTF128 $0x01, Y3, X0
-	VADDPS       X0, X3, X3
-	VHADDPS      X3, X3, X3
-	VHADDPS      X3, X3, X3
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
 	VZEROUPPER
-	MOVSS        X3, ret+32(FP)
+	MOVSS        X0, ret+32(FP)
 	RET
+
+DATA bytes0f<>+0(SB)/4, $0x0f0f0f0f
+DATA bytes0f<>+4(SB)/4, $0x0f0f0f0f
+DATA bytes0f<>+8(SB)/4, $0x0f0f0f0f
+DATA bytes0f<>+12(SB)/4, $0x0f0f0f0f
+DATA bytes0f<>+16(SB)/4, $0x0f0f0f0f
+DATA bytes0f<>+20(SB)/4, $0x0f0f0f0f
+DATA bytes0f<>+24(SB)/4, $0x0f0f0f0f
+DATA bytes0f<>+28(SB)/4, $0x0f0f0f0f
+GLOBL bytes0f<>(SB), RODATA|NOPTR, $32
+
+DATA bytes08<>+0(SB)/4, $0x08080808
+DATA bytes08<>+4(SB)/4, $0x08080808
+DATA bytes08<>+8(SB)/4, $0x08080808
+DATA bytes08<>+12(SB)/4, $0x08080808
+DATA bytes08<>+16(SB)/4, $0x08080808
+DATA bytes08<>+20(SB)/4, $0x08080808
+DATA bytes08<>+24(SB)/4, $0x08080808
+DATA bytes08<>+28(SB)/4, $0x08080808
+GLOBL bytes08<>(SB), RODATA|NOPTR, $32
 
 // func dotQ4_KAVX2(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ4_KAVX2(SB), NOSPLIT, $16-44
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         d+16(FP), DX
-	MOVQ         bsums+24(FP), BX
-	MOVQ         nb+32(FP), SI
-	MOVL         $0x0f0f0f0f, DI
-	VMOVD        DI, X0
-	VPBROADCASTD X0, Y0
-	VXORPS       Y1, Y1, Y1
-	VXORPS       X2, X2, X2
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   d+16(FP), DX
+	MOVQ   bsums+24(FP), BX
+	MOVQ   nb+32(FP), SI
+	VXORPS Y0, Y0, Y0
+	VXORPS X1, X1, X1
 
 loop:
 	TESTQ        SI, SI
@@ -245,92 +260,92 @@ loop:
 	MOVL         R9, 4(SP)
 	MOVL         R8, 8(SP)
 	MOVL         R10, 12(SP)
-	VPMOVZXBW    8(SP), X3
-	VMOVDQU      (BX), Y4
-	VEXTRACTI128 $0x01, Y4, X5
-	VPHADDW      X5, X4, X5
-	VPMADDWD     X3, X5, X5
-	VPHADDD      X5, X5, X5
-	VPHADDD      X5, X5, X5
-	VCVTDQ2PS    X5, X3
-	MOVSS        (DX), X4
+	VPMOVZXBW    8(SP), X2
+	VMOVDQU      (BX), Y3
+	VEXTRACTI128 $0x01, Y3, X4
+	VPHADDW      X4, X3, X4
+	VPMADDWD     X2, X4, X4
+	VPHADDD      X4, X4, X4
+	VPHADDD      X4, X4, X4
+	VCVTDQ2PS    X4, X2
+	MOVSS        (DX), X3
 	MOVWLZX      2(AX), DI
-	VMOVD        DI, X5
-	VCVTPH2PS    X5, X5
-	VMULSS       X4, X5, X5
-	VFMADD231SS  X3, X5, X2
-	VPXOR        Y3, Y3, Y3
-	VMOVDQU      16(AX), Y5
-	VPAND        Y0, Y5, Y6
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y0, Y5, Y5
-	VPMADDUBSW   (CX), Y6, Y6
+	VMOVD        DI, X4
+	VCVTPH2PS    X4, X4
+	VMULSS       X3, X4, X4
+	VFMADD231SS  X2, X4, X1
+	VPXOR        Y2, Y2, Y2
+	VMOVDQU      16(AX), Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y5
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
+	VPMADDUBSW   (CX), Y5, Y5
 	MOVBLZX      (SP), DI
-	VMOVD        DI, X7
-	VPBROADCASTW X7, Y7
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y3, Y3
-	VPMADDUBSW   32(CX), Y5, Y5
+	VMOVD        DI, X6
+	VPBROADCASTW X6, Y6
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VPMADDUBSW   32(CX), Y4, Y4
 	MOVBLZX      1(SP), DI
-	VMOVD        DI, X6
-	VPBROADCASTW X6, Y6
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      48(AX), Y5
-	VPAND        Y0, Y5, Y6
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y0, Y5, Y5
-	VPMADDUBSW   64(CX), Y6, Y6
-	MOVBLZX      2(SP), DI
-	VMOVD        DI, X7
-	VPBROADCASTW X7, Y7
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y3, Y3
-	VPMADDUBSW   96(CX), Y5, Y5
-	MOVBLZX      3(SP), DI
-	VMOVD        DI, X6
-	VPBROADCASTW X6, Y6
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      80(AX), Y5
-	VPAND        Y0, Y5, Y6
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y0, Y5, Y5
-	VPMADDUBSW   128(CX), Y6, Y6
-	MOVBLZX      4(SP), DI
-	VMOVD        DI, X7
-	VPBROADCASTW X7, Y7
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y3, Y3
-	VPMADDUBSW   160(CX), Y5, Y5
-	MOVBLZX      5(SP), DI
-	VMOVD        DI, X6
-	VPBROADCASTW X6, Y6
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VMOVDQU      112(AX), Y5
-	VPAND        Y0, Y5, Y6
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y0, Y5, Y5
-	VPMADDUBSW   192(CX), Y6, Y6
-	MOVBLZX      6(SP), DI
-	VMOVD        DI, X7
-	VPBROADCASTW X7, Y7
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y3, Y3
-	VPMADDUBSW   224(CX), Y5, Y5
-	MOVBLZX      7(SP), DI
-	VMOVD        DI, X6
-	VPBROADCASTW X6, Y6
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y3, Y3
-	VCVTDQ2PS    Y3, Y3
-	MOVWLZX      (AX), DI
 	VMOVD        DI, X5
-	VCVTPH2PS    X5, X5
-	VMULSS       X4, X5, X5
-	VBROADCASTSS X5, Y4
-	VFMADD231PS  Y3, Y4, Y1
+	VPBROADCASTW X5, Y5
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VMOVDQU      48(AX), Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y5
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
+	VPMADDUBSW   64(CX), Y5, Y5
+	MOVBLZX      2(SP), DI
+	VMOVD        DI, X6
+	VPBROADCASTW X6, Y6
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VPMADDUBSW   96(CX), Y4, Y4
+	MOVBLZX      3(SP), DI
+	VMOVD        DI, X5
+	VPBROADCASTW X5, Y5
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VMOVDQU      80(AX), Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y5
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
+	VPMADDUBSW   128(CX), Y5, Y5
+	MOVBLZX      4(SP), DI
+	VMOVD        DI, X6
+	VPBROADCASTW X6, Y6
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VPMADDUBSW   160(CX), Y4, Y4
+	MOVBLZX      5(SP), DI
+	VMOVD        DI, X5
+	VPBROADCASTW X5, Y5
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VMOVDQU      112(AX), Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y5
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
+	VPMADDUBSW   192(CX), Y5, Y5
+	MOVBLZX      6(SP), DI
+	VMOVD        DI, X6
+	VPBROADCASTW X6, Y6
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VPMADDUBSW   224(CX), Y4, Y4
+	MOVBLZX      7(SP), DI
+	VMOVD        DI, X5
+	VPBROADCASTW X5, Y5
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	MOVWLZX      (AX), DI
+	VMOVD        DI, X4
+	VCVTPH2PS    X4, X4
+	VMULSS       X3, X4, X4
+	VBROADCASTSS X4, Y3
+	VFMADD231PS  Y2, Y3, Y0
 	ADDQ         $0x00000090, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x04, DX
@@ -339,137 +354,131 @@ loop:
 	JMP          loop
 
 done:
-	VEXTRACTF128 $0x01, Y1, X0
-	VADDPS       X0, X1, X1
-	VHADDPS      X1, X1, X1
-	VHADDPS      X1, X1, X1
-	VSUBSS       X2, X1, X1
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VSUBSS       X1, X0, X0
 	VZEROUPPER
-	MOVSS        X1, ret+40(FP)
+	MOVSS        X0, ret+40(FP)
 	RET
 
 // func dotQ6_KAVX2(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ6_KAVX2(SB), NOSPLIT, $32-44
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         d+16(FP), DX
-	MOVQ         bsums+24(FP), BX
-	MOVQ         nb+32(FP), SI
-	MOVL         $0x0f0f0f0f, DI
-	VMOVD        DI, X0
-	VPBROADCASTD X0, Y0
-	MOVL         $0x30303030, DI
-	VMOVD        DI, X1
-	VPBROADCASTD X1, Y1
-	VXORPS       Y2, Y2, Y2
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   d+16(FP), DX
+	MOVQ   bsums+24(FP), BX
+	MOVQ   nb+32(FP), SI
+	VXORPS Y0, Y0, Y0
 
 loop:
 	TESTQ        SI, SI
 	JE           done
-	VPMOVSXBW    192(AX), Y3
-	VMOVDQU      Y3, (SP)
-	VPMADDWD     (BX), Y3, Y3
-	VPSLLD       $0x05, Y3, Y3
-	VPXOR        Y5, Y5, Y5
-	VPSUBD       Y3, Y5, Y5
-	VMOVDQU      (AX), Y3
-	VMOVDQU      32(AX), Y6
-	VMOVDQU      128(AX), Y7
-	VPAND        Y0, Y3, Y8
-	VPSLLW       $0x04, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
-	VPMADDUBSW   (CX), Y8, Y8
-	VPBROADCASTW (SP), X4
-	VPBROADCASTW 2(SP), X9
-	VINSERTI128  $0x01, X9, Y4, Y9
-	VPMADDWD     Y9, Y8, Y8
-	VPADDD       Y8, Y5, Y5
-	VPAND        Y0, Y6, Y8
-	VPSLLW       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
-	VPMADDUBSW   32(CX), Y8, Y8
-	VPBROADCASTW 4(SP), X4
-	VPBROADCASTW 6(SP), X9
-	VINSERTI128  $0x01, X9, Y4, Y9
-	VPMADDWD     Y9, Y8, Y8
-	VPADDD       Y8, Y5, Y5
-	VPSRLW       $0x04, Y3, Y3
-	VPAND        Y0, Y3, Y3
-	VMOVDQA      Y7, Y8
-	VPAND        Y1, Y8, Y8
-	VPOR         Y8, Y3, Y3
-	VPMADDUBSW   64(CX), Y3, Y3
-	VPBROADCASTW 8(SP), X4
-	VPBROADCASTW 10(SP), X8
-	VINSERTI128  $0x01, X8, Y4, Y8
-	VPMADDWD     Y8, Y3, Y3
-	VPADDD       Y3, Y5, Y5
-	VPSRLW       $0x04, Y6, Y3
-	VPAND        Y0, Y3, Y3
-	VPSRLW       $0x02, Y7, Y6
-	VPAND        Y1, Y6, Y6
-	VPOR         Y6, Y3, Y3
-	VPMADDUBSW   96(CX), Y3, Y3
-	VPBROADCASTW 12(SP), X4
-	VPBROADCASTW 14(SP), X6
-	VINSERTI128  $0x01, X6, Y4, Y6
-	VPMADDWD     Y6, Y3, Y3
-	VPADDD       Y3, Y5, Y5
-	VMOVDQU      64(AX), Y3
-	VMOVDQU      96(AX), Y6
-	VMOVDQU      160(AX), Y7
-	VPAND        Y0, Y3, Y8
-	VPSLLW       $0x04, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
-	VPMADDUBSW   128(CX), Y8, Y8
-	VPBROADCASTW 16(SP), X4
-	VPBROADCASTW 18(SP), X9
-	VINSERTI128  $0x01, X9, Y4, Y9
-	VPMADDWD     Y9, Y8, Y8
-	VPADDD       Y8, Y5, Y5
-	VPAND        Y0, Y6, Y8
-	VPSLLW       $0x02, Y7, Y9
-	VPAND        Y1, Y9, Y9
-	VPOR         Y9, Y8, Y8
-	VPMADDUBSW   160(CX), Y8, Y8
-	VPBROADCASTW 20(SP), X4
-	VPBROADCASTW 22(SP), X9
-	VINSERTI128  $0x01, X9, Y4, Y9
-	VPMADDWD     Y9, Y8, Y8
-	VPADDD       Y8, Y5, Y5
-	VPSRLW       $0x04, Y3, Y3
-	VPAND        Y0, Y3, Y3
-	VMOVDQA      Y7, Y8
-	VPAND        Y1, Y8, Y8
-	VPOR         Y8, Y3, Y3
-	VPMADDUBSW   192(CX), Y3, Y3
-	VPBROADCASTW 24(SP), X4
-	VPBROADCASTW 26(SP), X8
-	VINSERTI128  $0x01, X8, Y4, Y8
-	VPMADDWD     Y8, Y3, Y3
-	VPADDD       Y3, Y5, Y5
-	VPSRLW       $0x04, Y6, Y3
-	VPAND        Y0, Y3, Y3
-	VPSRLW       $0x02, Y7, Y6
-	VPAND        Y1, Y6, Y6
-	VPOR         Y6, Y3, Y3
-	VPMADDUBSW   224(CX), Y3, Y3
-	VPBROADCASTW 28(SP), X4
-	VPBROADCASTW 30(SP), X6
-	VINSERTI128  $0x01, X6, Y4, Y6
-	VPMADDWD     Y6, Y3, Y3
-	VPADDD       Y3, Y5, Y5
-	VCVTDQ2PS    Y5, Y5
+	VPMOVSXBW    192(AX), Y1
+	VMOVDQU      Y1, (SP)
+	VPMADDWD     (BX), Y1, Y1
+	VPSLLD       $0x05, Y1, Y1
+	VPXOR        Y3, Y3, Y3
+	VPSUBD       Y1, Y3, Y3
+	VMOVDQU      (AX), Y1
+	VMOVDQU      32(AX), Y4
+	VMOVDQU      128(AX), Y5
+	VPAND        bytes0f<>+0(SB), Y1, Y6
+	VPSLLW       $0x04, Y5, Y7
+	VPAND        bytes30<>+0(SB), Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPMADDUBSW   (CX), Y6, Y6
+	VPBROADCASTW (SP), X2
+	VPBROADCASTW 2(SP), X7
+	VINSERTI128  $0x01, X7, Y2, Y7
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPAND        bytes0f<>+0(SB), Y4, Y6
+	VPSLLW       $0x02, Y5, Y7
+	VPAND        bytes30<>+0(SB), Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPMADDUBSW   32(CX), Y6, Y6
+	VPBROADCASTW 4(SP), X2
+	VPBROADCASTW 6(SP), X7
+	VINSERTI128  $0x01, X7, Y2, Y7
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPSRLW       $0x04, Y1, Y1
+	VPAND        bytes0f<>+0(SB), Y1, Y1
+	VMOVDQA      Y5, Y6
+	VPAND        bytes30<>+0(SB), Y6, Y6
+	VPOR         Y6, Y1, Y1
+	VPMADDUBSW   64(CX), Y1, Y1
+	VPBROADCASTW 8(SP), X2
+	VPBROADCASTW 10(SP), X6
+	VINSERTI128  $0x01, X6, Y2, Y6
+	VPMADDWD     Y6, Y1, Y1
+	VPADDD       Y1, Y3, Y3
+	VPSRLW       $0x04, Y4, Y1
+	VPAND        bytes0f<>+0(SB), Y1, Y1
+	VPSRLW       $0x02, Y5, Y4
+	VPAND        bytes30<>+0(SB), Y4, Y4
+	VPOR         Y4, Y1, Y1
+	VPMADDUBSW   96(CX), Y1, Y1
+	VPBROADCASTW 12(SP), X2
+	VPBROADCASTW 14(SP), X4
+	VINSERTI128  $0x01, X4, Y2, Y4
+	VPMADDWD     Y4, Y1, Y1
+	VPADDD       Y1, Y3, Y3
+	VMOVDQU      64(AX), Y1
+	VMOVDQU      96(AX), Y4
+	VMOVDQU      160(AX), Y5
+	VPAND        bytes0f<>+0(SB), Y1, Y6
+	VPSLLW       $0x04, Y5, Y7
+	VPAND        bytes30<>+0(SB), Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPMADDUBSW   128(CX), Y6, Y6
+	VPBROADCASTW 16(SP), X2
+	VPBROADCASTW 18(SP), X7
+	VINSERTI128  $0x01, X7, Y2, Y7
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPAND        bytes0f<>+0(SB), Y4, Y6
+	VPSLLW       $0x02, Y5, Y7
+	VPAND        bytes30<>+0(SB), Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPMADDUBSW   160(CX), Y6, Y6
+	VPBROADCASTW 20(SP), X2
+	VPBROADCASTW 22(SP), X7
+	VINSERTI128  $0x01, X7, Y2, Y7
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPSRLW       $0x04, Y1, Y1
+	VPAND        bytes0f<>+0(SB), Y1, Y1
+	VMOVDQA      Y5, Y6
+	VPAND        bytes30<>+0(SB), Y6, Y6
+	VPOR         Y6, Y1, Y1
+	VPMADDUBSW   192(CX), Y1, Y1
+	VPBROADCASTW 24(SP), X2
+	VPBROADCASTW 26(SP), X6
+	VINSERTI128  $0x01, X6, Y2, Y6
+	VPMADDWD     Y6, Y1, Y1
+	VPADDD       Y1, Y3, Y3
+	VPSRLW       $0x04, Y4, Y1
+	VPAND        bytes0f<>+0(SB), Y1, Y1
+	VPSRLW       $0x02, Y5, Y4
+	VPAND        bytes30<>+0(SB), Y4, Y4
+	VPOR         Y4, Y1, Y1
+	VPMADDUBSW   224(CX), Y1, Y1
+	VPBROADCASTW 28(SP), X2
+	VPBROADCASTW 30(SP), X4
+	VINSERTI128  $0x01, X4, Y2, Y4
+	VPMADDWD     Y4, Y1, Y1
+	VPADDD       Y1, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
 	MOVWLZX      208(AX), DI
-	VMOVD        DI, X3
-	VCVTPH2PS    X3, X3
-	VMULSS       (DX), X3, X3
-	VBROADCASTSS X3, Y3
-	VFMADD231PS  Y5, Y3, Y2
+	VMOVD        DI, X1
+	VCVTPH2PS    X1, X1
+	VMULSS       (DX), X1, X1
+	VBROADCASTSS X1, Y1
+	VFMADD231PS  Y3, Y1, Y0
 	ADDQ         $0x000000d2, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x04, DX
@@ -478,13 +487,23 @@ loop:
 	JMP          loop
 
 done:
-	VEXTRACTF128 $0x01, Y2, X0
-	VADDPS       X0, X2, X2
-	VHADDPS      X2, X2, X2
-	VHADDPS      X2, X2, X2
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
 	VZEROUPPER
-	MOVSS        X2, ret+40(FP)
+	MOVSS        X0, ret+40(FP)
 	RET
+
+DATA bytes30<>+0(SB)/4, $0x30303030
+DATA bytes30<>+4(SB)/4, $0x30303030
+DATA bytes30<>+8(SB)/4, $0x30303030
+DATA bytes30<>+12(SB)/4, $0x30303030
+DATA bytes30<>+16(SB)/4, $0x30303030
+DATA bytes30<>+20(SB)/4, $0x30303030
+DATA bytes30<>+24(SB)/4, $0x30303030
+DATA bytes30<>+28(SB)/4, $0x30303030
+GLOBL bytes30<>(SB), RODATA|NOPTR, $32
 
 // func dotF16x4AVX2(w *byte, x *float32, xs int, n int, out *float32)
 // Requires: AVX, F16C, FMA3, SSE
@@ -554,63 +573,60 @@ done:
 // func dotQ8_0x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, nb int, out *float32)
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ8_0x4AVX2(SB), NOSPLIT, $0-56
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         qs+16(FP), DX
-	MOVQ         d+24(FP), BX
-	MOVQ         ds+32(FP), SI
-	MOVQ         nb+40(FP), DI
-	MOVQ         out+48(FP), R8
-	MOVL         $0x00010001, R9
-	VMOVD        R9, X0
-	VPBROADCASTD X0, Y0
-	VXORPS       Y1, Y1, Y1
-	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
-	VXORPS       Y4, Y4, Y4
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   nb+40(FP), DI
+	MOVQ   out+48(FP), R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
 
 loop:
 	TESTQ        DI, DI
 	JE           done
-	VMOVDQU      2(AX), Y5
-	VPSIGNB      Y5, Y5, Y6
+	VMOVDQU      2(AX), Y4
+	VPSIGNB      Y4, Y4, Y5
 	MOVWLZX      (AX), R9
-	VMOVD        R9, X7
-	VCVTPH2PS    X7, X7
-	VMOVDQU      (CX), Y8
-	VPSIGNB      Y5, Y8, Y8
-	VPMADDUBSW   Y8, Y6, Y8
-	VPMADDWD     Y0, Y8, Y8
-	VCVTDQ2PS    Y8, Y8
-	VMULSS       (BX), X7, X9
-	VBROADCASTSS X9, Y9
-	VFMADD231PS  Y8, Y9, Y1
-	VMOVDQU      (CX)(DX*1), Y8
-	VPSIGNB      Y5, Y8, Y8
-	VPMADDUBSW   Y8, Y6, Y8
-	VPMADDWD     Y0, Y8, Y8
-	VCVTDQ2PS    Y8, Y8
-	VMULSS       (BX)(SI*1), X7, X9
-	VBROADCASTSS X9, Y9
-	VFMADD231PS  Y8, Y9, Y2
-	VMOVDQU      (CX)(DX*2), Y8
-	VPSIGNB      Y5, Y8, Y8
-	VPMADDUBSW   Y8, Y6, Y8
-	VPMADDWD     Y0, Y8, Y8
-	VCVTDQ2PS    Y8, Y8
-	VMULSS       (BX)(SI*2), X7, X9
-	VBROADCASTSS X9, Y9
-	VFMADD231PS  Y8, Y9, Y3
+	VMOVD        R9, X6
+	VCVTPH2PS    X6, X6
+	VMOVDQU      (CX), Y7
+	VPSIGNB      Y4, Y7, Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPMADDWD     words0001<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULSS       (BX), X6, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VMOVDQU      (CX)(DX*1), Y7
+	VPSIGNB      Y4, Y7, Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPMADDWD     words0001<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULSS       (BX)(SI*1), X6, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VMOVDQU      (CX)(DX*2), Y7
+	VPSIGNB      Y4, Y7, Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPMADDWD     words0001<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULSS       (BX)(SI*2), X6, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  Y7, Y8, Y2
 	LEAQ         (CX)(DX*2), R9
-	VMOVDQU      (R9)(DX*1), Y8
-	VPSIGNB      Y5, Y8, Y8
-	VPMADDUBSW   Y8, Y6, Y5
-	VPMADDWD     Y0, Y5, Y5
-	VCVTDQ2PS    Y5, Y5
+	VMOVDQU      (R9)(DX*1), Y7
+	VPSIGNB      Y4, Y7, Y7
+	VPMADDUBSW   Y7, Y5, Y4
+	VPMADDWD     words0001<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
 	LEAQ         (BX)(SI*2), R9
-	VMULSS       (R9)(SI*1), X7, X6
-	VBROADCASTSS X6, Y6
-	VFMADD231PS  Y5, Y6, Y4
+	VMULSS       (R9)(SI*1), X6, X5
+	VBROADCASTSS X5, Y5
+	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         $0x22, AX
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000004, BX
@@ -618,99 +634,90 @@ loop:
 	JMP          loop
 
 done:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, (R8)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VHADDPS      X1, X1, X1
 	VHADDPS      X1, X1, X1
-	MOVSS        X1, (R8)
+	MOVSS        X1, 4(R8)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VHADDPS      X2, X2, X2
 	VHADDPS      X2, X2, X2
-	MOVSS        X2, 4(R8)
+	MOVSS        X2, 8(R8)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VHADDPS      X3, X3, X3
 	VHADDPS      X3, X3, X3
-	MOVSS        X3, 8(R8)
-	VEXTRACTF128 $0x01, Y4, X0
-	VADDPS       X0, X4, X4
-	VHADDPS      X4, X4, X4
-	VHADDPS      X4, X4, X4
-	MOVSS        X4, 12(R8)
+	MOVSS        X3, 12(R8)
 	VZEROUPPER
 	RET
 
 // func dotQ4_0x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, nb int, out *float32)
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ4_0x4AVX2(SB), NOSPLIT, $0-56
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         qs+16(FP), DX
-	MOVQ         d+24(FP), BX
-	MOVQ         ds+32(FP), SI
-	MOVQ         nb+40(FP), DI
-	MOVQ         out+48(FP), R8
-	MOVL         $0x00010001, R9
-	VMOVD        R9, X0
-	VPBROADCASTD X0, Y0
-	MOVL         $0x0f0f0f0f, R9
-	VMOVD        R9, X1
-	VPBROADCASTD X1, Y1
-	MOVL         $0x08080808, R9
-	VMOVD        R9, X2
-	VPBROADCASTD X2, Y2
-	VXORPS       Y3, Y3, Y3
-	VXORPS       Y4, Y4, Y4
-	VXORPS       Y5, Y5, Y5
-	VXORPS       Y6, Y6, Y6
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   nb+40(FP), DI
+	MOVQ   out+48(FP), R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
 
 loop:
 	TESTQ        DI, DI
 	JE           done
-	VMOVDQU      2(AX), X7
-	VPSRLW       $0x04, X7, X8
-	VINSERTI128  $0x01, X8, Y7, Y8
-	VPAND        Y1, Y8, Y8
-	VPSUBB       Y2, Y8, Y8
-	VPSIGNB      Y8, Y8, Y9
+	VMOVDQU      2(AX), X4
+	VPSRLW       $0x04, X4, X5
+	VINSERTI128  $0x01, X5, Y4, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	VPSUBB       bytes08<>+0(SB), Y5, Y5
+	VPSIGNB      Y5, Y5, Y6
 	MOVWLZX      (AX), R9
-	VMOVD        R9, X7
-	VCVTPH2PS    X7, X7
-	VMOVDQU      (CX), Y10
-	VPSIGNB      Y8, Y10, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y0, Y10, Y10
-	VCVTDQ2PS    Y10, Y10
-	VMULSS       (BX), X7, X11
-	VBROADCASTSS X11, Y11
-	VFMADD231PS  Y10, Y11, Y3
-	VMOVDQU      (CX)(DX*1), Y10
-	VPSIGNB      Y8, Y10, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y0, Y10, Y10
-	VCVTDQ2PS    Y10, Y10
-	VMULSS       (BX)(SI*1), X7, X11
-	VBROADCASTSS X11, Y11
-	VFMADD231PS  Y10, Y11, Y4
-	VMOVDQU      (CX)(DX*2), Y10
-	VPSIGNB      Y8, Y10, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y0, Y10, Y10
-	VCVTDQ2PS    Y10, Y10
-	VMULSS       (BX)(SI*2), X7, X11
-	VBROADCASTSS X11, Y11
-	VFMADD231PS  Y10, Y11, Y5
+	VMOVD        R9, X4
+	VCVTPH2PS    X4, X4
+	VMOVDQU      (CX), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     words0001<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULSS       (BX), X4, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VMOVDQU      (CX)(DX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     words0001<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULSS       (BX)(SI*1), X4, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VMOVDQU      (CX)(DX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     words0001<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULSS       (BX)(SI*2), X4, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  Y7, Y8, Y2
 	LEAQ         (CX)(DX*2), R9
-	VMOVDQU      (R9)(DX*1), Y10
-	VPSIGNB      Y8, Y10, Y10
-	VPMADDUBSW   Y10, Y9, Y8
-	VPMADDWD     Y0, Y8, Y8
-	VCVTDQ2PS    Y8, Y8
+	VMOVDQU      (R9)(DX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y5
+	VPMADDWD     words0001<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
 	LEAQ         (BX)(SI*2), R9
-	VMULSS       (R9)(SI*1), X7, X7
-	VBROADCASTSS X7, Y9
-	VFMADD231PS  Y8, Y9, Y6
+	VMULSS       (R9)(SI*1), X4, X4
+	VBROADCASTSS X4, Y6
+	VFMADD231PS  Y5, Y6, Y3
 	ADDQ         $0x12, AX
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000004, BX
@@ -718,52 +725,49 @@ loop:
 	JMP          loop
 
 done:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, (R8)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	MOVSS        X1, 4(R8)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	MOVSS        X2, 8(R8)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VHADDPS      X3, X3, X3
 	VHADDPS      X3, X3, X3
-	MOVSS        X3, (R8)
-	VEXTRACTF128 $0x01, Y4, X0
-	VADDPS       X0, X4, X4
-	VHADDPS      X4, X4, X4
-	VHADDPS      X4, X4, X4
-	MOVSS        X4, 4(R8)
-	VEXTRACTF128 $0x01, Y5, X0
-	VADDPS       X0, X5, X5
-	VHADDPS      X5, X5, X5
-	VHADDPS      X5, X5, X5
-	MOVSS        X5, 8(R8)
-	VEXTRACTF128 $0x01, Y6, X0
-	VADDPS       X0, X6, X6
-	VHADDPS      X6, X6, X6
-	VHADDPS      X6, X6, X6
-	MOVSS        X6, 12(R8)
+	MOVSS        X3, 12(R8)
 	VZEROUPPER
 	RET
 
 // func dotQ4_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ4_Kx4AVX2(SB), NOSPLIT, $16-72
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         qs+16(FP), DX
-	MOVQ         d+24(FP), BX
-	MOVQ         ds+32(FP), SI
-	MOVQ         bsums+40(FP), DI
-	MOVQ         bs+48(FP), R8
-	MOVQ         nb+56(FP), R9
-	MOVQ         out+64(FP), R10
-	MOVL         $0x0f0f0f0f, R11
-	VMOVD        R11, X0
-	VPBROADCASTD X0, Y0
-	VXORPS       X1, X1, X1
-	MOVSS        X1, (R10)
-	VXORPS       X1, X1, X1
-	MOVSS        X1, 4(R10)
-	VXORPS       X1, X1, X1
-	MOVSS        X1, 8(R10)
-	VXORPS       X1, X1, X1
-	MOVSS        X1, 12(R10)
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   bsums+40(FP), DI
+	MOVQ   bs+48(FP), R8
+	MOVQ   nb+56(FP), R9
+	MOVQ   out+64(FP), R10
+	VXORPS X0, X0, X0
+	MOVSS  X0, (R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 4(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 8(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 12(R10)
 
 loop:
 	TESTQ        R9, R9
@@ -791,231 +795,231 @@ loop:
 	MOVL         R13, 4(SP)
 	MOVL         R12, 8(SP)
 	MOVL         R14, 12(SP)
+	VPXOR        Y0, Y0, Y0
 	VPXOR        Y1, Y1, Y1
 	VPXOR        Y2, Y2, Y2
 	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VMOVDQU      16(AX), Y5
-	VPAND        Y0, Y5, Y6
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y0, Y5, Y5
+	VMOVDQU      16(AX), Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y5
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
 	MOVBLZX      (SP), R11
-	VMOVD        R11, X7
-	VPBROADCASTW X7, Y7
-	VPMADDUBSW   (CX), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y1, Y1
-	VPMADDUBSW   (CX)(DX*1), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y2, Y2
-	VPMADDUBSW   (CX)(DX*2), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y3, Y3
+	VMOVD        R11, X6
+	VPBROADCASTW X6, Y6
+	VPMADDUBSW   (CX), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPMADDUBSW   (CX)(DX*1), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPMADDUBSW   (CX)(DX*2), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y2, Y2
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   (R11)(DX*1), Y6, Y6
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y4, Y4
+	VPMADDUBSW   (R11)(DX*1), Y5, Y5
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y3, Y3
 	MOVBLZX      1(SP), R11
-	VMOVD        R11, X6
-	VPBROADCASTW X6, Y6
-	VPMADDUBSW   32(CX), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y1, Y1
-	VPMADDUBSW   32(CX)(DX*1), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y2, Y2
-	VPMADDUBSW   32(CX)(DX*2), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y3, Y3
+	VMOVD        R11, X5
+	VPBROADCASTW X5, Y5
+	VPMADDUBSW   32(CX), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VPMADDUBSW   32(CX)(DX*1), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y1, Y1
+	VPMADDUBSW   32(CX)(DX*2), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y2, Y2
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   32(R11)(DX*1), Y5, Y5
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y4, Y4
-	VMOVDQU      48(AX), Y5
-	VPAND        Y0, Y5, Y6
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y0, Y5, Y5
+	VPMADDUBSW   32(R11)(DX*1), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y3, Y3
+	VMOVDQU      48(AX), Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y5
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
 	MOVBLZX      2(SP), R11
-	VMOVD        R11, X7
-	VPBROADCASTW X7, Y7
-	VPMADDUBSW   64(CX), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y1, Y1
-	VPMADDUBSW   64(CX)(DX*1), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y2, Y2
-	VPMADDUBSW   64(CX)(DX*2), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y3, Y3
+	VMOVD        R11, X6
+	VPBROADCASTW X6, Y6
+	VPMADDUBSW   64(CX), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPMADDUBSW   64(CX)(DX*1), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPMADDUBSW   64(CX)(DX*2), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y2, Y2
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   64(R11)(DX*1), Y6, Y6
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y4, Y4
+	VPMADDUBSW   64(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y3, Y3
 	MOVBLZX      3(SP), R11
-	VMOVD        R11, X6
-	VPBROADCASTW X6, Y6
-	VPMADDUBSW   96(CX), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y1, Y1
-	VPMADDUBSW   96(CX)(DX*1), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y2, Y2
-	VPMADDUBSW   96(CX)(DX*2), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y3, Y3
+	VMOVD        R11, X5
+	VPBROADCASTW X5, Y5
+	VPMADDUBSW   96(CX), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VPMADDUBSW   96(CX)(DX*1), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y1, Y1
+	VPMADDUBSW   96(CX)(DX*2), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y2, Y2
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   96(R11)(DX*1), Y5, Y5
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y4, Y4
-	VMOVDQU      80(AX), Y5
-	VPAND        Y0, Y5, Y6
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y0, Y5, Y5
+	VPMADDUBSW   96(R11)(DX*1), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y3, Y3
+	VMOVDQU      80(AX), Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y5
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
 	MOVBLZX      4(SP), R11
-	VMOVD        R11, X7
-	VPBROADCASTW X7, Y7
-	VPMADDUBSW   128(CX), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y1, Y1
-	VPMADDUBSW   128(CX)(DX*1), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y2, Y2
-	VPMADDUBSW   128(CX)(DX*2), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y3, Y3
+	VMOVD        R11, X6
+	VPBROADCASTW X6, Y6
+	VPMADDUBSW   128(CX), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPMADDUBSW   128(CX)(DX*1), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPMADDUBSW   128(CX)(DX*2), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y2, Y2
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   128(R11)(DX*1), Y6, Y6
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y4, Y4
+	VPMADDUBSW   128(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y3, Y3
 	MOVBLZX      5(SP), R11
-	VMOVD        R11, X6
-	VPBROADCASTW X6, Y6
-	VPMADDUBSW   160(CX), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y1, Y1
-	VPMADDUBSW   160(CX)(DX*1), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y2, Y2
-	VPMADDUBSW   160(CX)(DX*2), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y3, Y3
+	VMOVD        R11, X5
+	VPBROADCASTW X5, Y5
+	VPMADDUBSW   160(CX), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VPMADDUBSW   160(CX)(DX*1), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y1, Y1
+	VPMADDUBSW   160(CX)(DX*2), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y2, Y2
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   160(R11)(DX*1), Y5, Y5
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y4, Y4
-	VMOVDQU      112(AX), Y5
-	VPAND        Y0, Y5, Y6
-	VPSRLW       $0x04, Y5, Y5
-	VPAND        Y0, Y5, Y5
+	VPMADDUBSW   160(R11)(DX*1), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y3, Y3
+	VMOVDQU      112(AX), Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y5
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
 	MOVBLZX      6(SP), R11
-	VMOVD        R11, X7
-	VPBROADCASTW X7, Y7
-	VPMADDUBSW   192(CX), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y1, Y1
-	VPMADDUBSW   192(CX)(DX*1), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y2, Y2
-	VPMADDUBSW   192(CX)(DX*2), Y6, Y8
-	VPMADDWD     Y7, Y8, Y8
-	VPADDD       Y8, Y3, Y3
-	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   192(R11)(DX*1), Y6, Y6
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y4, Y4
-	MOVBLZX      7(SP), R11
 	VMOVD        R11, X6
 	VPBROADCASTW X6, Y6
-	VPMADDUBSW   224(CX), Y5, Y7
+	VPMADDUBSW   192(CX), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPMADDUBSW   192(CX)(DX*1), Y5, Y7
 	VPMADDWD     Y6, Y7, Y7
 	VPADDD       Y7, Y1, Y1
-	VPMADDUBSW   224(CX)(DX*1), Y5, Y7
+	VPMADDUBSW   192(CX)(DX*2), Y5, Y7
 	VPMADDWD     Y6, Y7, Y7
 	VPADDD       Y7, Y2, Y2
-	VPMADDUBSW   224(CX)(DX*2), Y5, Y7
-	VPMADDWD     Y6, Y7, Y7
-	VPADDD       Y7, Y3, Y3
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   224(R11)(DX*1), Y5, Y5
+	VPMADDUBSW   192(R11)(DX*1), Y5, Y5
 	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y4, Y4
+	VPADDD       Y5, Y3, Y3
+	MOVBLZX      7(SP), R11
+	VMOVD        R11, X5
+	VPBROADCASTW X5, Y5
+	VPMADDUBSW   224(CX), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VPMADDUBSW   224(CX)(DX*1), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y1, Y1
+	VPMADDUBSW   224(CX)(DX*2), Y4, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y2, Y2
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   224(R11)(DX*1), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y3, Y3
 	MOVWLZX      (AX), R11
+	VMOVD        R11, X4
+	VCVTPH2PS    X4, X4
+	MOVWLZX      2(AX), R11
 	VMOVD        R11, X5
 	VCVTPH2PS    X5, X5
-	MOVWLZX      2(AX), R11
-	VMOVD        R11, X6
-	VCVTPH2PS    X6, X6
-	VPMOVZXBW    8(SP), X7
-	VMOVDQU      (DI), Y8
-	VEXTRACTI128 $0x01, Y8, X9
-	VPHADDW      X9, X8, X9
-	VPMADDWD     X7, X9, X9
-	VPHADDD      X9, X9, X9
-	VPHADDD      X9, X9, X9
-	VCVTDQ2PS    X9, X9
-	VEXTRACTI128 $0x01, Y1, X8
-	VPADDD       X8, X1, X1
-	VPHADDD      X1, X1, X1
-	VPHADDD      X1, X1, X1
-	VCVTDQ2PS    X1, X1
-	VMULSS       X5, X1, X1
-	VFNMADD231SS X6, X9, X1
-	VMULSS       (BX), X1, X1
-	VADDSS       (R10), X1, X1
-	MOVSS        X1, (R10)
-	VMOVDQU      (DI)(R8*1), Y1
-	VEXTRACTI128 $0x01, Y1, X8
-	VPHADDW      X8, X1, X8
-	VPMADDWD     X7, X8, X8
+	VPMOVZXBW    8(SP), X6
+	VMOVDQU      (DI), Y7
+	VEXTRACTI128 $0x01, Y7, X8
+	VPHADDW      X8, X7, X8
+	VPMADDWD     X6, X8, X8
 	VPHADDD      X8, X8, X8
 	VPHADDD      X8, X8, X8
 	VCVTDQ2PS    X8, X8
-	VEXTRACTI128 $0x01, Y2, X1
-	VPADDD       X1, X2, X2
+	VEXTRACTI128 $0x01, Y0, X7
+	VPADDD       X7, X0, X0
+	VPHADDD      X0, X0, X0
+	VPHADDD      X0, X0, X0
+	VCVTDQ2PS    X0, X0
+	VMULSS       X4, X0, X0
+	VFNMADD231SS X5, X8, X0
+	VMULSS       (BX), X0, X0
+	VADDSS       (R10), X0, X0
+	MOVSS        X0, (R10)
+	VMOVDQU      (DI)(R8*1), Y0
+	VEXTRACTI128 $0x01, Y0, X7
+	VPHADDW      X7, X0, X7
+	VPMADDWD     X6, X7, X7
+	VPHADDD      X7, X7, X7
+	VPHADDD      X7, X7, X7
+	VCVTDQ2PS    X7, X7
+	VEXTRACTI128 $0x01, Y1, X0
+	VPADDD       X0, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VMULSS       X4, X1, X1
+	VFNMADD231SS X5, X7, X1
+	VMULSS       (BX)(SI*1), X1, X1
+	VADDSS       4(R10), X1, X1
+	MOVSS        X1, 4(R10)
+	VMOVDQU      (DI)(R8*2), Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPHADDW      X1, X0, X1
+	VPMADDWD     X6, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VEXTRACTI128 $0x01, Y2, X0
+	VPADDD       X0, X2, X2
 	VPHADDD      X2, X2, X2
 	VPHADDD      X2, X2, X2
 	VCVTDQ2PS    X2, X2
-	VMULSS       X5, X2, X2
-	VFNMADD231SS X6, X8, X2
-	VMULSS       (BX)(SI*1), X2, X2
-	VADDSS       4(R10), X2, X2
-	MOVSS        X2, 4(R10)
-	VMOVDQU      (DI)(R8*2), Y1
-	VEXTRACTI128 $0x01, Y1, X2
-	VPHADDW      X2, X1, X2
-	VPMADDWD     X7, X2, X2
-	VPHADDD      X2, X2, X2
-	VPHADDD      X2, X2, X2
-	VCVTDQ2PS    X2, X2
-	VEXTRACTI128 $0x01, Y3, X1
-	VPADDD       X1, X3, X3
+	VMULSS       X4, X2, X2
+	VFNMADD231SS X5, X1, X2
+	VMULSS       (BX)(SI*2), X2, X2
+	VADDSS       8(R10), X2, X2
+	MOVSS        X2, 8(R10)
+	LEAQ         (DI)(R8*2), R11
+	VMOVDQU      (R11)(R8*1), Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPHADDW      X1, X0, X1
+	VPMADDWD     X6, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VEXTRACTI128 $0x01, Y3, X0
+	VPADDD       X0, X3, X3
 	VPHADDD      X3, X3, X3
 	VPHADDD      X3, X3, X3
 	VCVTDQ2PS    X3, X3
-	VMULSS       X5, X3, X3
-	VFNMADD231SS X6, X2, X3
-	VMULSS       (BX)(SI*2), X3, X3
-	VADDSS       8(R10), X3, X3
-	MOVSS        X3, 8(R10)
-	LEAQ         (DI)(R8*2), R11
-	VMOVDQU      (R11)(R8*1), Y1
-	VEXTRACTI128 $0x01, Y1, X2
-	VPHADDW      X2, X1, X2
-	VPMADDWD     X7, X2, X2
-	VPHADDD      X2, X2, X2
-	VPHADDD      X2, X2, X2
-	VCVTDQ2PS    X2, X2
-	VEXTRACTI128 $0x01, Y4, X1
-	VPADDD       X1, X4, X4
-	VPHADDD      X4, X4, X4
-	VPHADDD      X4, X4, X4
-	VCVTDQ2PS    X4, X4
-	VMULSS       X5, X4, X4
-	VFNMADD231SS X6, X2, X4
+	VMULSS       X4, X3, X3
+	VFNMADD231SS X5, X1, X3
 	LEAQ         (BX)(SI*2), R11
-	VMULSS       (R11)(SI*1), X4, X4
-	VADDSS       12(R10), X4, X4
-	MOVSS        X4, 12(R10)
+	VMULSS       (R11)(SI*1), X3, X3
+	VADDSS       12(R10), X3, X3
+	MOVSS        X3, 12(R10)
 	ADDQ         $0x00000090, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, BX
@@ -1030,262 +1034,256 @@ done:
 // func dotQ6_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 // Requires: AVX, AVX2, F16C, SSE
 TEXT ·dotQ6_Kx4AVX2(SB), NOSPLIT, $32-72
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         qs+16(FP), DX
-	MOVQ         d+24(FP), BX
-	MOVQ         ds+32(FP), SI
-	MOVQ         bsums+40(FP), DI
-	MOVQ         bs+48(FP), R8
-	MOVQ         nb+56(FP), R9
-	MOVQ         out+64(FP), R10
-	MOVL         $0x0f0f0f0f, R11
-	VMOVD        R11, X0
-	VPBROADCASTD X0, Y0
-	MOVL         $0x30303030, R11
-	VMOVD        R11, X1
-	VPBROADCASTD X1, Y1
-	VXORPS       X2, X2, X2
-	MOVSS        X2, (R10)
-	VXORPS       X2, X2, X2
-	MOVSS        X2, 4(R10)
-	VXORPS       X2, X2, X2
-	MOVSS        X2, 8(R10)
-	VXORPS       X2, X2, X2
-	MOVSS        X2, 12(R10)
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   bsums+40(FP), DI
+	MOVQ   bs+48(FP), R8
+	MOVQ   nb+56(FP), R9
+	MOVQ   out+64(FP), R10
+	VXORPS X0, X0, X0
+	MOVSS  X0, (R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 4(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 8(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 12(R10)
 
 loop:
 	TESTQ        R9, R9
 	JE           done
-	VPMOVSXBW    192(AX), Y2
-	VMOVDQU      Y2, (SP)
-	VPMADDWD     (DI), Y2, Y3
-	VPSLLD       $0x05, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPSUBD       Y3, Y4, Y3
-	VPMADDWD     (DI)(R8*1), Y2, Y4
-	VPSLLD       $0x05, Y4, Y4
-	VPXOR        Y6, Y6, Y6
-	VPSUBD       Y4, Y6, Y4
-	VPMADDWD     (DI)(R8*2), Y2, Y6
-	VPSLLD       $0x05, Y6, Y6
-	VPXOR        Y7, Y7, Y7
-	VPSUBD       Y6, Y7, Y6
-	LEAQ         (DI)(R8*2), R11
-	VPMADDWD     (R11)(R8*1), Y2, Y2
+	VPMOVSXBW    192(AX), Y0
+	VMOVDQU      Y0, (SP)
+	VPMADDWD     (DI), Y0, Y1
+	VPSLLD       $0x05, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPSUBD       Y1, Y2, Y1
+	VPMADDWD     (DI)(R8*1), Y0, Y2
 	VPSLLD       $0x05, Y2, Y2
-	VPXOR        Y7, Y7, Y7
-	VPSUBD       Y2, Y7, Y2
-	VMOVDQU      (AX), Y7
-	VMOVDQU      32(AX), Y8
-	VMOVDQU      128(AX), Y9
-	VPAND        Y0, Y7, Y10
-	VPSLLW       $0x04, Y9, Y11
-	VPAND        Y1, Y11, Y11
-	VPOR         Y11, Y10, Y10
-	VPBROADCASTW (SP), X5
-	VPBROADCASTW 2(SP), X11
-	VINSERTI128  $0x01, X11, Y5, Y11
-	VPMADDUBSW   (CX), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y3, Y3
-	VPMADDUBSW   (CX)(DX*1), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y4, Y4
-	VPMADDUBSW   (CX)(DX*2), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y6, Y6
-	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   (R11)(DX*1), Y10, Y10
-	VPMADDWD     Y11, Y10, Y10
+	VPXOR        Y4, Y4, Y4
+	VPSUBD       Y2, Y4, Y2
+	VPMADDWD     (DI)(R8*2), Y0, Y4
+	VPSLLD       $0x05, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VPSUBD       Y4, Y5, Y4
+	LEAQ         (DI)(R8*2), R11
+	VPMADDWD     (R11)(R8*1), Y0, Y0
+	VPSLLD       $0x05, Y0, Y0
+	VPXOR        Y5, Y5, Y5
+	VPSUBD       Y0, Y5, Y0
+	VMOVDQU      (AX), Y5
+	VMOVDQU      32(AX), Y6
+	VMOVDQU      128(AX), Y7
+	VPAND        bytes0f<>+0(SB), Y5, Y8
+	VPSLLW       $0x04, Y7, Y9
+	VPAND        bytes30<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTW (SP), X3
+	VPBROADCASTW 2(SP), X9
+	VINSERTI128  $0x01, X9, Y3, Y9
+	VPMADDUBSW   (CX), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VPMADDUBSW   (CX)(DX*1), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
 	VPADDD       Y10, Y2, Y2
-	VPAND        Y0, Y8, Y10
-	VPSLLW       $0x02, Y9, Y11
-	VPAND        Y1, Y11, Y11
-	VPOR         Y11, Y10, Y10
-	VPBROADCASTW 4(SP), X5
-	VPBROADCASTW 6(SP), X11
-	VINSERTI128  $0x01, X11, Y5, Y11
-	VPMADDUBSW   32(CX), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y3, Y3
-	VPMADDUBSW   32(CX)(DX*1), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y4, Y4
-	VPMADDUBSW   32(CX)(DX*2), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y6, Y6
+	VPMADDUBSW   (CX)(DX*2), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
+	VPADDD       Y10, Y4, Y4
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   32(R11)(DX*1), Y10, Y10
-	VPMADDWD     Y11, Y10, Y10
+	VPMADDUBSW   (R11)(DX*1), Y8, Y8
+	VPMADDWD     Y9, Y8, Y8
+	VPADDD       Y8, Y0, Y0
+	VPAND        bytes0f<>+0(SB), Y6, Y8
+	VPSLLW       $0x02, Y7, Y9
+	VPAND        bytes30<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTW 4(SP), X3
+	VPBROADCASTW 6(SP), X9
+	VINSERTI128  $0x01, X9, Y3, Y9
+	VPMADDUBSW   32(CX), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VPMADDUBSW   32(CX)(DX*1), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
 	VPADDD       Y10, Y2, Y2
-	VPSRLW       $0x04, Y7, Y7
-	VPAND        Y0, Y7, Y7
-	VMOVDQA      Y9, Y10
-	VPAND        Y1, Y10, Y10
-	VPOR         Y10, Y7, Y7
-	VPBROADCASTW 8(SP), X5
-	VPBROADCASTW 10(SP), X10
-	VINSERTI128  $0x01, X10, Y5, Y10
-	VPMADDUBSW   64(CX), Y7, Y11
-	VPMADDWD     Y10, Y11, Y11
-	VPADDD       Y11, Y3, Y3
-	VPMADDUBSW   64(CX)(DX*1), Y7, Y11
-	VPMADDWD     Y10, Y11, Y11
-	VPADDD       Y11, Y4, Y4
-	VPMADDUBSW   64(CX)(DX*2), Y7, Y11
-	VPMADDWD     Y10, Y11, Y11
-	VPADDD       Y11, Y6, Y6
+	VPMADDUBSW   32(CX)(DX*2), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
+	VPADDD       Y10, Y4, Y4
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   64(R11)(DX*1), Y7, Y7
-	VPMADDWD     Y10, Y7, Y7
-	VPADDD       Y7, Y2, Y2
-	VPSRLW       $0x04, Y8, Y7
-	VPAND        Y0, Y7, Y7
-	VPSRLW       $0x02, Y9, Y8
-	VPAND        Y1, Y8, Y8
-	VPOR         Y8, Y7, Y7
-	VPBROADCASTW 12(SP), X5
-	VPBROADCASTW 14(SP), X8
-	VINSERTI128  $0x01, X8, Y5, Y8
-	VPMADDUBSW   96(CX), Y7, Y9
+	VPMADDUBSW   32(R11)(DX*1), Y8, Y8
+	VPMADDWD     Y9, Y8, Y8
+	VPADDD       Y8, Y0, Y0
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	VMOVDQA      Y7, Y8
+	VPAND        bytes30<>+0(SB), Y8, Y8
+	VPOR         Y8, Y5, Y5
+	VPBROADCASTW 8(SP), X3
+	VPBROADCASTW 10(SP), X8
+	VINSERTI128  $0x01, X8, Y3, Y8
+	VPMADDUBSW   64(CX), Y5, Y9
 	VPMADDWD     Y8, Y9, Y9
-	VPADDD       Y9, Y3, Y3
-	VPMADDUBSW   96(CX)(DX*1), Y7, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMADDUBSW   64(CX)(DX*1), Y5, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   64(CX)(DX*2), Y5, Y9
 	VPMADDWD     Y8, Y9, Y9
 	VPADDD       Y9, Y4, Y4
-	VPMADDUBSW   96(CX)(DX*2), Y7, Y9
-	VPMADDWD     Y8, Y9, Y9
-	VPADDD       Y9, Y6, Y6
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   96(R11)(DX*1), Y7, Y7
-	VPMADDWD     Y8, Y7, Y7
+	VPMADDUBSW   64(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y8, Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPSRLW       $0x04, Y6, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	VPSRLW       $0x02, Y7, Y6
+	VPAND        bytes30<>+0(SB), Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPBROADCASTW 12(SP), X3
+	VPBROADCASTW 14(SP), X6
+	VINSERTI128  $0x01, X6, Y3, Y6
+	VPMADDUBSW   96(CX), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPMADDUBSW   96(CX)(DX*1), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
 	VPADDD       Y7, Y2, Y2
-	VMOVDQU      64(AX), Y7
-	VMOVDQU      96(AX), Y8
-	VMOVDQU      160(AX), Y9
-	VPAND        Y0, Y7, Y10
-	VPSLLW       $0x04, Y9, Y11
-	VPAND        Y1, Y11, Y11
-	VPOR         Y11, Y10, Y10
-	VPBROADCASTW 16(SP), X5
-	VPBROADCASTW 18(SP), X11
-	VINSERTI128  $0x01, X11, Y5, Y11
-	VPMADDUBSW   128(CX), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y3, Y3
-	VPMADDUBSW   128(CX)(DX*1), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y4, Y4
-	VPMADDUBSW   128(CX)(DX*2), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y6, Y6
+	VPMADDUBSW   96(CX)(DX*2), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y4, Y4
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   128(R11)(DX*1), Y10, Y10
-	VPMADDWD     Y11, Y10, Y10
+	VPMADDUBSW   96(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VMOVDQU      64(AX), Y5
+	VMOVDQU      96(AX), Y6
+	VMOVDQU      160(AX), Y7
+	VPAND        bytes0f<>+0(SB), Y5, Y8
+	VPSLLW       $0x04, Y7, Y9
+	VPAND        bytes30<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTW 16(SP), X3
+	VPBROADCASTW 18(SP), X9
+	VINSERTI128  $0x01, X9, Y3, Y9
+	VPMADDUBSW   128(CX), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VPMADDUBSW   128(CX)(DX*1), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
 	VPADDD       Y10, Y2, Y2
-	VPAND        Y0, Y8, Y10
-	VPSLLW       $0x02, Y9, Y11
-	VPAND        Y1, Y11, Y11
-	VPOR         Y11, Y10, Y10
-	VPBROADCASTW 20(SP), X5
-	VPBROADCASTW 22(SP), X11
-	VINSERTI128  $0x01, X11, Y5, Y11
-	VPMADDUBSW   160(CX), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y3, Y3
-	VPMADDUBSW   160(CX)(DX*1), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y4, Y4
-	VPMADDUBSW   160(CX)(DX*2), Y10, Y12
-	VPMADDWD     Y11, Y12, Y12
-	VPADDD       Y12, Y6, Y6
+	VPMADDUBSW   128(CX)(DX*2), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
+	VPADDD       Y10, Y4, Y4
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   160(R11)(DX*1), Y10, Y10
-	VPMADDWD     Y11, Y10, Y10
+	VPMADDUBSW   128(R11)(DX*1), Y8, Y8
+	VPMADDWD     Y9, Y8, Y8
+	VPADDD       Y8, Y0, Y0
+	VPAND        bytes0f<>+0(SB), Y6, Y8
+	VPSLLW       $0x02, Y7, Y9
+	VPAND        bytes30<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTW 20(SP), X3
+	VPBROADCASTW 22(SP), X9
+	VINSERTI128  $0x01, X9, Y3, Y9
+	VPMADDUBSW   160(CX), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VPMADDUBSW   160(CX)(DX*1), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
 	VPADDD       Y10, Y2, Y2
-	VPSRLW       $0x04, Y7, Y7
-	VPAND        Y0, Y7, Y7
-	VMOVDQA      Y9, Y10
-	VPAND        Y1, Y10, Y10
-	VPOR         Y10, Y7, Y7
-	VPBROADCASTW 24(SP), X5
-	VPBROADCASTW 26(SP), X10
-	VINSERTI128  $0x01, X10, Y5, Y10
-	VPMADDUBSW   192(CX), Y7, Y11
-	VPMADDWD     Y10, Y11, Y11
-	VPADDD       Y11, Y3, Y3
-	VPMADDUBSW   192(CX)(DX*1), Y7, Y11
-	VPMADDWD     Y10, Y11, Y11
-	VPADDD       Y11, Y4, Y4
-	VPMADDUBSW   192(CX)(DX*2), Y7, Y11
-	VPMADDWD     Y10, Y11, Y11
-	VPADDD       Y11, Y6, Y6
+	VPMADDUBSW   160(CX)(DX*2), Y8, Y10
+	VPMADDWD     Y9, Y10, Y10
+	VPADDD       Y10, Y4, Y4
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   192(R11)(DX*1), Y7, Y7
-	VPMADDWD     Y10, Y7, Y7
-	VPADDD       Y7, Y2, Y2
-	VPSRLW       $0x04, Y8, Y7
-	VPAND        Y0, Y7, Y7
-	VPSRLW       $0x02, Y9, Y8
-	VPAND        Y1, Y8, Y8
-	VPOR         Y8, Y7, Y7
-	VPBROADCASTW 28(SP), X5
-	VPBROADCASTW 30(SP), X8
-	VINSERTI128  $0x01, X8, Y5, Y8
-	VPMADDUBSW   224(CX), Y7, Y9
+	VPMADDUBSW   160(R11)(DX*1), Y8, Y8
+	VPMADDWD     Y9, Y8, Y8
+	VPADDD       Y8, Y0, Y0
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	VMOVDQA      Y7, Y8
+	VPAND        bytes30<>+0(SB), Y8, Y8
+	VPOR         Y8, Y5, Y5
+	VPBROADCASTW 24(SP), X3
+	VPBROADCASTW 26(SP), X8
+	VINSERTI128  $0x01, X8, Y3, Y8
+	VPMADDUBSW   192(CX), Y5, Y9
 	VPMADDWD     Y8, Y9, Y9
-	VPADDD       Y9, Y3, Y3
-	VPMADDUBSW   224(CX)(DX*1), Y7, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMADDUBSW   192(CX)(DX*1), Y5, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   192(CX)(DX*2), Y5, Y9
 	VPMADDWD     Y8, Y9, Y9
 	VPADDD       Y9, Y4, Y4
-	VPMADDUBSW   224(CX)(DX*2), Y7, Y9
-	VPMADDWD     Y8, Y9, Y9
-	VPADDD       Y9, Y6, Y6
 	LEAQ         (CX)(DX*2), R11
-	VPMADDUBSW   224(R11)(DX*1), Y7, Y7
-	VPMADDWD     Y8, Y7, Y7
+	VPMADDUBSW   192(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y8, Y5, Y5
+	VPADDD       Y5, Y0, Y0
+	VPSRLW       $0x04, Y6, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	VPSRLW       $0x02, Y7, Y6
+	VPAND        bytes30<>+0(SB), Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPBROADCASTW 28(SP), X3
+	VPBROADCASTW 30(SP), X6
+	VINSERTI128  $0x01, X6, Y3, Y6
+	VPMADDUBSW   224(CX), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPMADDUBSW   224(CX)(DX*1), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
 	VPADDD       Y7, Y2, Y2
+	VPMADDUBSW   224(CX)(DX*2), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   224(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y0, Y0
 	MOVWLZX      208(AX), R11
-	VMOVD        R11, X5
-	VCVTPH2PS    X5, X5
-	VEXTRACTI128 $0x01, Y3, X7
-	VPADDD       X7, X3, X3
-	VPHADDD      X3, X3, X3
-	VPHADDD      X3, X3, X3
-	VCVTDQ2PS    X3, X3
-	VMULSS       X5, X3, X3
-	VMULSS       (BX), X3, X3
-	VADDSS       (R10), X3, X3
-	MOVSS        X3, (R10)
-	VEXTRACTI128 $0x01, Y4, X3
-	VPADDD       X3, X4, X4
-	VPHADDD      X4, X4, X4
-	VPHADDD      X4, X4, X4
-	VCVTDQ2PS    X4, X4
-	VMULSS       X5, X4, X4
-	VMULSS       (BX)(SI*1), X4, X4
-	VADDSS       4(R10), X4, X4
-	MOVSS        X4, 4(R10)
-	VEXTRACTI128 $0x01, Y6, X3
-	VPADDD       X3, X6, X6
-	VPHADDD      X6, X6, X6
-	VPHADDD      X6, X6, X6
-	VCVTDQ2PS    X6, X6
-	VMULSS       X5, X6, X6
-	VMULSS       (BX)(SI*2), X6, X6
-	VADDSS       8(R10), X6, X6
-	MOVSS        X6, 8(R10)
-	VEXTRACTI128 $0x01, Y2, X3
-	VPADDD       X3, X2, X2
+	VMOVD        R11, X3
+	VCVTPH2PS    X3, X3
+	VEXTRACTI128 $0x01, Y1, X5
+	VPADDD       X5, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VMULSS       X3, X1, X1
+	VMULSS       (BX), X1, X1
+	VADDSS       (R10), X1, X1
+	MOVSS        X1, (R10)
+	VEXTRACTI128 $0x01, Y2, X1
+	VPADDD       X1, X2, X2
 	VPHADDD      X2, X2, X2
 	VPHADDD      X2, X2, X2
 	VCVTDQ2PS    X2, X2
-	VMULSS       X5, X2, X2
+	VMULSS       X3, X2, X2
+	VMULSS       (BX)(SI*1), X2, X2
+	VADDSS       4(R10), X2, X2
+	MOVSS        X2, 4(R10)
+	VEXTRACTI128 $0x01, Y4, X1
+	VPADDD       X1, X4, X4
+	VPHADDD      X4, X4, X4
+	VPHADDD      X4, X4, X4
+	VCVTDQ2PS    X4, X4
+	VMULSS       X3, X4, X4
+	VMULSS       (BX)(SI*2), X4, X4
+	VADDSS       8(R10), X4, X4
+	MOVSS        X4, 8(R10)
+	VEXTRACTI128 $0x01, Y0, X1
+	VPADDD       X1, X0, X0
+	VPHADDD      X0, X0, X0
+	VPHADDD      X0, X0, X0
+	VCVTDQ2PS    X0, X0
+	VMULSS       X3, X0, X0
 	LEAQ         (BX)(SI*2), R11
-	VMULSS       (R11)(SI*1), X2, X2
-	VADDSS       12(R10), X2, X2
-	MOVSS        X2, 12(R10)
+	VMULSS       (R11)(SI*1), X0, X0
+	VADDSS       12(R10), X0, X0
+	MOVSS        X0, 12(R10)
 	ADDQ         $0x000000d2, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, BX

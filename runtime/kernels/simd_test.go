@@ -3,6 +3,8 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"regexp"
 	"testing"
 )
 
@@ -104,5 +106,17 @@ func TestDot4MatchesDot(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestAVX2KernelsUseVEXRegisters guards the generated AVX2 kernels against registers 16-31,
+// which need AVX-512 encodings and would fault on AVX2-only CPUs.
+func TestAVX2KernelsUseVEXRegisters(t *testing.T) {
+	b, err := os.ReadFile("kernels_amd64.s")
+	if err != nil {
+		t.Skipf("no generated assembly here: %v", err)
+	}
+	if m := regexp.MustCompile(`\b[XYZ](1[6-9]|2[0-9]|3[01])\b`).Find(b); m != nil {
+		t.Fatalf("kernels_amd64.s uses %s; regenerate with fewer live vector registers", m)
 	}
 }

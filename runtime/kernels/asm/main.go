@@ -10,6 +10,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -33,27 +35,28 @@ func main() {
 	Generate()
 }
 
-// broadcastB fills a YMM register with the byte v.
-func broadcastB(v uint32) VecVirtual {
-	r := GP32()
-	MOVL(U32(v*0x01010101), r)
-	x := XMM()
-	VMOVD(r, x)
-	y := YMM()
-	VPBROADCASTD(x, y)
-	return y
+// consts holds the 32-byte constants already emitted, by name.
+var consts = map[string]Mem{}
+
+// const32 returns a read-only 32-byte constant made of the 32-bit word v repeated; vector
+// instructions read it as a memory operand, which keeps registers free.
+func const32(name string, v uint32) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	m := GLOBL(name, RODATA|NOPTR)
+	for i := range 8 {
+		DATA(4*i, U32(v))
+	}
+	consts[name] = m
+	return m
 }
 
-// broadcastW fills a YMM register with the 16-bit value v.
-func broadcastW(v uint32) VecVirtual {
-	r := GP32()
-	MOVL(U32(v|v<<16), r)
-	x := XMM()
-	VMOVD(r, x)
-	y := YMM()
-	VPBROADCASTD(x, y)
-	return y
-}
+// broadcastB returns a constant of 32 bytes v.
+func broadcastB(v uint32) Mem { return const32(fmt.Sprintf("bytes%02x", v), v*0x01010101) }
+
+// broadcastW returns a constant of 16 words v.
+func broadcastW(v uint32) Mem { return const32(fmt.Sprintf("words%04x", v), v|v<<16) }
 
 // hsum returns the horizontal sum of the 8 floats of y in the low lane of an XMM register.
 func hsum(y VecVirtual) Register {
@@ -82,7 +85,7 @@ func f16Scale(m, d Mem) VecVirtual {
 
 // dotI8 returns the 8 int32 sums of products of the signed bytes of w and q, four bytes per
 // lane (the sign trick: |w| as unsigned times q with w's sign).
-func dotI8(w, q, ones VecVirtual) VecVirtual {
+func dotI8(w, q VecVirtual, ones Mem) VecVirtual {
 	ax := YMM()
 	VPSIGNB(w, w, ax)
 	sy := YMM()

@@ -195,3 +195,30 @@ func (m *Model) Runtime(threads int) (*runtime.Model, error) {
 	}
 	return rm, nil
 }
+
+// ReadModelInfo returns the configuration and GGUF metadata (tokenizer included) of the model
+// at path, a GGUF file or a Hugging Face folder, without reading its weights.
+func ReadModelInfo(path string) (convert.Config, gguf.Metadata, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return convert.Config{}, nil, badInputf("%s: %v", path, err)
+	}
+	if st.IsDir() {
+		src, err := convert.OpenSource(path, convert.Options{OutType: convert.OutF32})
+		if err != nil {
+			return convert.Config{}, nil, fmt.Errorf("distill: %w: %s: %w", ErrBadInput, path, err)
+		}
+		defer src.Close()
+		return src.Config, slices.Clone(src.Metadata), nil
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return convert.Config{}, nil, fmt.Errorf("distill: %w: %w", ErrBadInput, err)
+	}
+	defer f.Close()
+	cfg, err := convert.ConfigFromGGUF(f.Metadata, f.Tensors)
+	if err != nil {
+		return convert.Config{}, nil, badInputf("%s: %v", path, err)
+	}
+	return cfg, slices.Clone(f.Metadata), nil
+}

@@ -102,16 +102,19 @@ func (t *Tokenizer) encodeBPE(text string, out []int32, sc *scratch) []int32 {
 	}
 	boff = append(boff, int32(len(norm)))
 	sc.norm, sc.boff = norm, boff
-	for _, s := range spans {
-		word := norm[boff[s.start]:boff[s.end]]
-		if ids, ok := sc.cache.get(string(word)); ok {
-			out = append(out, ids...)
-			continue
+	out, _ = t.spread(len(norm), len(spans), out, sc, func(lo, hi int, sc *scratch, out []int32) ([]int32, error) {
+		for _, s := range spans[lo:hi] {
+			word := norm[boff[s.start]:boff[s.end]]
+			if ids, ok := sc.cache.get(string(word)); ok {
+				out = append(out, ids...)
+				continue
+			}
+			first := len(out)
+			out = t.bpeWord(word, out, sc)
+			sc.cache.put(string(word), out[first:])
 		}
-		first := len(out)
-		out = t.bpeWord(word, out, sc)
-		sc.cache.put(string(word), out[first:])
-	}
+		return out, nil
+	})
 	return out
 }
 

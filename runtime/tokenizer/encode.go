@@ -39,6 +39,7 @@ type scratch struct {
 	m             matcher
 	cache         idCache
 	ranks         []int32
+	bounds        []int32
 }
 
 // Encode tokenizes text. With opts.AddSpecial it adds BOS/EOS as the model asks; it fails only

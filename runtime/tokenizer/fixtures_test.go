@@ -10,12 +10,12 @@ import (
 	"testing"
 )
 
-// sharedDir returns ../shared beside the repository root, skipping the test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
+// findShared returns ../shared beside the repository root (the directory holding go.mod), or
+// a reason why there is none.
+func findShared() (string, string) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", err.Error()
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -23,15 +23,25 @@ func sharedDir(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared")
+			return "", "no go.mod above the package directory; cannot locate ../shared"
 		}
 		dir = parent
 	}
 	shared := filepath.Join(filepath.Dir(dir), "shared")
 	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared fixtures not found at %s; skipping", shared)
+		return "", "shared fixtures not found at " + shared + "; skipping"
 	}
-	return shared
+	return shared, ""
+}
+
+// sharedDir returns ../shared beside the repository root, skipping the test when it is absent.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	dir, why := findShared()
+	if dir == "" {
+		t.Skip(why)
+	}
+	return dir
 }
 
 // vocabTest is one test vector of llama.cpp's tests/test-tokenizer-0.

@@ -76,45 +76,49 @@ func (q *spmQueue) pop() spmBigram {
 // cross such a cut, and within each run the merge order is unchanged, so the result is the
 // same while each priority queue stays small, and repeated runs (words) come from a cache.
 func (t *Tokenizer) encodeSPM(text string, out []int32, sc *scratch) ([]int32, error) {
-	syms := sc.syms[:0]
+	bounds := sc.bounds[:0]
 	prevCls := uint8(pairOther)
-	runStart := 0
-	var err error
-	flush := func(end int) error {
-		if end == runStart {
-			return nil
-		}
-		run := text[runStart:end]
-		if ids, ok := sc.cache.get(run); ok {
-			out = append(out, ids...)
-		} else {
-			first := len(out)
-			t.mergeSPM(text, syms, sc)
-			if out, err = t.emitSPM(text, syms, out); err != nil {
-				return err
-			}
-			sc.cache.put(run, out[first:])
-		}
-		syms = syms[:0]
-		runStart = end
-		return nil
-	}
 	for off := 0; off < len(text); {
 		n := min(utf8SeqLen(text[off]), len(text)-off)
 		cls := t.pairClass(text[off : off+n])
-		if off > 0 && t.canCut(prevCls, cls) {
-			if err := flush(off); err != nil {
-				return nil, err
-			}
+		if off == 0 || t.canCut(prevCls, cls) {
+			bounds = append(bounds, int32(off))
 		}
-		syms = append(syms, symbol{start: int32(off), n: int32(n)})
 		prevCls = cls
 		off += n
 	}
-	if err := flush(len(text)); err != nil {
-		return nil, err
+	bounds = append(bounds, int32(len(text)))
+	sc.bounds = bounds
+	return t.spread(len(text), len(bounds)-1, out, sc, func(lo, hi int, sc *scratch, out []int32) ([]int32, error) {
+		var err error
+		for r := lo; r < hi; r++ {
+			if out, err = t.spmRun(text[bounds[r]:bounds[r+1]], out, sc); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	})
+}
+
+// spmRun merges one run of the text (no token spans its ends) and appends its tokens.
+func (t *Tokenizer) spmRun(run string, out []int32, sc *scratch) ([]int32, error) {
+	if ids, ok := sc.cache.get(run); ok {
+		return append(out, ids...), nil
+	}
+	syms := sc.syms[:0]
+	for off := 0; off < len(run); {
+		n := min(utf8SeqLen(run[off]), len(run)-off)
+		syms = append(syms, symbol{start: int32(off), n: int32(n)})
+		off += n
 	}
 	sc.syms = syms[:0]
+	first := len(out)
+	t.mergeSPM(run, syms, sc)
+	out, err := t.emitSPM(run, syms, out)
+	if err != nil {
+		return nil, err
+	}
+	sc.cache.put(run, out[first:])
 	return out, nil
 }
 

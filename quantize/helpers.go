@@ -253,17 +253,14 @@ func makeQkxQuants(n int, nmax int32, x, weights []float32, L, Laux []uint8, the
 	for is := 0; is <= nstep; is++ {
 		// min changes when a candidate wins, so later candidates use the new range (as in C).
 		iscale = (rmin + float32(rdelta*float32(is)) + fnmax) / (max - min)
-		same := havePrev
-		for i := range Laux {
-			l := uint8(clampInt(nearestInt(iscale*xm[i]), 0, nmax))
-			same = same && l == prev[i]
-			Laux[i] = l
-		}
-		if same {
+		var cand [32]uint8
+		candLevels(&cand, &xm, n, iscale, fnmax)
+		if havePrev && cand == prev {
 			continue
 		}
-		copy(prev[:], Laux)
+		prev = cand
 		havePrev = true
+		copy(Laux, cand[:n])
 		var sumL, sumL2, sumXL float32
 		_, _ = Laux[len(x)-1], weights[len(x)-1]
 		for i, v := range x {
@@ -306,6 +303,22 @@ func makeQkxQuants(n int, nmax int32, x, weights []float32, L, Laux []uint8, the
 	}
 	*theMin = -min
 	return scale
+}
+
+// candLevels stores clamp(nearestInt(iscale*xm[i]), 0, nmax) for i < n into L (and zeros
+// after n). Clamping the product to [0, nmax] before rounding gives the same level, and lets the
+// level be read off the magic-number sum directly.
+func candLevels(L *[32]uint8, xm *[32]float32, n int, iscale, fnmax float32) {
+	for i := 0; i < n; i++ {
+		v := iscale * xm[i]
+		if v < 0 {
+			v = 0
+		}
+		if v > fnmax {
+			v = fnmax
+		}
+		L[i] = uint8(math.Float32bits(v+12582912) - 0x4b400000)
+	}
 }
 
 // makeQpQuants is ggml's make_qp_quants: quantizes n non-negative values (sub-block scales or
@@ -406,7 +419,9 @@ func makeQpQuants(n int, nmax int32, x []float32, L []uint8, qw []float32) float
 }
 
 // bestIndexInt8 returns the index of the entry of the sorted table val nearest to x (ggml's
-// best_index_int8).
+// best_index_int8). The binary search of the C code ends at the first entry greater than x;
+// since the entries are integers that is the first entry greater than floor(x), which a table
+// gives directly (only the IQ4NLValues table is used, so its lookup is precomputed).
 func bestIndexInt8(val *[16]int8, x float32) int {
 	if x <= float32(val[0]) {
 		return 0
@@ -414,17 +429,59 @@ func bestIndexInt8(val *[16]int8, x float32) int {
 	if x >= float32(val[15]) {
 		return 15
 	}
-	ml, mu := 0, 15
-	for mu-ml > 1 {
-		mav := (ml + mu) / 2
-		if x < float32(val[mav]) {
-			mu = mav
-		} else {
-			ml = mav
-		}
+	if val == &IQ4NLValues {
+		return iq4Index(x)
+	}
+	mu := 1
+	for float32(val[mu]) <= x {
+		mu++
 	}
 	if x-float32(val[mu-1]) < float32(val[mu])-x {
 		return mu - 1
 	}
 	return mu
+}
+
+// iq4Index is bestIndexInt8(&IQ4NLValues, x), small enough to inline.
+func iq4Index(x float32) int {
+	if x <= -127 {
+		return 0
+	}
+	if x >= 113 {
+		return 15
+	}
+	mu := iq4Above[uint8(floorInt(x)+128)]
+	if x-iq4Float[mu-1] < iq4Float[mu]-x {
+		return int(mu - 1)
+	}
+	return int(mu)
+}
+
+// iq4Float holds IQ4NLValues as float32.
+var iq4Float = func() (f [16]float32) {
+	for i, v := range IQ4NLValues {
+		f[i] = float32(v)
+	}
+	return
+}()
+
+// iq4Above[k+128] is the index of the first IQ4NLValues entry greater than k.
+var iq4Above = func() (t [256]uint8) {
+	for k := -128; k < 128; k++ {
+		i := 0
+		for i < 15 && int(IQ4NLValues[i]) <= k {
+			i++
+		}
+		t[k+128] = uint8(i)
+	}
+	return
+}()
+
+// floorInt returns floor(x) for |x| < 2^31.
+func floorInt(x float32) int32 {
+	i := int32(x)
+	if float32(i) > x {
+		i--
+	}
+	return i
 }

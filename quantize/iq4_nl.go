@@ -94,9 +94,9 @@ func quantizeIQ4(s *iq4Scratch, n int, x []float32, dh, q4, scalesH, scalesL []b
 		var sumqx, sumq2 float32
 		for j, v := range xb {
 			al := id * v
-			l := bestIndexInt8(values, al)
+			l := iq4Index(al)
 			Lb[j] = uint8(l)
-			q := float32(values[l])
+			q := iq4Float[l]
 			w := weight[j]
 			sumqx += float32(float32(w*q) * v)
 			sumq2 += float32(float32(w*q) * q)
@@ -111,8 +111,8 @@ func quantizeIQ4(s *iq4Scratch, n int, x []float32, dh, q4, scalesH, scalesL []b
 			sumqx, sumq2 = 0, 0
 			for j, v := range xb {
 				al := id * v
-				l := bestIndexInt8(values, al)
-				q := float32(values[l])
+				l := iq4Index(al)
+				q := iq4Float[l]
 				w := weight[j]
 				sumqx += float32(float32(w*q) * v)
 				sumq2 += float32(float32(w*q) * q)
@@ -146,7 +146,7 @@ func quantizeIQ4(s *iq4Scratch, n int, x []float32, dh, q4, scalesH, scalesL []b
 			Lb := s.L[ib*32 : ib*32+32]
 			xb := x[ib*32 : ib*32+32]
 			for j, v := range xb {
-				Lb[j] = uint8(bestIndexInt8(values, idl*v))
+				Lb[j] = uint8(iq4Index(idl * v))
 			}
 			l += 32
 			lLow := uint8(l & 0xf)
@@ -167,7 +167,7 @@ func quantizeIQ4(s *iq4Scratch, n int, x []float32, dh, q4, scalesH, scalesL []b
 				id = 1 / s.scales[0]
 			}
 			for j, v := range x[:n] {
-				s.L[j] = uint8(bestIndexInt8(values, id*v))
+				s.L[j] = uint8(iq4Index(id * v))
 			}
 		}
 	}

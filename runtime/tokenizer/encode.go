@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 )
@@ -42,15 +43,51 @@ type scratch struct {
 	bounds        []int32
 }
 
+// getScratch takes a scratch space from the tokenizer's free list (or makes one). The list is a
+// plain slice rather than a sync.Pool so that the word caches survive garbage collections.
+func (t *Tokenizer) getScratch() *scratch {
+	t.scratchMu.Lock()
+	defer t.scratchMu.Unlock()
+	if n := len(t.scratch); n > 0 {
+		sc := t.scratch[n-1]
+		t.scratch = t.scratch[:n-1]
+		return sc
+	}
+	return new(scratch)
+}
+
+// maxKeptBuffer is the largest per-call buffer (in elements) a scratch keeps between calls:
+// enough for inputs of a few MB, so that tokenizing a corpus chunk by chunk does not allocate.
+const maxKeptBuffer = 1 << 22
+
+// putScratch returns sc to the free list, dropping buffers grown by one large input.
+func (t *Tokenizer) putScratch(sc *scratch) {
+	if cap(sc.cps) > maxKeptBuffer {
+		sc.cps, sc.collapsed, sc.wide, sc.boff = nil, nil, nil, nil
+	}
+	if cap(sc.norm) > 4*maxKeptBuffer {
+		sc.norm = nil
+	}
+	if cap(sc.spans) > maxKeptBuffer || cap(sc.spans2) > maxKeptBuffer {
+		sc.spans, sc.spans2 = nil, nil
+	}
+	if cap(sc.syms) > maxKeptBuffer || cap(sc.frags) > maxKeptBuffer || cap(sc.frags2) > maxKeptBuffer || cap(sc.bounds) > maxKeptBuffer {
+		sc.syms, sc.frags, sc.frags2, sc.bounds = nil, nil, nil, nil
+	}
+	sc.spmQ, sc.bpeQ, sc.m.stack = sc.spmQ[:0], sc.bpeQ[:0], sc.m.stack[:0]
+	t.scratchMu.Lock()
+	defer t.scratchMu.Unlock()
+	if len(t.scratch) < 2*runtime.GOMAXPROCS(0)+2 {
+		t.scratch = append(t.scratch, sc)
+	}
+}
+
 // Encode tokenizes text. With opts.AddSpecial it adds BOS/EOS as the model asks; it fails only
 // when the model asks for a BOS or EOS it does not have, or when a SentencePiece vocabulary has
 // no token for a byte of the text and no unknown token either.
 func (t *Tokenizer) Encode(text string, opts EncodeOptions) ([]int32, error) {
-	sc, _ := t.pool.Get().(*scratch)
-	if sc == nil {
-		sc = new(scratch)
-	}
-	defer t.pool.Put(sc)
+	sc := t.getScratch()
+	defer t.putScratch(sc)
 	out := make([]int32, 0, len(text)/3+4)
 
 	sc.frags = sc.frags[:0]

@@ -29,11 +29,8 @@ func (t *Tokenizer) spread(size, n int, out []int32, sc *scratch, work func(lo, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wsc, _ := t.pool.Get().(*scratch)
-			if wsc == nil {
-				wsc = new(scratch)
-			}
-			defer t.pool.Put(wsc)
+			wsc := t.getScratch()
+			defer t.putScratch(wsc)
 			lo, hi := w*n/workers, (w+1)*n/workers
 			res[w].ids, res[w].err = work(lo, hi, wsc, make([]int32, 0, (hi-lo)*2))
 		}()

@@ -55,4 +55,3 @@ func TestParallelSameIDs(t *testing.T) {
 		}
 	}
 }
-

@@ -128,7 +128,8 @@ type Tokenizer struct {
 	byteStr   [256]string       // GPT-2 character of each byte
 	rawByte   [256]int32        // token whose text is the single raw byte (llama.cpp's fallback)
 
-	pool sync.Pool // *scratch, each with its own word cache
+	scratchMu sync.Mutex
+	scratch   []*scratch // free scratch spaces, each with its own word cache
 }
 
 // Open reads the tokenizer of the GGUF file at path.

@@ -38,8 +38,8 @@ var tok = byteTokenizer{bos: 1, eos: 2}
 func TestPacker(t *testing.T) {
 	p, err := NewPacker(4, 1, 2)
 	require.NoError(t, err)
-	require.Nil(t, p.Add([]int32{10}))                                              // 1 10 2
-	require.Equal(t, [][]int32{{1, 10, 2, 1}}, p.Add([]int32{11, 12}))              // … 1 11 12 2
+	require.Nil(t, p.Add([]int32{10}))                                 // 1 10 2
+	require.Equal(t, [][]int32{{1, 10, 2, 1}}, p.Add([]int32{11, 12})) // … 1 11 12 2
 	require.Equal(t, [][]int32{{11, 12, 2, 1}, {20, 21, 22, 23}}, p.Add([]int32{20, 21, 22, 23, 24}))
 	require.Equal(t, []int32{24, 2}, p.Pending())
 

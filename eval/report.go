@@ -1,0 +1,186 @@
+package eval
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Report is the outcome of Run: one entry per model, the base first. It is what report.json
+// holds.
+type Report struct {
+	// Tool names the producer.
+	Tool string `json:"tool"`
+	// Data describes the evaluation text; nil when none was given.
+	Data *DataInfo `json:"data,omitempty"`
+	// Base is the path of the reference model (Models[0]).
+	Base string `json:"base"`
+	// SpeedMetric names the speed used on the charts and Pareto fronts:
+	// "gen_tokens_per_second" (latency) or "ppl_tokens_per_second" (when latency was skipped).
+	SpeedMetric string        `json:"speed_metric"`
+	Models      []ModelReport `json:"models"`
+	Gates       GateReport    `json:"gates"`
+
+	vocab int
+}
+
+// DataInfo describes the evaluation text and how it was cut.
+type DataInfo struct {
+	Path    string `json:"path"`
+	Tokens  int    `json:"tokens"`
+	Context int    `json:"n_ctx"`
+	Stride  int    `json:"stride,omitempty"`
+	Chunks  int    `json:"chunks"`
+	Scored  int    `json:"scored_tokens"`
+}
+
+// ModelReport holds every measurement of one model.
+type ModelReport struct {
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	IsBase bool   `json:"is_base"`
+	Size   *Size  `json:"size"`
+	// Perplexity on the evaluation text (nil without one).
+	Perplexity *PerplexityResult `json:"perplexity,omitempty"`
+	// PPLIncrease is PPL/PPL(base) - 1 (0 for the base).
+	PPLIncrease float64 `json:"ppl_increase"`
+	// KLD against the base (nil for the base, or without KL-divergence).
+	KLD     *KLDResult   `json:"kld,omitempty"`
+	Latency *Latency     `json:"latency,omitempty"`
+	Tasks   []TaskResult `json:"tasks,omitempty"`
+	// Speed is the value of the report's SpeedMetric for this model.
+	Speed float64 `json:"speed"`
+	// Pareto tells on which fronts the model lies: perplexity against size and against speed,
+	// and mean KLD against size.
+	Pareto Pareto `json:"pareto"`
+	// GateFailures explains each gate this model fails.
+	GateFailures []string `json:"gate_failures,omitempty"`
+}
+
+// Pareto flags membership of the Pareto fronts (no other model is at least as good on both
+// axes and better on one).
+type Pareto struct {
+	PPLSize  bool `json:"ppl_vs_size"`
+	PPLSpeed bool `json:"ppl_vs_speed"`
+	KLDSize  bool `json:"kld_vs_size"`
+}
+
+// GateReport records the gates and their outcome.
+type GateReport struct {
+	Gates
+	Passed   bool     `json:"passed"`
+	Failures []string `json:"failures,omitempty"`
+}
+
+// GateError returns an error naming every model that fails a gate, or nil.
+func (r *Report) GateError() error {
+	if r.Gates.Passed {
+		return nil
+	}
+	return fmt.Errorf("quality gate failed: %s", strings.Join(r.Gates.Failures, "; "))
+}
+
+// hasPPL reports whether perplexity was measured.
+func (r *Report) hasPPL() bool { return len(r.Models) > 0 && r.Models[0].Perplexity != nil }
+
+// hasKLD reports whether KL-divergence was measured.
+func (r *Report) hasKLD() bool {
+	for _, m := range r.Models {
+		if m.KLD != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// kld returns a model's mean KLD (0 for the base).
+func (m *ModelReport) kld() float64 {
+	if m.KLD == nil {
+		return 0
+	}
+	return m.KLD.MeanKLD
+}
+
+// finish computes the derived fields: speed, PPL increase, Pareto fronts and gates.
+func (r *Report) finish() {
+	r.SpeedMetric = "gen_tokens_per_second"
+	for _, m := range r.Models {
+		if m.Latency == nil {
+			r.SpeedMetric = "ppl_tokens_per_second"
+		}
+	}
+	for i := range r.Models {
+		m := &r.Models[i]
+		if r.SpeedMetric == "gen_tokens_per_second" {
+			m.Speed = m.Latency.GenTokensPerSecond
+		} else if m.Perplexity != nil {
+			m.Speed = m.Perplexity.TokensPerSecond
+		}
+		if r.hasPPL() && m.Perplexity != nil {
+			m.PPLIncrease = m.Perplexity.PPL/r.Models[0].Perplexity.PPL - 1
+		}
+	}
+	if r.hasPPL() {
+		size := func(m *ModelReport) float64 { return float64(m.Size.FileBytes) }
+		ppl := func(m *ModelReport) float64 { return m.Perplexity.PPL }
+		negSpeed := func(m *ModelReport) float64 { return -m.Speed }
+		for i, on := range paretoFront(r.Models, size, ppl) {
+			r.Models[i].Pareto.PPLSize = on
+		}
+		for i, on := range paretoFront(r.Models, negSpeed, ppl) {
+			r.Models[i].Pareto.PPLSpeed = on
+		}
+		if r.hasKLD() {
+			for i, on := range paretoFront(r.Models, size, (*ModelReport).kld) {
+				r.Models[i].Pareto.KLDSize = on
+			}
+		}
+	}
+	r.Gates.Passed, r.Gates.Failures = true, nil
+	g := r.Gates.Gates
+	for i := range r.Models {
+		m := &r.Models[i]
+		m.GateFailures = nil
+		if m.IsBase {
+			continue
+		}
+		if g.MaxPPLIncrease > 0 && m.Perplexity != nil && m.PPLIncrease > g.MaxPPLIncrease {
+			m.GateFailures = append(m.GateFailures, fmt.Sprintf("%s: perplexity %.4f is %.2f%% above the base's %.4f (limit %.2f%%)",
+				m.Name, m.Perplexity.PPL, 100*m.PPLIncrease, r.Models[0].Perplexity.PPL, 100*g.MaxPPLIncrease))
+		}
+		if g.MaxKLD > 0 && m.KLD != nil && m.KLD.MeanKLD > g.MaxKLD {
+			m.GateFailures = append(m.GateFailures, fmt.Sprintf("%s: mean KL-divergence %.6f exceeds the limit %g", m.Name, m.KLD.MeanKLD, g.MaxKLD))
+		}
+		if len(m.GateFailures) > 0 {
+			r.Gates.Passed = false
+			r.Gates.Failures = append(r.Gates.Failures, m.GateFailures...)
+		}
+	}
+}
+
+// paretoFront marks the models not dominated when both cost(x) and loss(y) are to be
+// minimised: j dominates i when it is no worse on both and better on one.
+func paretoFront(ms []ModelReport, x, y func(*ModelReport) float64) []bool {
+	on := make([]bool, len(ms))
+	for i := range ms {
+		on[i] = true
+		xi, yi := x(&ms[i]), y(&ms[i])
+		for j := range ms {
+			xj, yj := x(&ms[j]), y(&ms[j])
+			if j != i && xj <= xi && yj <= yi && (xj < xi || yj < yi) {
+				on[i] = false
+				break
+			}
+		}
+	}
+	return on
+}
+
+// JSON returns report.json's content.
+func (r *Report) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("eval: encoding the report: %w", err)
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,259 @@
+package eval
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// chartSpec describes one scatter chart of the HTML report.
+type chartSpec struct {
+	id, title        string
+	xMetric, yMetric string // names of the report.json fields plotted (data-x-metric ...)
+	xLabel, yLabel   string
+	x, y             func(*ModelReport) float64
+	xScale           float64 // display unit: value/xScale on the axis
+	front            func(*ModelReport) bool
+	higherXBetter    bool
+}
+
+// num formats a float for data attributes: the shortest form that parses back to the same
+// float64, as encoding/json writes it.
+func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// charts lists the charts the report has data for.
+func (r *Report) charts() []chartSpec {
+	if !r.hasPPL() {
+		return nil
+	}
+	size := func(m *ModelReport) float64 { return float64(m.Size.FileBytes) }
+	ppl := func(m *ModelReport) float64 { return m.Perplexity.PPL }
+	cs := []chartSpec{
+		{id: "ppl-vs-size", title: "Perplexity against file size", xMetric: "size.file_bytes", yMetric: "perplexity.ppl",
+			xLabel: "file size (MiB)", yLabel: "perplexity", x: size, y: ppl, xScale: 1 << 20,
+			front: func(m *ModelReport) bool { return m.Pareto.PPLSize }},
+		{id: "ppl-vs-speed", title: "Perplexity against " + speedLabel(r.SpeedMetric), xMetric: "speed", yMetric: "perplexity.ppl",
+			xLabel: speedLabel(r.SpeedMetric), yLabel: "perplexity", x: func(m *ModelReport) float64 { return m.Speed }, y: ppl, xScale: 1,
+			front: func(m *ModelReport) bool { return m.Pareto.PPLSpeed }, higherXBetter: true},
+	}
+	if r.hasKLD() {
+		cs = append(cs, chartSpec{id: "kld-vs-size", title: "Mean KL-divergence from the base against file size", xMetric: "size.file_bytes", yMetric: "kld.mean_kld",
+			xLabel: "file size (MiB)", yLabel: "mean KLD (nats)", x: size, y: (*ModelReport).kld, xScale: 1 << 20,
+			front: func(m *ModelReport) bool { return m.Pareto.KLDSize }})
+	}
+	return cs
+}
+
+// niceTicks returns about n round tick values covering [lo, hi].
+func niceTicks(lo, hi float64, n int) []float64 {
+	if !(hi > lo) {
+		d := math.Max(math.Abs(lo)*0.05, 1e-9)
+		lo, hi = lo-d, hi+d
+	}
+	raw := (hi - lo) / float64(n)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var ticks []float64
+	for v := math.Floor(lo/step) * step; v <= hi+step*1e-9; v += step {
+		ticks = append(ticks, v)
+	}
+	return ticks
+}
+
+// tickLabel formats a tick value with as many decimals as the step needs.
+func tickLabel(v, step float64) string {
+	dec := 0
+	if step < 1 {
+		dec = int(math.Ceil(-math.Log10(step) - 1e-9))
+		if dec > 8 {
+			return strconv.FormatFloat(v, 'g', 3, 64)
+		}
+	}
+	return strconv.FormatFloat(v, 'f', dec, 64)
+}
+
+// svgChart draws one scatter chart with its Pareto front as inline SVG. Every point carries
+// data-model, data-x, data-y and data-pareto attributes with the exact report.json values.
+func svgChart(r *Report, c chartSpec) string {
+	const W, H, left, right, top, bottom = 640.0, 400.0, 78.0, 24.0, 20.0, 56.0
+	ms := r.Models
+	xs, ys := make([]float64, len(ms)), make([]float64, len(ms))
+	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for i := range ms {
+		xs[i], ys[i] = c.x(&ms[i])/c.xScale, c.y(&ms[i])
+		xmin, xmax = math.Min(xmin, xs[i]), math.Max(xmax, xs[i])
+		ymin, ymax = math.Min(ymin, ys[i]), math.Max(ymax, ys[i])
+	}
+	xt, yt := niceTicks(xmin, xmax, 6), niceTicks(ymin, ymax, 5)
+	x0, x1 := math.Min(xt[0], xmin), math.Max(xt[len(xt)-1], xmax)
+	y0, y1 := math.Min(yt[0], ymin), math.Max(yt[len(yt)-1], ymax)
+	px := func(v float64) float64 { return left + (v-x0)/(x1-x0)*(W-left-right) }
+	py := func(v float64) float64 { return H - bottom - (v-y0)/(y1-y0)*(H-top-bottom) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" id="%s" data-chart="%s" data-x-metric="%s" data-y-metric="%s" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-labelledby="%s-title">`+"\n",
+		c.id, c.id, c.xMetric, c.yMetric, W, H, W, H, c.id)
+	fmt.Fprintf(&b, `<title id="%s-title">%s</title>`+"\n", c.id, html.EscapeString(c.title))
+	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" class="plot"/>`+"\n", left, top, W-left-right, H-top-bottom)
+	xstep, ystep := xt[min(1, len(xt)-1)]-xt[0], yt[min(1, len(yt)-1)]-yt[0]
+	for _, v := range xt {
+		if v < x0-1e-12 || v > x1+1e-12 {
+			continue
+		}
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%g" x2="%.1f" y2="%g"/><text class="tick" x="%.1f" y="%g" text-anchor="middle">%s</text>`+"\n",
+			px(v), top, px(v), H-bottom, px(v), H-bottom+16, tickLabel(v, xstep))
+	}
+	for _, v := range yt {
+		if v < y0-1e-12 || v > y1+1e-12 {
+			continue
+		}
+		fmt.Fprintf(&b, `<line class="grid" x1="%g" y1="%.1f" x2="%g" y2="%.1f"/><text class="tick" x="%g" y="%.1f" text-anchor="end">%s</text>`+"\n",
+			left, py(v), W-right, py(v), left-6, py(v)+4, tickLabel(v, ystep))
+	}
+	fmt.Fprintf(&b, `<text class="axis-label" x="%g" y="%g" text-anchor="middle">%s</text>`+"\n", left+(W-left-right)/2, H-12, html.EscapeString(c.xLabel))
+	fmt.Fprintf(&b, `<text class="axis-label" transform="translate(16 %g) rotate(-90)" text-anchor="middle">%s</text>`+"\n", top+(H-top-bottom)/2, html.EscapeString(c.yLabel))
+	// The Pareto front as a staircase through its points in order of x.
+	var front []int
+	for i := range ms {
+		if c.front(&ms[i]) {
+			front = append(front, i)
+		}
+	}
+	sort.SliceStable(front, func(a, b int) bool { return xs[front[a]] < xs[front[b]] })
+	if len(front) > 1 {
+		var pts []string
+		for k, i := range front {
+			if k > 0 {
+				prev := front[k-1]
+				if c.higherXBetter {
+					pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(xs[prev]), py(ys[i])))
+				} else {
+					pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(xs[i]), py(ys[prev])))
+				}
+			}
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(xs[i]), py(ys[i])))
+		}
+		fmt.Fprintf(&b, `<polyline class="front" data-front-size="%d" points="%s"/>`+"\n", len(front), strings.Join(pts, " "))
+	}
+	for i := range ms {
+		m := &ms[i]
+		cls := "point"
+		if c.front(m) {
+			cls += " pareto"
+		}
+		if m.IsBase {
+			cls += " base"
+		}
+		name := html.EscapeString(m.Name)
+		fmt.Fprintf(&b, `<g class="%s" data-model="%s" data-x="%s" data-y="%s" data-pareto="%t">`, cls, name, num(c.x(m)), num(c.y(m)), c.front(m))
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="5"><title>%s: %s %s, %s %s</title></circle>`, px(xs[i]), py(ys[i]), name,
+			html.EscapeString(c.xLabel), strconv.FormatFloat(xs[i], 'g', 6, 64), html.EscapeString(c.yLabel), strconv.FormatFloat(ys[i], 'g', 6, 64))
+		anchor, dx := "start", 8.0
+		if px(xs[i]) > W-right-120 {
+			anchor, dx = "end", -8
+		}
+		fmt.Fprintf(&b, `<text class="label" x="%.1f" y="%.1f" text-anchor="%s">%s</text></g>`+"\n", px(xs[i])+dx, py(ys[i])-7, anchor, name)
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+const reportCSS = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+th{background:#f3f3f3}td.name,th.name{text-align:left}tr.base td{background:#f7fbff}
+.pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}
+.charts{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0}figcaption{font-weight:600;margin:.3em 0}
+svg.chart{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}
+svg .plot{fill:#fcfcfc;stroke:#999}svg .grid{stroke:#e4e4e4}svg .tick{font-size:11px;fill:#555}
+svg .axis-label{font-size:12px;fill:#333}svg .label{font-size:11px;fill:#333}
+svg .point circle{fill:#9aa4ae;stroke:#fff;stroke-width:1.5}svg .pareto circle{fill:#d9480f}
+svg .base circle{stroke:#1c7ed6;stroke-width:3}svg .front{fill:none;stroke:#d9480f;stroke-width:1.5;stroke-dasharray:5 3}
+.legend span{margin-right:1.5em}.dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:.3em;vertical-align:middle}`
+
+// HTML returns report.html's content: a self-contained page (inline CSS and SVG, no scripts,
+// no external resources) with the charts, the table of measurements, the tasks and the gates.
+func (r *Report) HTML() []byte {
+	var b strings.Builder
+	esc := html.EscapeString
+	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+	b.WriteString("<title>mcompress evaluation report</title>\n<style>" + reportCSS + "</style>\n</head>\n<body>\n<h1>mcompress evaluation report</h1>\n")
+	fmt.Fprintf(&b, "<p>Base model: <code>%s</code>.", esc(r.Base))
+	if d := r.Data; d != nil {
+		mode := "llama.cpp chunks, second half of each chunk scored"
+		if d.Stride > 0 {
+			mode = fmt.Sprintf("sliding window, stride %d", d.Stride)
+		}
+		fmt.Fprintf(&b, " Text <code>%s</code>: %d tokens, n_ctx %d (%s), %d chunks, %d tokens scored.", esc(d.Path), d.Tokens, d.Context, esc(mode), d.Chunks, d.Scored)
+	}
+	b.WriteString("</p>\n")
+	g := r.Gates
+	if g.MaxPPLIncrease > 0 || g.MaxKLD > 0 {
+		var lim []string
+		if g.MaxPPLIncrease > 0 {
+			lim = append(lim, fmt.Sprintf("perplexity ≤ base + %.2f%%", 100*g.MaxPPLIncrease))
+		}
+		if g.MaxKLD > 0 {
+			lim = append(lim, fmt.Sprintf("mean KLD ≤ %g", g.MaxKLD))
+		}
+		if g.Passed {
+			fmt.Fprintf(&b, "<p id=\"gates\" class=\"pass\" data-passed=\"true\">Quality gates passed (%s).</p>\n", esc(strings.Join(lim, ", ")))
+		} else {
+			fmt.Fprintf(&b, "<div id=\"gates\" data-passed=\"false\"><p class=\"fail\">Quality gates failed (%s):</p><ul>\n", esc(strings.Join(lim, ", ")))
+			for _, f := range g.Failures {
+				fmt.Fprintf(&b, "<li>%s</li>\n", esc(f))
+			}
+			b.WriteString("</ul></div>\n")
+		}
+	}
+	if cs := r.charts(); len(cs) > 0 {
+		b.WriteString("<h2>Quality against cost</h2>\n<p class=\"legend\"><span><i class=\"dot\" style=\"background:#d9480f\"></i>on the Pareto front (dashed line)</span><span><i class=\"dot\" style=\"background:#9aa4ae\"></i>dominated</span><span><i class=\"dot\" style=\"background:#fff;border:3px solid #1c7ed6;width:6px;height:6px\"></i>base</span></p>\n<div class=\"charts\">\n")
+		for _, c := range cs {
+			fmt.Fprintf(&b, "<figure><figcaption>%s</figcaption>\n%s</figure>\n", esc(c.title), svgChart(r, c))
+		}
+		b.WriteString("</div>\n")
+	}
+	b.WriteString("<h2>Measurements</h2>\n<table id=\"models\">\n<thead><tr><th class=\"name\">model</th><th>size (MiB)</th><th>bits/weight</th><th>PPL</th><th>ΔPPL</th><th>mean KLD</th><th>99% KLD</th><th>same top p</th><th>prompt tok/s</th><th>gen tok/s</th></tr></thead>\n<tbody>\n")
+	for _, m := range r.Models {
+		cls, name := "", esc(m.Name)
+		if m.IsBase {
+			cls, name = ` class="base"`, name+" (base)"
+		}
+		cells := []string{fmt.Sprintf("%.2f", float64(m.Size.FileBytes)/(1<<20)), fmt.Sprintf("%.3f", m.Size.BitsPerWeight), "–", "–", "–", "–", "–", "–", "–"}
+		if p := m.Perplexity; p != nil {
+			cells[2] = fmt.Sprintf("%.4f ± %.4f", p.PPL, p.Uncertainty)
+			if !m.IsBase {
+				cells[3] = fmt.Sprintf("%+.2f%%", 100*m.PPLIncrease)
+			}
+		}
+		if k := m.KLD; k != nil {
+			cells[4] = fmt.Sprintf("%.6f ± %.6f", k.MeanKLD, k.MeanKLDUncertainty)
+			cells[5] = fmt.Sprintf("%.6f", k.KLD.P99)
+			cells[6] = fmt.Sprintf("%.3f%%", 100*k.SameTopP)
+		}
+		if l := m.Latency; l != nil {
+			cells[7], cells[8] = fmt.Sprintf("%.1f", l.PromptTokensPerSecond), fmt.Sprintf("%.1f", l.GenTokensPerSecond)
+		}
+		fmt.Fprintf(&b, "<tr%s data-model=\"%s\"><td class=\"name\">%s</td><td>%s</td></tr>\n", cls, esc(m.Name), name, strings.Join(cells, "</td><td>"))
+	}
+	b.WriteString("</tbody></table>\n")
+	if len(r.Models) > 0 && len(r.Models[0].Tasks) > 0 {
+		b.WriteString("<h2>Tasks</h2>\n<table id=\"tasks\"><thead><tr><th class=\"name\">model</th><th class=\"name\">task</th><th>examples</th><th>acc</th><th>acc_norm</th></tr></thead><tbody>\n")
+		for _, m := range r.Models {
+			for _, t := range m.Tasks {
+				fmt.Fprintf(&b, "<tr><td class=\"name\">%s</td><td class=\"name\">%s</td><td>%d</td><td>%.4f ± %.4f</td><td>%.4f ± %.4f</td></tr>\n", esc(m.Name), esc(t.Name), t.Examples, t.Acc, t.AccStderr, t.AccNorm, t.AccNormStderr)
+			}
+		}
+		b.WriteString("</tbody></table>\n")
+	}
+	b.WriteString("<p><small>PPL ± is llama.cpp's uncertainty (standard error of the mean log-likelihood, scaled by PPL). KLD is KL(base ‖ model) per token in nats. Produced by mcompress eval; see docs/EVAL.md.</small></p>\n</body>\n</html>\n")
+	return []byte(b.String())
+}

@@ -1,0 +1,125 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/runtime"
+)
+
+// Size describes how big a model is.
+type Size struct {
+	// FileBytes is the size of the GGUF file.
+	FileBytes int64 `json:"file_bytes"`
+	// TensorBytes is the size of all tensor data; Params the number of their elements.
+	TensorBytes int64 `json:"tensor_bytes"`
+	Params      int64 `json:"params"`
+	// BitsPerWeight is 8·TensorBytes/Params, as llama.cpp prints it ("BPW").
+	BitsPerWeight float64 `json:"bits_per_weight"`
+}
+
+// ModelSize reads the tensor table of the GGUF file at path.
+func ModelSize(path string) (*Size, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	defer f.Close()
+	s := &Size{FileBytes: f.Size()}
+	if st, err := os.Stat(path); err == nil {
+		s.FileBytes = st.Size()
+	}
+	for _, t := range f.Tensors {
+		s.TensorBytes += int64(t.Size())
+		s.Params += int64(t.NumElements())
+	}
+	if s.Params > 0 {
+		s.BitsPerWeight = 8 * float64(s.TensorBytes) / float64(s.Params)
+	}
+	return s, nil
+}
+
+// LatencyOptions control MeasureLatency.
+type LatencyOptions struct {
+	// PromptTokens is the prompt length processed as one batch; 0 means 128.
+	PromptTokens int
+	// GenTokens is the number of tokens generated one at a time after it; 0 means 32.
+	GenTokens int
+	// Repeats is how many times each is measured (the fastest run is kept); 0 means 3.
+	Repeats int
+}
+
+// Latency is the speed of the runtime on one model.
+type Latency struct {
+	PromptTokens          int     `json:"prompt_tokens"`
+	PromptTokensPerSecond float64 `json:"prompt_tokens_per_second"`
+	GenTokens             int     `json:"gen_tokens"`
+	GenTokensPerSecond    float64 `json:"gen_tokens_per_second"`
+	Threads               int     `json:"threads"`
+}
+
+// MeasureLatency times the runtime on m: the prompt (the first PromptTokens of tokens,
+// repeated if needed) in one Forward call, then GenTokens greedy decoding steps of one token
+// each, keeping the fastest of Repeats runs. Wall-clock figures: they vary with the machine
+// and its load.
+func MeasureLatency(ctx context.Context, m *runtime.Model, tokens []int32, o LatencyOptions) (*Latency, error) {
+	p, g, reps := o.PromptTokens, o.GenTokens, o.Repeats
+	if p <= 0 {
+		p = 128
+	}
+	if g <= 0 {
+		g = 32
+	}
+	if reps <= 0 {
+		reps = 3
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("eval: latency needs some prompt tokens")
+	}
+	s, err := m.NewSession(p + g)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	prompt := make([]int32, p)
+	for i := range prompt {
+		prompt[i] = tokens[i%len(tokens)]
+	}
+	var bestP, bestG time.Duration
+	for r := 0; r < reps; r++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		logits, err := s.Forward(prompt, 0, false)
+		if err != nil {
+			return nil, fmt.Errorf("eval: latency: %w", err)
+		}
+		dp := time.Since(t0)
+		t1 := time.Now()
+		for i := 0; i < g; i++ {
+			next := int32(0)
+			for j, v := range logits {
+				if v > logits[next] {
+					next = int32(j)
+				}
+			}
+			if logits, err = s.Forward([]int32{next}, p+i, false); err != nil {
+				return nil, fmt.Errorf("eval: latency: %w", err)
+			}
+		}
+		dg := time.Since(t1)
+		if r == 0 || dp < bestP {
+			bestP = dp
+		}
+		if r == 0 || dg < bestG {
+			bestG = dg
+		}
+	}
+	return &Latency{
+		PromptTokens: p, PromptTokensPerSecond: float64(p) / bestP.Seconds(),
+		GenTokens: g, GenTokensPerSecond: float64(g) / bestG.Seconds(), Threads: m.Threads(),
+	}, nil
+}

@@ -92,6 +92,7 @@ type convJob struct {
 	tensor int
 	u0, u1 int64
 	in     int64 // input bytes covered
+	inOff  int64 // offset of those bytes in the tensor's data (-1: not contiguous)
 	buf    []byte
 	done   chan struct{}
 	last   bool // last chunk of its tensor
@@ -172,7 +173,10 @@ func runPipeline(ctx context.Context, src *Source, threads int, write func(*conv
 				if int64(cap(buf)) < n {
 					buf = make([]byte, n)
 				}
-				j := &convJob{tensor: ti, u0: u0, u1: u1, in: (u1 - u0) * inUnit, buf: buf[:n], done: make(chan struct{}), last: u1 >= t.units}
+				j := &convJob{tensor: ti, u0: u0, u1: u1, in: (u1 - u0) * inUnit, inOff: u0 * inUnit, buf: buf[:n], done: make(chan struct{}), last: u1 >= t.units}
+				if t.PermuteHeads > 0 {
+					j.inOff = -1
+				}
 				select {
 				case ordered <- j:
 				case <-stop:
@@ -213,6 +217,8 @@ func runPipeline(ctx context.Context, src *Source, threads int, write func(*conv
 		done += j.in
 		if j.last {
 			src.Release(j.tensor)
+		} else if j.inOff >= 0 {
+			src.releaseRange(j.tensor, j.inOff, j.inOff+j.in)
 		}
 		progress(done)
 		pool <- j.buf

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/mcompress/mcompress/convert/dtype"
 	"github.com/mcompress/mcompress/convert/gguf"
@@ -107,6 +108,54 @@ func encodeFrom(dst []byte, src []float32, t gguf.TensorType) {
 // outSize is the element size of the unquantized GGUF types we write.
 func outSize(t gguf.TensorType) int64 { return int64(t.TypeSize()) }
 
+// table16 maps every 16-bit input pattern of type st to its output in type tt, computed by the
+// exact path (widen to float32, narrow): a lookup per element instead of the float arithmetic.
+type table16 = [1 << 16]uint16
+
+var (
+	tablesMu sync.Mutex
+	tables   = map[[2]string]*table16{}
+)
+
+// table16For returns the lookup table of a 16-bit to 16-bit conversion, building it once.
+func table16For(st safetensors.DType, tt gguf.TensorType) *table16 {
+	key := [2]string{string(st), tt.String()}
+	tablesMu.Lock()
+	defer tablesMu.Unlock()
+	if t, ok := tables[key]; ok {
+		return t
+	}
+	t := new(table16)
+	src := make([]byte, 2*len(t))
+	for i := range t {
+		binary.LittleEndian.PutUint16(src[2*i:], uint16(i))
+	}
+	vals := make([]float32, len(t))
+	decodeF32(vals, src, st)
+	dst := make([]byte, 2*len(t))
+	encodeFrom(dst, vals, tt)
+	for i := range t {
+		t[i] = binary.LittleEndian.Uint16(dst[2*i:])
+	}
+	tables[key] = t
+	return t
+}
+
+// lookup16 converts 16-bit elements through a table.
+func lookup16(dst, src []byte, t *table16) {
+	n := len(dst) / 2
+	if n == 0 {
+		return
+	}
+	_, _ = src[2*n-1], dst[2*n-1]
+	for i := 0; i < n; i++ {
+		v := uint16(src[2*i]) | uint16(src[2*i+1])<<8
+		o := t[v]
+		dst[2*i] = byte(o)
+		dst[2*i+1] = byte(o >> 8)
+	}
+}
+
 // convertElems converts the elements of src (type st) into dst (type tt), through scratch.
 // F16 to F16 and F32 to F32 are copies, as in llama.cpp; everything else goes through float32,
 // which is what llama.cpp does (torch .to(float32), then numpy's narrowing).
@@ -116,6 +165,10 @@ func convertElems(dst []byte, tt gguf.TensorType, src []byte, st safetensors.DTy
 		return
 	}
 	in, out := int64(st.Size()), outSize(tt)
+	if in == 2 && out == 2 {
+		lookup16(dst, src, table16For(st, tt))
+		return
+	}
 	n := int64(len(dst)) / out
 	for i := int64(0); i < n; {
 		k := min(n-i, int64(len(scratch)))

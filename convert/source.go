@@ -105,6 +105,7 @@ func OpenSource(dir string, opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w: %w", ErrBadInput, err)
 	}
+	ckpt.AdviseSequential()
 	s := &Source{Dir: abs, Arch: archName, ckpt: ckpt}
 	if err := s.plan(hp, a, c, opts); err != nil {
 		ckpt.Close()
@@ -436,6 +437,13 @@ func (s *Source) ReadRowsF32(i int, r0, r1 int64, dst []float32) ([]float32, err
 		decodeF32(dst[(u-u0)*t.unitElems:(u-u0+1)*t.unitElems], s.srcUnit(t, data, u), t.HFDType)
 	}
 	return dst, nil
+}
+
+// releaseRange drops the pages of source bytes [off, end) of tensor i.
+func (s *Source) releaseRange(i int, off, end int64) {
+	if s.Tensors[i].HFName != "" && s.ckpt != nil {
+		s.ckpt.ReleaseRange(s.Tensors[i].entry, off, end)
+	}
 }
 
 // Release drops the resident pages of tensor i's source data once it has been consumed, keeping

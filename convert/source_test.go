@@ -132,3 +132,28 @@ func ExampleOpenSource() {
 	}
 	// Output: error: true
 }
+
+// TestTable16 checks the lookup-table path of 16-bit to 16-bit conversions against widening and
+// narrowing every bit pattern one by one.
+func TestTable16(t *testing.T) {
+	src := make([]byte, 2<<16)
+	for i := 0; i < 1<<16; i++ {
+		src[2*i], src[2*i+1] = byte(i), byte(i>>8)
+	}
+	for _, st := range []safetensors.DType{safetensors.F16, safetensors.BF16} {
+		for _, tt := range []gguf.TensorType{gguf.TypeF16, gguf.TypeBF16} {
+			got := make([]byte, len(src))
+			convertElems(got, tt, src, st, make([]float32, 100))
+			vals := make([]float32, 1<<16)
+			decodeF32(vals, src, st)
+			want := make([]byte, len(src))
+			encodeFrom(want, vals, tt)
+			if st == safetensors.F16 && tt == gguf.TypeF16 {
+				want = src // a copy, NaN payloads included
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s -> %s differs", st, tt)
+			}
+		}
+	}
+}

@@ -223,6 +223,18 @@ func (c *Checkpoint) Data(e Entry) []byte { return c.Files[e.File].TensorData(e.
 // Release drops the resident pages of tensor e (see File.Release).
 func (c *Checkpoint) Release(e Entry) { c.Files[e.File].Release(e.Index) }
 
+// ReleaseRange drops the resident pages of bytes [off, end) of tensor e (see File.ReleaseRange).
+func (c *Checkpoint) ReleaseRange(e Entry, off, end int64) {
+	c.Files[e.File].ReleaseRange(e.Index, off, end)
+}
+
+// AdviseSequential announces a front-to-back read of every file.
+func (c *Checkpoint) AdviseSequential() {
+	for _, f := range c.Files {
+		f.AdviseSequential()
+	}
+}
+
 // Size returns the total size of the files in bytes.
 func (c *Checkpoint) Size() int64 {
 	var n int64

@@ -162,6 +162,27 @@ func (f *File) Release(i int) {
 	releasePages(f.data, f.DataOffset+t.Begin, f.DataOffset+t.End)
 }
 
+// ReleaseRange is Release for bytes [off, end) of tensor i's data only (whole pages inside the
+// range), for callers that stream through a large tensor in pieces.
+func (f *File) ReleaseRange(i int, off, end int64) {
+	if f.m == nil || i < 0 || i >= len(f.Tensors) {
+		return
+	}
+	t := f.Tensors[i]
+	off, end = max(off, 0), min(end, t.Size())
+	if off < end {
+		releasePages(f.data, f.DataOffset+t.Begin+off, f.DataOffset+t.Begin+end)
+	}
+}
+
+// AdviseSequential tells the kernel the file will be read front to back (larger read-ahead).
+// It does nothing for files from Parse.
+func (f *File) AdviseSequential() {
+	if f.m != nil {
+		f.m.Advise()
+	}
+}
+
 func parse(data []byte, path string) (f *File, err error) {
 	defer func() {
 		if err != nil {

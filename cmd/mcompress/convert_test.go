@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/mcompress/mcompress/convert/safetensors"
 )
 
 // convSharedDir returns ../shared beside the repository, skipping the test when it is absent.
@@ -156,5 +162,87 @@ func TestInspectCommand(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &r); err != nil || len(r.Tensors) != 39 {
 			t.Errorf("%s: %v, %d tensors", p, err, len(r.Tensors))
 		}
+	}
+}
+
+// TestConvertInterrupt sends SIGINT in the middle of a conversion: the command must stop with
+// exit code 130 and leave no file, temporary or final.
+func TestConvertInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 200 MB checkpoint")
+	}
+	fx := filepath.Join(convSharedDir(t), "fixtures", "shakespeare-llama")
+	dir := filepath.Join(t.TempDir(), "big")
+	os.Mkdir(dir, 0o755)
+	const hidden, ffn, layers, vocab = 1024, 2816, 8, 2048
+	cfg := fmt.Sprintf(`{"architectures":["LlamaForCausalLM"],"model_type":"llama","vocab_size":%d,"hidden_size":%d,
+"intermediate_size":%d,"num_hidden_layers":%d,"num_attention_heads":16,"num_key_value_heads":16,"rms_norm_eps":1e-5}`, vocab, hidden, ffn, layers)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644)
+	for _, n := range []string{"tokenizer.model", "tokenizer_config.json"} {
+		b, _ := os.ReadFile(filepath.Join(fx, "hf", n))
+		os.WriteFile(filepath.Join(dir, n), b, 0o644)
+	}
+	var infos []safetensors.TensorInfo
+	add := func(name string, shape ...int64) {
+		infos = append(infos, safetensors.TensorInfo{Name: name, DType: safetensors.BF16, Shape: shape})
+	}
+	add("lm_head.weight", vocab, hidden)
+	add("model.embed_tokens.weight", vocab, hidden)
+	add("model.norm.weight", hidden)
+	for l := 0; l < layers; l++ {
+		p := fmt.Sprintf("model.layers.%d.", l)
+		add(p+"input_layernorm.weight", hidden)
+		add(p+"mlp.down_proj.weight", hidden, ffn)
+		add(p+"mlp.gate_proj.weight", ffn, hidden)
+		add(p+"mlp.up_proj.weight", ffn, hidden)
+		add(p+"post_attention_layernorm.weight", hidden)
+		add(p+"self_attn.k_proj.weight", hidden, hidden)
+		add(p+"self_attn.o_proj.weight", hidden, hidden)
+		add(p+"self_attn.q_proj.weight", hidden, hidden)
+		add(p+"self_attn.v_proj.weight", hidden, hidden)
+	}
+	err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), nil, infos, func(w *safetensors.Writer) error {
+		for _, ti := range infos {
+			n := int64(2)
+			for _, d := range ti.Shape {
+				n *= d
+			}
+			if err := w.WriteTensor(ti.Name, make([]byte, n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep SIGINT from killing the test binary whatever the timing: while a channel is
+	// registered the default action is off.
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	outDir := t.TempDir()
+	done := make(chan int)
+	go func() {
+		code, _, _ := convRun(t, "convert", dir, "-o", filepath.Join(outDir, "big.gguf"), "--outtype", "f32", "-q")
+		done <- code
+	}()
+	for {
+		ents, _ := os.ReadDir(outDir)
+		if len(ents) > 0 {
+			break // the temporary output exists: the conversion is under way
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("finished (exit %d) before it could be interrupted", code)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	if code := <-done; code != 130 {
+		t.Errorf("exit %d, want 130", code)
+	}
+	if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
+		t.Errorf("files left after Ctrl-C: %v", ents)
 	}
 }

@@ -1,3 +1,3 @@
 package kernels
 
-//go:generate go run ./asm/main.go -out kernels_amd64.s -stubs kernels_stubs_amd64.go -pkg kernels
+//go:generate go run ./asm -out kernels_amd64.s -stubs kernels_stubs_amd64.go -pkg kernels

@@ -4,6 +4,70 @@
 
 #include "textflag.h"
 
+DATA bitsShuffle<>+0(SB)/1, $0x00
+DATA bitsShuffle<>+1(SB)/1, $0x00
+DATA bitsShuffle<>+2(SB)/1, $0x00
+DATA bitsShuffle<>+3(SB)/1, $0x00
+DATA bitsShuffle<>+4(SB)/1, $0x00
+DATA bitsShuffle<>+5(SB)/1, $0x00
+DATA bitsShuffle<>+6(SB)/1, $0x00
+DATA bitsShuffle<>+7(SB)/1, $0x00
+DATA bitsShuffle<>+8(SB)/1, $0x01
+DATA bitsShuffle<>+9(SB)/1, $0x01
+DATA bitsShuffle<>+10(SB)/1, $0x01
+DATA bitsShuffle<>+11(SB)/1, $0x01
+DATA bitsShuffle<>+12(SB)/1, $0x01
+DATA bitsShuffle<>+13(SB)/1, $0x01
+DATA bitsShuffle<>+14(SB)/1, $0x01
+DATA bitsShuffle<>+15(SB)/1, $0x01
+DATA bitsShuffle<>+16(SB)/1, $0x02
+DATA bitsShuffle<>+17(SB)/1, $0x02
+DATA bitsShuffle<>+18(SB)/1, $0x02
+DATA bitsShuffle<>+19(SB)/1, $0x02
+DATA bitsShuffle<>+20(SB)/1, $0x02
+DATA bitsShuffle<>+21(SB)/1, $0x02
+DATA bitsShuffle<>+22(SB)/1, $0x02
+DATA bitsShuffle<>+23(SB)/1, $0x02
+DATA bitsShuffle<>+24(SB)/1, $0x03
+DATA bitsShuffle<>+25(SB)/1, $0x03
+DATA bitsShuffle<>+26(SB)/1, $0x03
+DATA bitsShuffle<>+27(SB)/1, $0x03
+DATA bitsShuffle<>+28(SB)/1, $0x03
+DATA bitsShuffle<>+29(SB)/1, $0x03
+DATA bitsShuffle<>+30(SB)/1, $0x03
+DATA bitsShuffle<>+31(SB)/1, $0x03
+GLOBL bitsShuffle<>(SB), RODATA|NOPTR, $32
+
+DATA bitsSelect<>+0(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA bitsSelect<>+8(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA bitsSelect<>+16(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA bitsSelect<>+24(SB)/8, $0x7fbfdfeff7fbfdfe
+GLOBL bitsSelect<>(SB), RODATA|NOPTR, $32
+
+DATA allOnes<>+0(SB)/8, $0xffffffffffffffff
+DATA allOnes<>+8(SB)/8, $0xffffffffffffffff
+DATA allOnes<>+16(SB)/8, $0xffffffffffffffff
+DATA allOnes<>+24(SB)/8, $0xffffffffffffffff
+GLOBL allOnes<>(SB), RODATA|NOPTR, $32
+
+DATA iq4nlTable<>+0(SB)/1, $0x81
+DATA iq4nlTable<>+1(SB)/1, $0x98
+DATA iq4nlTable<>+2(SB)/1, $0xad
+DATA iq4nlTable<>+3(SB)/1, $0xbf
+DATA iq4nlTable<>+4(SB)/1, $0xcf
+DATA iq4nlTable<>+5(SB)/1, $0xdd
+DATA iq4nlTable<>+6(SB)/1, $0xea
+DATA iq4nlTable<>+7(SB)/1, $0xf6
+DATA iq4nlTable<>+8(SB)/1, $0x01
+DATA iq4nlTable<>+9(SB)/1, $0x0d
+DATA iq4nlTable<>+10(SB)/1, $0x19
+DATA iq4nlTable<>+11(SB)/1, $0x26
+DATA iq4nlTable<>+12(SB)/1, $0x35
+DATA iq4nlTable<>+13(SB)/1, $0x45
+DATA iq4nlTable<>+14(SB)/1, $0x59
+DATA iq4nlTable<>+15(SB)/1, $0x71
+GLOBL iq4nlTable<>(SB), RODATA|NOPTR, $16
+
 // func dotF32AVX2(x *float32, y *float32, n int) float32
 // Requires: AVX, FMA3, SSE
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
@@ -1292,5 +1356,2728 @@ loop:
 	JMP          loop
 
 done:
+	VZEROUPPER
+	RET
+
+// func dotQ4_1x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ4_1x1AVX2(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), DX
+	MOVQ   ds+32(FP), BX
+	MOVQ   s+40(FP), BX
+	MOVQ   ss+48(FP), SI
+	MOVQ   nb+56(FP), SI
+	MOVQ   out+64(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS X1, X1, X1
+	MOVSS  X1, (DI)
+
+dotQ4_1x1AVX2_loop:
+	TESTQ        SI, SI
+	JE           dotQ4_1x1AVX2_done
+	VMOVDQU      4(AX), X1
+	VPSRLW       $0x04, X1, X3
+	VINSERTI128  $0x01, X3, Y1, Y3
+	VPAND        bytes0f<>+0(SB), Y3, Y3
+	MOVWLZX      (AX), R8
+	VMOVD        R8, X1
+	VCVTPH2PS    X1, X1
+	MOVWLZX      2(AX), R8
+	VMOVD        R8, X4
+	VCVTPH2PS    X4, X4
+	VPMADDUBSW   (CX), Y3, Y3
+	VPMADDWD     words0001<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	MOVSS        (DX), X5
+	VMULSS       X5, X1, X1
+	VBROADCASTSS X1, Y6
+	VFMADD231PS  Y3, Y6, Y0
+	MOVWLSX      (BX), R8
+	VCVTSI2SSL   R8, X2, X2
+	VMULSS       X5, X2, X2
+	VMULSS       X4, X2, X2
+	VADDSS       (DI), X2, X2
+	MOVSS        X2, (DI)
+	ADDQ         $0x14, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, DX
+	ADDQ         $0x00000002, BX
+	DECQ         SI
+	JMP          dotQ4_1x1AVX2_loop
+
+dotQ4_1x1AVX2_done:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDSS       (DI), X0, X0
+	MOVSS        X0, (DI)
+	VZEROUPPER
+	RET
+
+// func dotQ5_0x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ5_0x1AVX2(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), DX
+	MOVQ   ds+32(FP), BX
+	MOVQ   nb+56(FP), BX
+	MOVQ   out+64(FP), SI
+	VXORPS Y0, Y0, Y0
+	VXORPS X1, X1, X1
+	MOVSS  X1, (SI)
+
+dotQ5_0x1AVX2_loop:
+	TESTQ        BX, BX
+	JE           dotQ5_0x1AVX2_done
+	VMOVDQU      6(AX), X1
+	VPSRLW       $0x04, X1, X2
+	VINSERTI128  $0x01, X2, Y1, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	MOVL         2(AX), DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y3
+	VPSHUFB      bitsShuffle<>+0(SB), Y3, Y3
+	VPOR         bitsSelect<>+0(SB), Y3, Y3
+	VPCMPEQB     allOnes<>+0(SB), Y3, Y3
+	VPANDN       bytesf0<>+0(SB), Y3, Y3
+	VPOR         Y3, Y2, Y2
+	VPSIGNB      Y2, Y2, Y3
+	MOVWLZX      (AX), DI
+	VMOVD        DI, X1
+	VCVTPH2PS    X1, X1
+	VMOVDQU      (CX), Y4
+	VPSIGNB      Y2, Y4, Y4
+	VPMADDUBSW   Y4, Y3, Y2
+	VPMADDWD     words0001<>+0(SB), Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	MOVSS        (DX), X3
+	VMULSS       X3, X1, X1
+	VBROADCASTSS X1, Y3
+	VFMADD231PS  Y2, Y3, Y0
+	ADDQ         $0x16, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, DX
+	DECQ         BX
+	JMP          dotQ5_0x1AVX2_loop
+
+dotQ5_0x1AVX2_done:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDSS       (SI), X0, X0
+	MOVSS        X0, (SI)
+	VZEROUPPER
+	RET
+
+DATA bytesf0<>+0(SB)/4, $0xf0f0f0f0
+DATA bytesf0<>+4(SB)/4, $0xf0f0f0f0
+DATA bytesf0<>+8(SB)/4, $0xf0f0f0f0
+DATA bytesf0<>+12(SB)/4, $0xf0f0f0f0
+DATA bytesf0<>+16(SB)/4, $0xf0f0f0f0
+DATA bytesf0<>+20(SB)/4, $0xf0f0f0f0
+DATA bytesf0<>+24(SB)/4, $0xf0f0f0f0
+DATA bytesf0<>+28(SB)/4, $0xf0f0f0f0
+GLOBL bytesf0<>(SB), RODATA|NOPTR, $32
+
+// func dotQ5_1x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ5_1x1AVX2(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), DX
+	MOVQ   ds+32(FP), BX
+	MOVQ   s+40(FP), BX
+	MOVQ   ss+48(FP), SI
+	MOVQ   nb+56(FP), SI
+	MOVQ   out+64(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS X1, X1, X1
+	MOVSS  X1, (DI)
+
+dotQ5_1x1AVX2_loop:
+	TESTQ        SI, SI
+	JE           dotQ5_1x1AVX2_done
+	VMOVDQU      8(AX), X1
+	VPSRLW       $0x04, X1, X3
+	VINSERTI128  $0x01, X3, Y1, Y3
+	VPAND        bytes0f<>+0(SB), Y3, Y3
+	MOVL         4(AX), R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y4
+	VPSHUFB      bitsShuffle<>+0(SB), Y4, Y4
+	VPOR         bitsSelect<>+0(SB), Y4, Y4
+	VPCMPEQB     allOnes<>+0(SB), Y4, Y4
+	VPAND        bytes10<>+0(SB), Y4, Y4
+	VPOR         Y4, Y3, Y3
+	MOVWLZX      (AX), R8
+	VMOVD        R8, X1
+	VCVTPH2PS    X1, X1
+	MOVWLZX      2(AX), R8
+	VMOVD        R8, X4
+	VCVTPH2PS    X4, X4
+	VPMADDUBSW   (CX), Y3, Y3
+	VPMADDWD     words0001<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	MOVSS        (DX), X5
+	VMULSS       X5, X1, X1
+	VBROADCASTSS X1, Y6
+	VFMADD231PS  Y3, Y6, Y0
+	MOVWLSX      (BX), R8
+	VCVTSI2SSL   R8, X2, X2
+	VMULSS       X5, X2, X2
+	VMULSS       X4, X2, X2
+	VADDSS       (DI), X2, X2
+	MOVSS        X2, (DI)
+	ADDQ         $0x18, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, DX
+	ADDQ         $0x00000002, BX
+	DECQ         SI
+	JMP          dotQ5_1x1AVX2_loop
+
+dotQ5_1x1AVX2_done:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDSS       (DI), X0, X0
+	MOVSS        X0, (DI)
+	VZEROUPPER
+	RET
+
+DATA bytes10<>+0(SB)/4, $0x10101010
+DATA bytes10<>+4(SB)/4, $0x10101010
+DATA bytes10<>+8(SB)/4, $0x10101010
+DATA bytes10<>+12(SB)/4, $0x10101010
+DATA bytes10<>+16(SB)/4, $0x10101010
+DATA bytes10<>+20(SB)/4, $0x10101010
+DATA bytes10<>+24(SB)/4, $0x10101010
+DATA bytes10<>+28(SB)/4, $0x10101010
+GLOBL bytes10<>(SB), RODATA|NOPTR, $32
+
+// func dotIQ4_NLx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotIQ4_NLx1AVX2(SB), NOSPLIT, $0-72
+	MOVQ           w+0(FP), AX
+	MOVQ           q+8(FP), CX
+	MOVQ           qs+16(FP), DX
+	MOVQ           d+24(FP), DX
+	MOVQ           ds+32(FP), BX
+	MOVQ           nb+56(FP), BX
+	MOVQ           out+64(FP), SI
+	VBROADCASTI128 iq4nlTable<>+0(SB), Y0
+	VXORPS         Y1, Y1, Y1
+	VXORPS         X2, X2, X2
+	MOVSS          X2, (SI)
+
+dotIQ4_NLx1AVX2_loop:
+	TESTQ        BX, BX
+	JE           dotIQ4_NLx1AVX2_done
+	VMOVDQU      2(AX), X2
+	VPSRLW       $0x04, X2, X3
+	VINSERTI128  $0x01, X3, Y2, Y3
+	VPAND        bytes0f<>+0(SB), Y3, Y3
+	VPSHUFB      Y3, Y0, Y3
+	VPSIGNB      Y3, Y3, Y4
+	MOVWLZX      (AX), DI
+	VMOVD        DI, X2
+	VCVTPH2PS    X2, X2
+	VMOVDQU      (CX), Y5
+	VPSIGNB      Y3, Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y3
+	VPMADDWD     words0001<>+0(SB), Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	MOVSS        (DX), X4
+	VMULSS       X4, X2, X2
+	VBROADCASTSS X2, Y4
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x12, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, DX
+	DECQ         BX
+	JMP          dotIQ4_NLx1AVX2_loop
+
+dotIQ4_NLx1AVX2_done:
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VADDSS       (SI), X1, X1
+	MOVSS        X1, (SI)
+	VZEROUPPER
+	RET
+
+// func dotQ5_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ5_Kx1AVX2(SB), NOSPLIT, $16-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), DX
+	MOVQ   ds+32(FP), BX
+	MOVQ   bsums+40(FP), BX
+	MOVQ   bs+48(FP), SI
+	MOVQ   nb+56(FP), SI
+	MOVQ   out+64(FP), DI
+	VXORPS X0, X0, X0
+	MOVSS  X0, (DI)
+
+dotQ5_Kx1AVX2_loop:
+	TESTQ        SI, SI
+	JE           dotQ5_Kx1AVX2_done
+	MOVL         4(AX), R8
+	MOVL         8(AX), R9
+	MOVL         12(AX), R10
+	MOVL         R10, R11
+	SHRL         $0x04, R11
+	ANDL         $0x0f0f0f0f, R11
+	MOVL         R9, R12
+	SHRL         $0x06, R12
+	ANDL         $0x03030303, R12
+	SHLL         $0x04, R12
+	ORL          R12, R11
+	ANDL         $0x3f3f3f3f, R9
+	ANDL         $0x0f0f0f0f, R10
+	MOVL         R8, R12
+	SHRL         $0x06, R12
+	ANDL         $0x03030303, R12
+	SHLL         $0x04, R12
+	ORL          R12, R10
+	ANDL         $0x3f3f3f3f, R8
+	MOVL         R8, (SP)
+	MOVL         R10, 4(SP)
+	MOVL         R9, 8(SP)
+	MOVL         R11, 12(SP)
+	VPXOR        Y0, Y0, Y0
+	VMOVDQU      16(AX), Y1
+	VMOVDQU      48(AX), Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y3
+	VPSRLW       $0x04, Y2, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	VPAND        bytes01<>+0(SB), Y1, Y4
+	VPSLLW       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	MOVBLZX      (SP), R8
+	VMOVD        R8, X4
+	VPBROADCASTW X4, Y4
+	VPMADDUBSW   (CX), Y3, Y3
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPSRLW       $0x01, Y1, Y3
+	VPAND        bytes01<>+0(SB), Y3, Y3
+	VPSLLW       $0x04, Y3, Y3
+	VPOR         Y3, Y2, Y2
+	MOVBLZX      1(SP), R8
+	VMOVD        R8, X3
+	VPBROADCASTW X3, Y3
+	VPMADDUBSW   32(CX), Y2, Y2
+	VPMADDWD     Y3, Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	VMOVDQU      80(AX), Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y3
+	VPSRLW       $0x04, Y2, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	VPSRLW       $0x02, Y1, Y4
+	VPAND        bytes01<>+0(SB), Y4, Y4
+	VPSLLW       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	MOVBLZX      2(SP), R8
+	VMOVD        R8, X4
+	VPBROADCASTW X4, Y4
+	VPMADDUBSW   64(CX), Y3, Y3
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPSRLW       $0x03, Y1, Y3
+	VPAND        bytes01<>+0(SB), Y3, Y3
+	VPSLLW       $0x04, Y3, Y3
+	VPOR         Y3, Y2, Y2
+	MOVBLZX      3(SP), R8
+	VMOVD        R8, X3
+	VPBROADCASTW X3, Y3
+	VPMADDUBSW   96(CX), Y2, Y2
+	VPMADDWD     Y3, Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	VMOVDQU      112(AX), Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y3
+	VPSRLW       $0x04, Y2, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	VPSRLW       $0x04, Y1, Y4
+	VPAND        bytes01<>+0(SB), Y4, Y4
+	VPSLLW       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	MOVBLZX      4(SP), R8
+	VMOVD        R8, X4
+	VPBROADCASTW X4, Y4
+	VPMADDUBSW   128(CX), Y3, Y3
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPSRLW       $0x05, Y1, Y3
+	VPAND        bytes01<>+0(SB), Y3, Y3
+	VPSLLW       $0x04, Y3, Y3
+	VPOR         Y3, Y2, Y2
+	MOVBLZX      5(SP), R8
+	VMOVD        R8, X3
+	VPBROADCASTW X3, Y3
+	VPMADDUBSW   160(CX), Y2, Y2
+	VPMADDWD     Y3, Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	VMOVDQU      144(AX), Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y3
+	VPSRLW       $0x04, Y2, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	VPSRLW       $0x06, Y1, Y4
+	VPAND        bytes01<>+0(SB), Y4, Y4
+	VPSLLW       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	MOVBLZX      6(SP), R8
+	VMOVD        R8, X4
+	VPBROADCASTW X4, Y4
+	VPMADDUBSW   192(CX), Y3, Y3
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VPSRLW       $0x07, Y1, Y1
+	VPAND        bytes01<>+0(SB), Y1, Y1
+	VPSLLW       $0x04, Y1, Y1
+	VPOR         Y1, Y2, Y2
+	MOVBLZX      7(SP), R8
+	VMOVD        R8, X1
+	VPBROADCASTW X1, Y1
+	VPMADDUBSW   224(CX), Y2, Y2
+	VPMADDWD     Y1, Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	MOVWLZX      (AX), R8
+	VMOVD        R8, X1
+	VCVTPH2PS    X1, X1
+	MOVWLZX      2(AX), R8
+	VMOVD        R8, X2
+	VCVTPH2PS    X2, X2
+	VPMOVZXBW    8(SP), X3
+	VMOVDQU      (BX), Y4
+	VEXTRACTI128 $0x01, Y4, X5
+	VPHADDW      X5, X4, X5
+	VPMADDWD     X3, X5, X5
+	VPHADDD      X5, X5, X5
+	VPHADDD      X5, X5, X5
+	VCVTDQ2PS    X5, X5
+	VEXTRACTI128 $0x01, Y0, X3
+	VPADDD       X3, X0, X0
+	VPHADDD      X0, X0, X0
+	VPHADDD      X0, X0, X0
+	VCVTDQ2PS    X0, X0
+	VMULSS       X1, X0, X0
+	VFNMADD231SS X2, X5, X0
+	VMULSS       (DX), X0, X0
+	VADDSS       (DI), X0, X0
+	MOVSS        X0, (DI)
+	ADDQ         $0x000000b0, AX
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000004, DX
+	ADDQ         $0x00000020, BX
+	DECQ         SI
+	JMP          dotQ5_Kx1AVX2_loop
+
+dotQ5_Kx1AVX2_done:
+	VZEROUPPER
+	RET
+
+DATA bytes01<>+0(SB)/4, $0x01010101
+DATA bytes01<>+4(SB)/4, $0x01010101
+DATA bytes01<>+8(SB)/4, $0x01010101
+DATA bytes01<>+12(SB)/4, $0x01010101
+DATA bytes01<>+16(SB)/4, $0x01010101
+DATA bytes01<>+20(SB)/4, $0x01010101
+DATA bytes01<>+24(SB)/4, $0x01010101
+DATA bytes01<>+28(SB)/4, $0x01010101
+GLOBL bytes01<>(SB), RODATA|NOPTR, $32
+
+// func dotQ3_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, SSE
+TEXT ·dotQ3_Kx1AVX2(SB), NOSPLIT, $48-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), DX
+	MOVQ   ds+32(FP), BX
+	MOVQ   bsums+40(FP), BX
+	MOVQ   bs+48(FP), SI
+	MOVQ   nb+56(FP), SI
+	MOVQ   out+64(FP), DI
+	VXORPS X0, X0, X0
+	MOVSS  X0, (DI)
+
+dotQ3_Kx1AVX2_loop:
+	TESTQ        SI, SI
+	JE           dotQ3_Kx1AVX2_done
+	MOVL         96(AX), R8
+	MOVL         100(AX), R9
+	MOVL         104(AX), R10
+	MOVL         R8, R11
+	ANDL         $0x0f0f0f0f, R11
+	MOVL         R10, R12
+	ANDL         $0x03030303, R12
+	SHLL         $0x04, R12
+	ORL          R12, R11
+	MOVL         R11, (SP)
+	MOVL         R9, R11
+	ANDL         $0x0f0f0f0f, R11
+	MOVL         R10, R12
+	SHRL         $0x02, R12
+	ANDL         $0x03030303, R12
+	SHLL         $0x04, R12
+	ORL          R12, R11
+	MOVL         R11, 4(SP)
+	MOVL         R8, R11
+	SHRL         $0x04, R11
+	ANDL         $0x0f0f0f0f, R11
+	MOVL         R10, R8
+	SHRL         $0x04, R8
+	ANDL         $0x03030303, R8
+	SHLL         $0x04, R8
+	ORL          R8, R11
+	MOVL         R11, 8(SP)
+	MOVL         R9, R11
+	SHRL         $0x04, R11
+	ANDL         $0x0f0f0f0f, R11
+	MOVL         R10, R8
+	SHRL         $0x06, R8
+	ANDL         $0x03030303, R8
+	SHLL         $0x04, R8
+	ORL          R8, R11
+	MOVL         R11, 12(SP)
+	VMOVDQU      (SP), X0
+	VPSUBB       bytes20<>+0(SB), X0, X0
+	VPMOVSXBW    X0, Y0
+	VMOVDQU      Y0, 16(SP)
+	VPMADDWD     (BX), Y0, Y0
+	VPSLLD       $0x02, Y0, Y0
+	VPXOR        Y2, Y2, Y2
+	VPSUBD       Y0, Y2, Y0
+	VMOVDQU      (AX), Y2
+	VMOVDQU      32(AX), Y3
+	VPAND        bytes03<>+0(SB), Y3, Y4
+	VPSLLW       $0x02, Y2, Y5
+	VPAND        bytes04<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTW 16(SP), X1
+	VPBROADCASTW 18(SP), X5
+	VINSERTI128  $0x01, X5, Y1, Y5
+	VPMADDUBSW   (CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPSRLW       $0x02, Y3, Y4
+	VPAND        bytes03<>+0(SB), Y4, Y4
+	VPSLLW       $0x01, Y2, Y5
+	VPAND        bytes04<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTW 20(SP), X1
+	VPBROADCASTW 22(SP), X5
+	VINSERTI128  $0x01, X5, Y1, Y5
+	VPMADDUBSW   32(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPSRLW       $0x04, Y3, Y4
+	VPAND        bytes03<>+0(SB), Y4, Y4
+	VMOVDQA      Y2, Y5
+	VPAND        bytes04<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTW 24(SP), X1
+	VPBROADCASTW 26(SP), X5
+	VINSERTI128  $0x01, X5, Y1, Y5
+	VPMADDUBSW   64(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPSRLW       $0x06, Y3, Y3
+	VPAND        bytes03<>+0(SB), Y3, Y3
+	VPSRLW       $0x01, Y2, Y4
+	VPAND        bytes04<>+0(SB), Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VPBROADCASTW 28(SP), X1
+	VPBROADCASTW 30(SP), X4
+	VINSERTI128  $0x01, X4, Y1, Y4
+	VPMADDUBSW   96(CX), Y3, Y3
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	VMOVDQU      64(AX), Y3
+	VPAND        bytes03<>+0(SB), Y3, Y4
+	VPSRLW       $0x02, Y2, Y5
+	VPAND        bytes04<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTW 32(SP), X1
+	VPBROADCASTW 34(SP), X5
+	VINSERTI128  $0x01, X5, Y1, Y5
+	VPMADDUBSW   128(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPSRLW       $0x02, Y3, Y4
+	VPAND        bytes03<>+0(SB), Y4, Y4
+	VPSRLW       $0x03, Y2, Y5
+	VPAND        bytes04<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTW 36(SP), X1
+	VPBROADCASTW 38(SP), X5
+	VINSERTI128  $0x01, X5, Y1, Y5
+	VPMADDUBSW   160(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPSRLW       $0x04, Y3, Y4
+	VPAND        bytes03<>+0(SB), Y4, Y4
+	VPSRLW       $0x04, Y2, Y5
+	VPAND        bytes04<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTW 40(SP), X1
+	VPBROADCASTW 42(SP), X5
+	VINSERTI128  $0x01, X5, Y1, Y5
+	VPMADDUBSW   192(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y0, Y0
+	VPSRLW       $0x06, Y3, Y3
+	VPAND        bytes03<>+0(SB), Y3, Y3
+	VPSRLW       $0x05, Y2, Y2
+	VPAND        bytes04<>+0(SB), Y2, Y2
+	VPOR         Y2, Y3, Y3
+	VPBROADCASTW 44(SP), X1
+	VPBROADCASTW 46(SP), X2
+	VINSERTI128  $0x01, X2, Y1, Y2
+	VPMADDUBSW   224(CX), Y3, Y3
+	VPMADDWD     Y2, Y3, Y3
+	VPADDD       Y3, Y0, Y0
+	MOVWLZX      108(AX), R8
+	VMOVD        R8, X1
+	VCVTPH2PS    X1, X1
+	VEXTRACTI128 $0x01, Y0, X2
+	VPADDD       X2, X0, X0
+	VPHADDD      X0, X0, X0
+	VPHADDD      X0, X0, X0
+	VCVTDQ2PS    X0, X0
+	VMULSS       X1, X0, X0
+	VMULSS       (DX), X0, X0
+	VADDSS       (DI), X0, X0
+	MOVSS        X0, (DI)
+	ADDQ         $0x0000006e, AX
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000004, DX
+	ADDQ         $0x00000020, BX
+	DECQ         SI
+	JMP          dotQ3_Kx1AVX2_loop
+
+dotQ3_Kx1AVX2_done:
+	VZEROUPPER
+	RET
+
+DATA bytes03<>+0(SB)/4, $0x03030303
+DATA bytes03<>+4(SB)/4, $0x03030303
+DATA bytes03<>+8(SB)/4, $0x03030303
+DATA bytes03<>+12(SB)/4, $0x03030303
+DATA bytes03<>+16(SB)/4, $0x03030303
+DATA bytes03<>+20(SB)/4, $0x03030303
+DATA bytes03<>+24(SB)/4, $0x03030303
+DATA bytes03<>+28(SB)/4, $0x03030303
+GLOBL bytes03<>(SB), RODATA|NOPTR, $32
+
+DATA bytes04<>+0(SB)/4, $0x04040404
+DATA bytes04<>+4(SB)/4, $0x04040404
+DATA bytes04<>+8(SB)/4, $0x04040404
+DATA bytes04<>+12(SB)/4, $0x04040404
+DATA bytes04<>+16(SB)/4, $0x04040404
+DATA bytes04<>+20(SB)/4, $0x04040404
+DATA bytes04<>+24(SB)/4, $0x04040404
+DATA bytes04<>+28(SB)/4, $0x04040404
+GLOBL bytes04<>(SB), RODATA|NOPTR, $32
+
+DATA bytes20<>+0(SB)/4, $0x20202020
+DATA bytes20<>+4(SB)/4, $0x20202020
+DATA bytes20<>+8(SB)/4, $0x20202020
+DATA bytes20<>+12(SB)/4, $0x20202020
+DATA bytes20<>+16(SB)/4, $0x20202020
+DATA bytes20<>+20(SB)/4, $0x20202020
+DATA bytes20<>+24(SB)/4, $0x20202020
+DATA bytes20<>+28(SB)/4, $0x20202020
+GLOBL bytes20<>(SB), RODATA|NOPTR, $32
+
+// func dotQ2_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ2_Kx1AVX2(SB), NOSPLIT, $32-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), DX
+	MOVQ   ds+32(FP), BX
+	MOVQ   bsums+40(FP), BX
+	MOVQ   bs+48(FP), SI
+	MOVQ   nb+56(FP), SI
+	MOVQ   out+64(FP), DI
+	VXORPS X0, X0, X0
+	MOVSS  X0, (DI)
+
+dotQ2_Kx1AVX2_loop:
+	TESTQ        SI, SI
+	JE           dotQ2_Kx1AVX2_done
+	VMOVDQU      (AX), X0
+	VPAND        bytes0f<>+0(SB), X0, X1
+	VPMOVZXBW    X1, Y1
+	VMOVDQU      Y1, (SP)
+	VPSRLW       $0x04, X0, X0
+	VPAND        bytes0f<>+0(SB), X0, X0
+	VPMOVZXBW    X0, Y1
+	VPXOR        Y2, Y2, Y2
+	VMOVDQU      16(AX), Y3
+	VPAND        bytes03<>+0(SB), Y3, Y4
+	VPBROADCASTW (SP), X0
+	VPBROADCASTW 2(SP), X5
+	VINSERTI128  $0x01, X5, Y0, Y5
+	VPMADDUBSW   (CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VPSRLW       $0x02, Y3, Y4
+	VPAND        bytes03<>+0(SB), Y4, Y4
+	VPBROADCASTW 4(SP), X0
+	VPBROADCASTW 6(SP), X5
+	VINSERTI128  $0x01, X5, Y0, Y5
+	VPMADDUBSW   32(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VPSRLW       $0x04, Y3, Y4
+	VPAND        bytes03<>+0(SB), Y4, Y4
+	VPBROADCASTW 8(SP), X0
+	VPBROADCASTW 10(SP), X5
+	VINSERTI128  $0x01, X5, Y0, Y5
+	VPMADDUBSW   64(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VPSRLW       $0x06, Y3, Y3
+	VPAND        bytes03<>+0(SB), Y3, Y3
+	VPBROADCASTW 12(SP), X0
+	VPBROADCASTW 14(SP), X4
+	VINSERTI128  $0x01, X4, Y0, Y4
+	VPMADDUBSW   96(CX), Y3, Y3
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y2, Y2
+	VMOVDQU      48(AX), Y3
+	VPAND        bytes03<>+0(SB), Y3, Y4
+	VPBROADCASTW 16(SP), X0
+	VPBROADCASTW 18(SP), X5
+	VINSERTI128  $0x01, X5, Y0, Y5
+	VPMADDUBSW   128(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VPSRLW       $0x02, Y3, Y4
+	VPAND        bytes03<>+0(SB), Y4, Y4
+	VPBROADCASTW 20(SP), X0
+	VPBROADCASTW 22(SP), X5
+	VINSERTI128  $0x01, X5, Y0, Y5
+	VPMADDUBSW   160(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VPSRLW       $0x04, Y3, Y4
+	VPAND        bytes03<>+0(SB), Y4, Y4
+	VPBROADCASTW 24(SP), X0
+	VPBROADCASTW 26(SP), X5
+	VINSERTI128  $0x01, X5, Y0, Y5
+	VPMADDUBSW   192(CX), Y4, Y4
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y4, Y2, Y2
+	VPSRLW       $0x06, Y3, Y3
+	VPAND        bytes03<>+0(SB), Y3, Y3
+	VPBROADCASTW 28(SP), X0
+	VPBROADCASTW 30(SP), X4
+	VINSERTI128  $0x01, X4, Y0, Y4
+	VPMADDUBSW   224(CX), Y3, Y3
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y2, Y2
+	MOVWLZX      80(AX), R8
+	VMOVD        R8, X0
+	VCVTPH2PS    X0, X0
+	MOVWLZX      82(AX), R8
+	VMOVD        R8, X3
+	VCVTPH2PS    X3, X3
+	VPMADDWD     (BX), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X4
+	VPADDD       X4, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VEXTRACTI128 $0x01, Y2, X4
+	VPADDD       X4, X2, X2
+	VPHADDD      X2, X2, X2
+	VPHADDD      X2, X2, X2
+	VCVTDQ2PS    X2, X2
+	VMULSS       X0, X2, X2
+	VFNMADD231SS X3, X1, X2
+	VMULSS       (DX), X2, X2
+	VADDSS       (DI), X2, X2
+	MOVSS        X2, (DI)
+	ADDQ         $0x00000054, AX
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000004, DX
+	ADDQ         $0x00000020, BX
+	DECQ         SI
+	JMP          dotQ2_Kx1AVX2_loop
+
+dotQ2_Kx1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func dotIQ4_XSx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, SSE
+TEXT ·dotIQ4_XSx1AVX2(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), DX
+	MOVQ   ds+32(FP), BX
+	MOVQ   bsums+40(FP), BX
+	MOVQ   bs+48(FP), SI
+	MOVQ   nb+56(FP), SI
+	MOVQ   out+64(FP), DI
+	VXORPS X0, X0, X0
+	MOVSS  X0, (DI)
+
+dotIQ4_XSx1AVX2_loop:
+	TESTQ          SI, SI
+	JE             dotIQ4_XSx1AVX2_done
+	VBROADCASTI128 iq4nlTable<>+0(SB), Y0
+	VPXOR          Y1, Y1, Y1
+	MOVWLZX        2(AX), R8
+	VMOVDQU        8(AX), X2
+	VPSRLW         $0x04, X2, X3
+	VINSERTI128    $0x01, X3, Y2, Y3
+	VPAND          bytes0f<>+0(SB), Y3, Y3
+	VPSHUFB        Y3, Y0, Y3
+	VPSIGNB        Y3, Y3, Y4
+	MOVBLZX        4(AX), R9
+	ANDL           $0x0f, R9
+	MOVL           R8, R10
+	ANDL           $0x03, R10
+	SHLL           $0x04, R10
+	ORL            R10, R9
+	SUBL           $0x20, R9
+	VMOVD          R9, X2
+	VPBROADCASTW   X2, Y5
+	VMOVDQU        (CX), Y6
+	VPSIGNB        Y3, Y6, Y6
+	VPMADDUBSW     Y6, Y4, Y3
+	VPMADDWD       Y5, Y3, Y3
+	VPADDD         Y3, Y1, Y1
+	VMOVDQU        24(AX), X2
+	VPSRLW         $0x04, X2, X3
+	VINSERTI128    $0x01, X3, Y2, Y3
+	VPAND          bytes0f<>+0(SB), Y3, Y3
+	VPSHUFB        Y3, Y0, Y3
+	VPSIGNB        Y3, Y3, Y4
+	MOVBLZX        4(AX), R9
+	SHRL           $0x04, R9
+	ANDL           $0x0f, R9
+	MOVL           R8, R10
+	SHRL           $0x02, R10
+	ANDL           $0x03, R10
+	SHLL           $0x04, R10
+	ORL            R10, R9
+	SUBL           $0x20, R9
+	VMOVD          R9, X2
+	VPBROADCASTW   X2, Y5
+	VMOVDQU        32(CX), Y6
+	VPSIGNB        Y3, Y6, Y6
+	VPMADDUBSW     Y6, Y4, Y3
+	VPMADDWD       Y5, Y3, Y3
+	VPADDD         Y3, Y1, Y1
+	VMOVDQU        40(AX), X2
+	VPSRLW         $0x04, X2, X3
+	VINSERTI128    $0x01, X3, Y2, Y3
+	VPAND          bytes0f<>+0(SB), Y3, Y3
+	VPSHUFB        Y3, Y0, Y3
+	VPSIGNB        Y3, Y3, Y4
+	MOVBLZX        5(AX), R9
+	ANDL           $0x0f, R9
+	MOVL           R8, R10
+	SHRL           $0x04, R10
+	ANDL           $0x03, R10
+	SHLL           $0x04, R10
+	ORL            R10, R9
+	SUBL           $0x20, R9
+	VMOVD          R9, X2
+	VPBROADCASTW   X2, Y5
+	VMOVDQU        64(CX), Y6
+	VPSIGNB        Y3, Y6, Y6
+	VPMADDUBSW     Y6, Y4, Y3
+	VPMADDWD       Y5, Y3, Y3
+	VPADDD         Y3, Y1, Y1
+	VMOVDQU        56(AX), X2
+	VPSRLW         $0x04, X2, X3
+	VINSERTI128    $0x01, X3, Y2, Y3
+	VPAND          bytes0f<>+0(SB), Y3, Y3
+	VPSHUFB        Y3, Y0, Y3
+	VPSIGNB        Y3, Y3, Y4
+	MOVBLZX        5(AX), R9
+	SHRL           $0x04, R9
+	ANDL           $0x0f, R9
+	MOVL           R8, R10
+	SHRL           $0x06, R10
+	ANDL           $0x03, R10
+	SHLL           $0x04, R10
+	ORL            R10, R9
+	SUBL           $0x20, R9
+	VMOVD          R9, X2
+	VPBROADCASTW   X2, Y5
+	VMOVDQU        96(CX), Y6
+	VPSIGNB        Y3, Y6, Y6
+	VPMADDUBSW     Y6, Y4, Y3
+	VPMADDWD       Y5, Y3, Y3
+	VPADDD         Y3, Y1, Y1
+	VMOVDQU        72(AX), X2
+	VPSRLW         $0x04, X2, X3
+	VINSERTI128    $0x01, X3, Y2, Y3
+	VPAND          bytes0f<>+0(SB), Y3, Y3
+	VPSHUFB        Y3, Y0, Y3
+	VPSIGNB        Y3, Y3, Y4
+	MOVBLZX        6(AX), R9
+	ANDL           $0x0f, R9
+	MOVL           R8, R10
+	SHRL           $0x08, R10
+	ANDL           $0x03, R10
+	SHLL           $0x04, R10
+	ORL            R10, R9
+	SUBL           $0x20, R9
+	VMOVD          R9, X2
+	VPBROADCASTW   X2, Y5
+	VMOVDQU        128(CX), Y6
+	VPSIGNB        Y3, Y6, Y6
+	VPMADDUBSW     Y6, Y4, Y3
+	VPMADDWD       Y5, Y3, Y3
+	VPADDD         Y3, Y1, Y1
+	VMOVDQU        88(AX), X2
+	VPSRLW         $0x04, X2, X3
+	VINSERTI128    $0x01, X3, Y2, Y3
+	VPAND          bytes0f<>+0(SB), Y3, Y3
+	VPSHUFB        Y3, Y0, Y3
+	VPSIGNB        Y3, Y3, Y4
+	MOVBLZX        6(AX), R9
+	SHRL           $0x04, R9
+	ANDL           $0x0f, R9
+	MOVL           R8, R10
+	SHRL           $0x0a, R10
+	ANDL           $0x03, R10
+	SHLL           $0x04, R10
+	ORL            R10, R9
+	SUBL           $0x20, R9
+	VMOVD          R9, X2
+	VPBROADCASTW   X2, Y5
+	VMOVDQU        160(CX), Y6
+	VPSIGNB        Y3, Y6, Y6
+	VPMADDUBSW     Y6, Y4, Y3
+	VPMADDWD       Y5, Y3, Y3
+	VPADDD         Y3, Y1, Y1
+	VMOVDQU        104(AX), X2
+	VPSRLW         $0x04, X2, X3
+	VINSERTI128    $0x01, X3, Y2, Y3
+	VPAND          bytes0f<>+0(SB), Y3, Y3
+	VPSHUFB        Y3, Y0, Y3
+	VPSIGNB        Y3, Y3, Y4
+	MOVBLZX        7(AX), R9
+	ANDL           $0x0f, R9
+	MOVL           R8, R10
+	SHRL           $0x0c, R10
+	ANDL           $0x03, R10
+	SHLL           $0x04, R10
+	ORL            R10, R9
+	SUBL           $0x20, R9
+	VMOVD          R9, X2
+	VPBROADCASTW   X2, Y5
+	VMOVDQU        192(CX), Y6
+	VPSIGNB        Y3, Y6, Y6
+	VPMADDUBSW     Y6, Y4, Y3
+	VPMADDWD       Y5, Y3, Y3
+	VPADDD         Y3, Y1, Y1
+	VMOVDQU        120(AX), X2
+	VPSRLW         $0x04, X2, X3
+	VINSERTI128    $0x01, X3, Y2, Y3
+	VPAND          bytes0f<>+0(SB), Y3, Y3
+	VPSHUFB        Y3, Y0, Y3
+	VPSIGNB        Y3, Y3, Y0
+	MOVBLZX        7(AX), R9
+	SHRL           $0x04, R9
+	ANDL           $0x0f, R9
+	SHRL           $0x0e, R8
+	ANDL           $0x03, R8
+	SHLL           $0x04, R8
+	ORL            R8, R9
+	SUBL           $0x20, R9
+	VMOVD          R9, X2
+	VPBROADCASTW   X2, Y4
+	VMOVDQU        224(CX), Y5
+	VPSIGNB        Y3, Y5, Y5
+	VPMADDUBSW     Y5, Y0, Y0
+	VPMADDWD       Y4, Y0, Y0
+	VPADDD         Y0, Y1, Y1
+	MOVWLZX        (AX), R8
+	VMOVD          R8, X0
+	VCVTPH2PS      X0, X0
+	VEXTRACTI128   $0x01, Y1, X2
+	VPADDD         X2, X1, X1
+	VPHADDD        X1, X1, X1
+	VPHADDD        X1, X1, X1
+	VCVTDQ2PS      X1, X1
+	VMULSS         X0, X1, X1
+	VMULSS         (DX), X1, X1
+	VADDSS         (DI), X1, X1
+	MOVSS          X1, (DI)
+	ADDQ           $0x00000088, AX
+	ADDQ           $0x00000100, CX
+	ADDQ           $0x00000004, DX
+	ADDQ           $0x00000020, BX
+	DECQ           SI
+	JMP            dotIQ4_XSx1AVX2_loop
+
+dotIQ4_XSx1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func dotQ4_1x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ4_1x4AVX2(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   s+40(FP), DI
+	MOVQ   ss+48(FP), R8
+	MOVQ   nb+56(FP), R9
+	MOVQ   out+64(FP), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS X1, X1, X1
+	MOVSS  X1, (R10)
+	VXORPS Y1, Y1, Y1
+	VXORPS X6, X6, X6
+	MOVSS  X6, 4(R10)
+	VXORPS Y6, Y6, Y6
+	VXORPS X7, X7, X7
+	MOVSS  X7, 8(R10)
+	VXORPS Y7, Y7, Y7
+	VXORPS X8, X8, X8
+	MOVSS  X8, 12(R10)
+
+dotQ4_1x4AVX2_loop:
+	TESTQ        R9, R9
+	JE           dotQ4_1x4AVX2_done
+	VMOVDQU      4(AX), X8
+	VPSRLW       $0x04, X8, X9
+	VINSERTI128  $0x01, X9, Y8, Y9
+	VPAND        bytes0f<>+0(SB), Y9, Y9
+	MOVWLZX      (AX), R11
+	VMOVD        R11, X8
+	VCVTPH2PS    X8, X8
+	MOVWLZX      2(AX), R11
+	VMOVD        R11, X12
+	VCVTPH2PS    X12, X12
+	VPMADDUBSW   (CX), Y9, Y10
+	VPMADDWD     words0001<>+0(SB), Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	MOVSS        (BX), X13
+	VMULSS       X13, X8, X11
+	VBROADCASTSS X11, Y11
+	VFMADD231PS  Y10, Y11, Y0
+	MOVWLSX      (DI), R11
+	VCVTSI2SSL   R11, X2, X2
+	VMULSS       X13, X2, X2
+	VMULSS       X12, X2, X2
+	VADDSS       (R10), X2, X2
+	MOVSS        X2, (R10)
+	VPMADDUBSW   (CX)(DX*1), Y9, Y10
+	VPMADDWD     words0001<>+0(SB), Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	MOVSS        (BX)(SI*1), X11
+	VMULSS       X11, X8, X13
+	VBROADCASTSS X13, Y13
+	VFMADD231PS  Y10, Y13, Y1
+	MOVWLSX      (DI)(R8*1), R11
+	VCVTSI2SSL   R11, X3, X3
+	VMULSS       X11, X3, X3
+	VMULSS       X12, X3, X3
+	VADDSS       4(R10), X3, X3
+	MOVSS        X3, 4(R10)
+	VPMADDUBSW   (CX)(DX*2), Y9, Y10
+	VPMADDWD     words0001<>+0(SB), Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	MOVSS        (BX)(SI*2), X11
+	VMULSS       X11, X8, X13
+	VBROADCASTSS X13, Y13
+	VFMADD231PS  Y10, Y13, Y6
+	MOVWLSX      (DI)(R8*2), R11
+	VCVTSI2SSL   R11, X4, X4
+	VMULSS       X11, X4, X4
+	VMULSS       X12, X4, X4
+	VADDSS       8(R10), X4, X4
+	MOVSS        X4, 8(R10)
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   (R11)(DX*1), Y9, Y9
+	VPMADDWD     words0001<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	LEAQ         (BX)(SI*2), R11
+	MOVSS        (R11)(SI*1), X10
+	VMULSS       X10, X8, X8
+	VBROADCASTSS X8, Y11
+	VFMADD231PS  Y9, Y11, Y7
+	LEAQ         (DI)(R8*2), R11
+	MOVWLSX      (R11)(R8*1), R11
+	VCVTSI2SSL   R11, X5, X5
+	VMULSS       X10, X5, X5
+	VMULSS       X12, X5, X5
+	VADDSS       12(R10), X5, X5
+	MOVSS        X5, 12(R10)
+	ADDQ         $0x14, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, BX
+	ADDQ         $0x00000002, DI
+	DECQ         R9
+	JMP          dotQ4_1x4AVX2_loop
+
+dotQ4_1x4AVX2_done:
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDSS       (R10), X0, X0
+	MOVSS        X0, (R10)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VADDSS       4(R10), X1, X1
+	MOVSS        X1, 4(R10)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X6
+	VHADDPS      X6, X6, X6
+	VHADDPS      X6, X6, X6
+	VADDSS       8(R10), X6, X6
+	MOVSS        X6, 8(R10)
+	VEXTRACTF128 $0x01, Y7, X0
+	VADDPS       X0, X7, X7
+	VHADDPS      X7, X7, X7
+	VHADDPS      X7, X7, X7
+	VADDSS       12(R10), X7, X7
+	MOVSS        X7, 12(R10)
+	VZEROUPPER
+	RET
+
+// func dotQ5_0x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ5_0x4AVX2(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   nb+56(FP), DI
+	MOVQ   out+64(FP), R8
+	VXORPS Y0, Y0, Y0
+	VXORPS X1, X1, X1
+	MOVSS  X1, (R8)
+	VXORPS Y1, Y1, Y1
+	VXORPS X2, X2, X2
+	MOVSS  X2, 4(R8)
+	VXORPS Y2, Y2, Y2
+	VXORPS X3, X3, X3
+	MOVSS  X3, 8(R8)
+	VXORPS Y3, Y3, Y3
+	VXORPS X4, X4, X4
+	MOVSS  X4, 12(R8)
+
+dotQ5_0x4AVX2_loop:
+	TESTQ        DI, DI
+	JE           dotQ5_0x4AVX2_done
+	VMOVDQU      6(AX), X4
+	VPSRLW       $0x04, X4, X5
+	VINSERTI128  $0x01, X5, Y4, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	MOVL         2(AX), R9
+	VMOVD        R9, X4
+	VPBROADCASTD X4, Y6
+	VPSHUFB      bitsShuffle<>+0(SB), Y6, Y6
+	VPOR         bitsSelect<>+0(SB), Y6, Y6
+	VPCMPEQB     allOnes<>+0(SB), Y6, Y6
+	VPANDN       bytesf0<>+0(SB), Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPSIGNB      Y5, Y5, Y6
+	MOVWLZX      (AX), R9
+	VMOVD        R9, X4
+	VCVTPH2PS    X4, X4
+	VMOVDQU      (CX), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     words0001<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	MOVSS        (BX), X8
+	VMULSS       X8, X4, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VMOVDQU      (CX)(DX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     words0001<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	MOVSS        (BX)(SI*1), X8
+	VMULSS       X8, X4, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VMOVDQU      (CX)(DX*2), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPMADDWD     words0001<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	MOVSS        (BX)(SI*2), X8
+	VMULSS       X8, X4, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  Y7, Y8, Y2
+	LEAQ         (CX)(DX*2), R9
+	VMOVDQU      (R9)(DX*1), Y7
+	VPSIGNB      Y5, Y7, Y7
+	VPMADDUBSW   Y7, Y6, Y5
+	VPMADDWD     words0001<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	LEAQ         (BX)(SI*2), R9
+	MOVSS        (R9)(SI*1), X6
+	VMULSS       X6, X4, X4
+	VBROADCASTSS X4, Y6
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x16, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, BX
+	DECQ         DI
+	JMP          dotQ5_0x4AVX2_loop
+
+dotQ5_0x4AVX2_done:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDSS       (R8), X0, X0
+	MOVSS        X0, (R8)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VADDSS       4(R8), X1, X1
+	MOVSS        X1, 4(R8)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VADDSS       8(R8), X2, X2
+	MOVSS        X2, 8(R8)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VHADDPS      X3, X3, X3
+	VHADDPS      X3, X3, X3
+	VADDSS       12(R8), X3, X3
+	MOVSS        X3, 12(R8)
+	VZEROUPPER
+	RET
+
+// func dotQ5_1x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ5_1x4AVX2(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   s+40(FP), DI
+	MOVQ   ss+48(FP), R8
+	MOVQ   nb+56(FP), R9
+	MOVQ   out+64(FP), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS X1, X1, X1
+	MOVSS  X1, (R10)
+	VXORPS Y1, Y1, Y1
+	VXORPS X6, X6, X6
+	MOVSS  X6, 4(R10)
+	VXORPS Y6, Y6, Y6
+	VXORPS X7, X7, X7
+	MOVSS  X7, 8(R10)
+	VXORPS Y7, Y7, Y7
+	VXORPS X8, X8, X8
+	MOVSS  X8, 12(R10)
+
+dotQ5_1x4AVX2_loop:
+	TESTQ        R9, R9
+	JE           dotQ5_1x4AVX2_done
+	VMOVDQU      8(AX), X8
+	VPSRLW       $0x04, X8, X9
+	VINSERTI128  $0x01, X9, Y8, Y9
+	VPAND        bytes0f<>+0(SB), Y9, Y9
+	MOVL         4(AX), R11
+	VMOVD        R11, X8
+	VPBROADCASTD X8, Y10
+	VPSHUFB      bitsShuffle<>+0(SB), Y10, Y10
+	VPOR         bitsSelect<>+0(SB), Y10, Y10
+	VPCMPEQB     allOnes<>+0(SB), Y10, Y10
+	VPAND        bytes10<>+0(SB), Y10, Y10
+	VPOR         Y10, Y9, Y9
+	MOVWLZX      (AX), R11
+	VMOVD        R11, X8
+	VCVTPH2PS    X8, X8
+	MOVWLZX      2(AX), R11
+	VMOVD        R11, X12
+	VCVTPH2PS    X12, X12
+	VPMADDUBSW   (CX), Y9, Y10
+	VPMADDWD     words0001<>+0(SB), Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	MOVSS        (BX), X13
+	VMULSS       X13, X8, X11
+	VBROADCASTSS X11, Y11
+	VFMADD231PS  Y10, Y11, Y0
+	MOVWLSX      (DI), R11
+	VCVTSI2SSL   R11, X2, X2
+	VMULSS       X13, X2, X2
+	VMULSS       X12, X2, X2
+	VADDSS       (R10), X2, X2
+	MOVSS        X2, (R10)
+	VPMADDUBSW   (CX)(DX*1), Y9, Y10
+	VPMADDWD     words0001<>+0(SB), Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	MOVSS        (BX)(SI*1), X11
+	VMULSS       X11, X8, X13
+	VBROADCASTSS X13, Y13
+	VFMADD231PS  Y10, Y13, Y1
+	MOVWLSX      (DI)(R8*1), R11
+	VCVTSI2SSL   R11, X3, X3
+	VMULSS       X11, X3, X3
+	VMULSS       X12, X3, X3
+	VADDSS       4(R10), X3, X3
+	MOVSS        X3, 4(R10)
+	VPMADDUBSW   (CX)(DX*2), Y9, Y10
+	VPMADDWD     words0001<>+0(SB), Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	MOVSS        (BX)(SI*2), X11
+	VMULSS       X11, X8, X13
+	VBROADCASTSS X13, Y13
+	VFMADD231PS  Y10, Y13, Y6
+	MOVWLSX      (DI)(R8*2), R11
+	VCVTSI2SSL   R11, X4, X4
+	VMULSS       X11, X4, X4
+	VMULSS       X12, X4, X4
+	VADDSS       8(R10), X4, X4
+	MOVSS        X4, 8(R10)
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   (R11)(DX*1), Y9, Y9
+	VPMADDWD     words0001<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	LEAQ         (BX)(SI*2), R11
+	MOVSS        (R11)(SI*1), X10
+	VMULSS       X10, X8, X8
+	VBROADCASTSS X8, Y11
+	VFMADD231PS  Y9, Y11, Y7
+	LEAQ         (DI)(R8*2), R11
+	MOVWLSX      (R11)(R8*1), R11
+	VCVTSI2SSL   R11, X5, X5
+	VMULSS       X10, X5, X5
+	VMULSS       X12, X5, X5
+	VADDSS       12(R10), X5, X5
+	MOVSS        X5, 12(R10)
+	ADDQ         $0x18, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, BX
+	ADDQ         $0x00000002, DI
+	DECQ         R9
+	JMP          dotQ5_1x4AVX2_loop
+
+dotQ5_1x4AVX2_done:
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDSS       (R10), X0, X0
+	MOVSS        X0, (R10)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VADDSS       4(R10), X1, X1
+	MOVSS        X1, 4(R10)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X6
+	VHADDPS      X6, X6, X6
+	VHADDPS      X6, X6, X6
+	VADDSS       8(R10), X6, X6
+	MOVSS        X6, 8(R10)
+	VEXTRACTF128 $0x01, Y7, X0
+	VADDPS       X0, X7, X7
+	VHADDPS      X7, X7, X7
+	VHADDPS      X7, X7, X7
+	VADDSS       12(R10), X7, X7
+	MOVSS        X7, 12(R10)
+	VZEROUPPER
+	RET
+
+// func dotIQ4_NLx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotIQ4_NLx4AVX2(SB), NOSPLIT, $0-72
+	MOVQ           w+0(FP), AX
+	MOVQ           q+8(FP), CX
+	MOVQ           qs+16(FP), DX
+	MOVQ           d+24(FP), BX
+	MOVQ           ds+32(FP), SI
+	MOVQ           nb+56(FP), DI
+	MOVQ           out+64(FP), R8
+	VBROADCASTI128 iq4nlTable<>+0(SB), Y0
+	VXORPS         Y1, Y1, Y1
+	VXORPS         X2, X2, X2
+	MOVSS          X2, (R8)
+	VXORPS         Y2, Y2, Y2
+	VXORPS         X3, X3, X3
+	MOVSS          X3, 4(R8)
+	VXORPS         Y3, Y3, Y3
+	VXORPS         X4, X4, X4
+	MOVSS          X4, 8(R8)
+	VXORPS         Y4, Y4, Y4
+	VXORPS         X5, X5, X5
+	MOVSS          X5, 12(R8)
+
+dotIQ4_NLx4AVX2_loop:
+	TESTQ        DI, DI
+	JE           dotIQ4_NLx4AVX2_done
+	VMOVDQU      2(AX), X5
+	VPSRLW       $0x04, X5, X6
+	VINSERTI128  $0x01, X6, Y5, Y6
+	VPAND        bytes0f<>+0(SB), Y6, Y6
+	VPSHUFB      Y6, Y0, Y6
+	VPSIGNB      Y6, Y6, Y7
+	MOVWLZX      (AX), R9
+	VMOVD        R9, X5
+	VCVTPH2PS    X5, X5
+	VMOVDQU      (CX), Y8
+	VPSIGNB      Y6, Y8, Y8
+	VPMADDUBSW   Y8, Y7, Y8
+	VPMADDWD     words0001<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	MOVSS        (BX), X9
+	VMULSS       X9, X5, X9
+	VBROADCASTSS X9, Y9
+	VFMADD231PS  Y8, Y9, Y1
+	VMOVDQU      (CX)(DX*1), Y8
+	VPSIGNB      Y6, Y8, Y8
+	VPMADDUBSW   Y8, Y7, Y8
+	VPMADDWD     words0001<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	MOVSS        (BX)(SI*1), X9
+	VMULSS       X9, X5, X9
+	VBROADCASTSS X9, Y9
+	VFMADD231PS  Y8, Y9, Y2
+	VMOVDQU      (CX)(DX*2), Y8
+	VPSIGNB      Y6, Y8, Y8
+	VPMADDUBSW   Y8, Y7, Y8
+	VPMADDWD     words0001<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	MOVSS        (BX)(SI*2), X9
+	VMULSS       X9, X5, X9
+	VBROADCASTSS X9, Y9
+	VFMADD231PS  Y8, Y9, Y3
+	LEAQ         (CX)(DX*2), R9
+	VMOVDQU      (R9)(DX*1), Y8
+	VPSIGNB      Y6, Y8, Y8
+	VPMADDUBSW   Y8, Y7, Y6
+	VPMADDWD     words0001<>+0(SB), Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	LEAQ         (BX)(SI*2), R9
+	MOVSS        (R9)(SI*1), X7
+	VMULSS       X7, X5, X5
+	VBROADCASTSS X5, Y7
+	VFMADD231PS  Y6, Y7, Y4
+	ADDQ         $0x12, AX
+	ADDQ         $0x00000020, CX
+	ADDQ         $0x00000004, BX
+	DECQ         DI
+	JMP          dotIQ4_NLx4AVX2_loop
+
+dotIQ4_NLx4AVX2_done:
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VADDSS       (R8), X1, X1
+	MOVSS        X1, (R8)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VADDSS       4(R8), X2, X2
+	MOVSS        X2, 4(R8)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VHADDPS      X3, X3, X3
+	VHADDPS      X3, X3, X3
+	VADDSS       8(R8), X3, X3
+	MOVSS        X3, 8(R8)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VADDSS       12(R8), X4, X4
+	MOVSS        X4, 12(R8)
+	VZEROUPPER
+	RET
+
+// func dotQ5_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ5_Kx4AVX2(SB), NOSPLIT, $16-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   bsums+40(FP), DI
+	MOVQ   bs+48(FP), R8
+	MOVQ   nb+56(FP), R9
+	MOVQ   out+64(FP), R10
+	VXORPS X0, X0, X0
+	MOVSS  X0, (R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 4(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 8(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 12(R10)
+
+dotQ5_Kx4AVX2_loop:
+	TESTQ        R9, R9
+	JE           dotQ5_Kx4AVX2_done
+	MOVL         4(AX), R11
+	MOVL         8(AX), R12
+	MOVL         12(AX), R13
+	MOVL         R13, R14
+	SHRL         $0x04, R14
+	ANDL         $0x0f0f0f0f, R14
+	MOVL         R12, R15
+	SHRL         $0x06, R15
+	ANDL         $0x03030303, R15
+	SHLL         $0x04, R15
+	ORL          R15, R14
+	ANDL         $0x3f3f3f3f, R12
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R11, R15
+	SHRL         $0x06, R15
+	ANDL         $0x03030303, R15
+	SHLL         $0x04, R15
+	ORL          R15, R13
+	ANDL         $0x3f3f3f3f, R11
+	MOVL         R11, (SP)
+	MOVL         R13, 4(SP)
+	MOVL         R12, 8(SP)
+	MOVL         R14, 12(SP)
+	VPXOR        Y0, Y0, Y0
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VMOVDQU      16(AX), Y4
+	VMOVDQU      48(AX), Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y6
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	VPAND        bytes01<>+0(SB), Y4, Y7
+	VPSLLW       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	MOVBLZX      (SP), R11
+	VMOVD        R11, X7
+	VPBROADCASTW X7, Y7
+	VPMADDUBSW   (CX), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMADDUBSW   (CX)(DX*1), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMADDUBSW   (CX)(DX*2), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y2, Y2
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   (R11)(DX*1), Y6, Y6
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPSRLW       $0x01, Y4, Y6
+	VPAND        bytes01<>+0(SB), Y6, Y6
+	VPSLLW       $0x04, Y6, Y6
+	VPOR         Y6, Y5, Y5
+	MOVBLZX      1(SP), R11
+	VMOVD        R11, X6
+	VPBROADCASTW X6, Y6
+	VPMADDUBSW   32(CX), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPMADDUBSW   32(CX)(DX*1), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPMADDUBSW   32(CX)(DX*2), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   32(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      80(AX), Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y6
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	VPSRLW       $0x02, Y4, Y7
+	VPAND        bytes01<>+0(SB), Y7, Y7
+	VPSLLW       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	MOVBLZX      2(SP), R11
+	VMOVD        R11, X7
+	VPBROADCASTW X7, Y7
+	VPMADDUBSW   64(CX), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMADDUBSW   64(CX)(DX*1), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMADDUBSW   64(CX)(DX*2), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y2, Y2
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   64(R11)(DX*1), Y6, Y6
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPSRLW       $0x03, Y4, Y6
+	VPAND        bytes01<>+0(SB), Y6, Y6
+	VPSLLW       $0x04, Y6, Y6
+	VPOR         Y6, Y5, Y5
+	MOVBLZX      3(SP), R11
+	VMOVD        R11, X6
+	VPBROADCASTW X6, Y6
+	VPMADDUBSW   96(CX), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPMADDUBSW   96(CX)(DX*1), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPMADDUBSW   96(CX)(DX*2), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   96(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      112(AX), Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y6
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	VPSRLW       $0x04, Y4, Y7
+	VPAND        bytes01<>+0(SB), Y7, Y7
+	VPSLLW       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	MOVBLZX      4(SP), R11
+	VMOVD        R11, X7
+	VPBROADCASTW X7, Y7
+	VPMADDUBSW   128(CX), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMADDUBSW   128(CX)(DX*1), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMADDUBSW   128(CX)(DX*2), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y2, Y2
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   128(R11)(DX*1), Y6, Y6
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPSRLW       $0x05, Y4, Y6
+	VPAND        bytes01<>+0(SB), Y6, Y6
+	VPSLLW       $0x04, Y6, Y6
+	VPOR         Y6, Y5, Y5
+	MOVBLZX      5(SP), R11
+	VMOVD        R11, X6
+	VPBROADCASTW X6, Y6
+	VPMADDUBSW   160(CX), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPMADDUBSW   160(CX)(DX*1), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPMADDUBSW   160(CX)(DX*2), Y5, Y7
+	VPMADDWD     Y6, Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   160(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	VMOVDQU      144(AX), Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y6
+	VPSRLW       $0x04, Y5, Y5
+	VPAND        bytes0f<>+0(SB), Y5, Y5
+	VPSRLW       $0x06, Y4, Y7
+	VPAND        bytes01<>+0(SB), Y7, Y7
+	VPSLLW       $0x04, Y7, Y7
+	VPOR         Y7, Y6, Y6
+	MOVBLZX      6(SP), R11
+	VMOVD        R11, X7
+	VPBROADCASTW X7, Y7
+	VPMADDUBSW   192(CX), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMADDUBSW   192(CX)(DX*1), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMADDUBSW   192(CX)(DX*2), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y2, Y2
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   192(R11)(DX*1), Y6, Y6
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y3, Y3
+	VPSRLW       $0x07, Y4, Y4
+	VPAND        bytes01<>+0(SB), Y4, Y4
+	VPSLLW       $0x04, Y4, Y4
+	VPOR         Y4, Y5, Y5
+	MOVBLZX      7(SP), R11
+	VMOVD        R11, X4
+	VPBROADCASTW X4, Y4
+	VPMADDUBSW   224(CX), Y5, Y6
+	VPMADDWD     Y4, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VPMADDUBSW   224(CX)(DX*1), Y5, Y6
+	VPMADDWD     Y4, Y6, Y6
+	VPADDD       Y6, Y1, Y1
+	VPMADDUBSW   224(CX)(DX*2), Y5, Y6
+	VPMADDWD     Y4, Y6, Y6
+	VPADDD       Y6, Y2, Y2
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   224(R11)(DX*1), Y5, Y5
+	VPMADDWD     Y4, Y5, Y5
+	VPADDD       Y5, Y3, Y3
+	MOVWLZX      (AX), R11
+	VMOVD        R11, X4
+	VCVTPH2PS    X4, X4
+	MOVWLZX      2(AX), R11
+	VMOVD        R11, X5
+	VCVTPH2PS    X5, X5
+	VPMOVZXBW    8(SP), X6
+	VMOVDQU      (DI), Y7
+	VEXTRACTI128 $0x01, Y7, X8
+	VPHADDW      X8, X7, X8
+	VPMADDWD     X6, X8, X8
+	VPHADDD      X8, X8, X8
+	VPHADDD      X8, X8, X8
+	VCVTDQ2PS    X8, X8
+	VEXTRACTI128 $0x01, Y0, X7
+	VPADDD       X7, X0, X0
+	VPHADDD      X0, X0, X0
+	VPHADDD      X0, X0, X0
+	VCVTDQ2PS    X0, X0
+	VMULSS       X4, X0, X0
+	VFNMADD231SS X5, X8, X0
+	VMULSS       (BX), X0, X0
+	VADDSS       (R10), X0, X0
+	MOVSS        X0, (R10)
+	VMOVDQU      (DI)(R8*1), Y0
+	VEXTRACTI128 $0x01, Y0, X7
+	VPHADDW      X7, X0, X7
+	VPMADDWD     X6, X7, X7
+	VPHADDD      X7, X7, X7
+	VPHADDD      X7, X7, X7
+	VCVTDQ2PS    X7, X7
+	VEXTRACTI128 $0x01, Y1, X0
+	VPADDD       X0, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VMULSS       X4, X1, X1
+	VFNMADD231SS X5, X7, X1
+	VMULSS       (BX)(SI*1), X1, X1
+	VADDSS       4(R10), X1, X1
+	MOVSS        X1, 4(R10)
+	VMOVDQU      (DI)(R8*2), Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPHADDW      X1, X0, X1
+	VPMADDWD     X6, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VEXTRACTI128 $0x01, Y2, X0
+	VPADDD       X0, X2, X2
+	VPHADDD      X2, X2, X2
+	VPHADDD      X2, X2, X2
+	VCVTDQ2PS    X2, X2
+	VMULSS       X4, X2, X2
+	VFNMADD231SS X5, X1, X2
+	VMULSS       (BX)(SI*2), X2, X2
+	VADDSS       8(R10), X2, X2
+	MOVSS        X2, 8(R10)
+	LEAQ         (DI)(R8*2), R11
+	VMOVDQU      (R11)(R8*1), Y0
+	VEXTRACTI128 $0x01, Y0, X1
+	VPHADDW      X1, X0, X1
+	VPMADDWD     X6, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VEXTRACTI128 $0x01, Y3, X0
+	VPADDD       X0, X3, X3
+	VPHADDD      X3, X3, X3
+	VPHADDD      X3, X3, X3
+	VCVTDQ2PS    X3, X3
+	VMULSS       X4, X3, X3
+	VFNMADD231SS X5, X1, X3
+	LEAQ         (BX)(SI*2), R11
+	VMULSS       (R11)(SI*1), X3, X3
+	VADDSS       12(R10), X3, X3
+	MOVSS        X3, 12(R10)
+	ADDQ         $0x000000b0, AX
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000004, BX
+	ADDQ         $0x00000020, DI
+	DECQ         R9
+	JMP          dotQ5_Kx4AVX2_loop
+
+dotQ5_Kx4AVX2_done:
+	VZEROUPPER
+	RET
+
+// func dotQ3_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, SSE
+TEXT ·dotQ3_Kx4AVX2(SB), NOSPLIT, $48-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   bsums+40(FP), DI
+	MOVQ   bs+48(FP), R8
+	MOVQ   nb+56(FP), R9
+	MOVQ   out+64(FP), R10
+	VXORPS X0, X0, X0
+	MOVSS  X0, (R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 4(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 8(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 12(R10)
+
+dotQ3_Kx4AVX2_loop:
+	TESTQ        R9, R9
+	JE           dotQ3_Kx4AVX2_done
+	MOVL         96(AX), R11
+	MOVL         100(AX), R12
+	MOVL         104(AX), R13
+	MOVL         R11, R14
+	ANDL         $0x0f0f0f0f, R14
+	MOVL         R13, R15
+	ANDL         $0x03030303, R15
+	SHLL         $0x04, R15
+	ORL          R15, R14
+	MOVL         R14, (SP)
+	MOVL         R12, R14
+	ANDL         $0x0f0f0f0f, R14
+	MOVL         R13, R15
+	SHRL         $0x02, R15
+	ANDL         $0x03030303, R15
+	SHLL         $0x04, R15
+	ORL          R15, R14
+	MOVL         R14, 4(SP)
+	MOVL         R11, R14
+	SHRL         $0x04, R14
+	ANDL         $0x0f0f0f0f, R14
+	MOVL         R13, R11
+	SHRL         $0x04, R11
+	ANDL         $0x03030303, R11
+	SHLL         $0x04, R11
+	ORL          R11, R14
+	MOVL         R14, 8(SP)
+	MOVL         R12, R14
+	SHRL         $0x04, R14
+	ANDL         $0x0f0f0f0f, R14
+	MOVL         R13, R11
+	SHRL         $0x06, R11
+	ANDL         $0x03030303, R11
+	SHLL         $0x04, R11
+	ORL          R11, R14
+	MOVL         R14, 12(SP)
+	VMOVDQU      (SP), X0
+	VPSUBB       bytes20<>+0(SB), X0, X0
+	VPMOVSXBW    X0, Y0
+	VMOVDQU      Y0, 16(SP)
+	VPMADDWD     (DI), Y0, Y1
+	VPSLLD       $0x02, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPSUBD       Y1, Y2, Y1
+	VPMADDWD     (DI)(R8*1), Y0, Y2
+	VPSLLD       $0x02, Y2, Y2
+	VPXOR        Y4, Y4, Y4
+	VPSUBD       Y2, Y4, Y2
+	VPMADDWD     (DI)(R8*2), Y0, Y4
+	VPSLLD       $0x02, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VPSUBD       Y4, Y5, Y4
+	LEAQ         (DI)(R8*2), R11
+	VPMADDWD     (R11)(R8*1), Y0, Y0
+	VPSLLD       $0x02, Y0, Y0
+	VPXOR        Y5, Y5, Y5
+	VPSUBD       Y0, Y5, Y0
+	VMOVDQU      (AX), Y5
+	VMOVDQU      32(AX), Y6
+	VPAND        bytes03<>+0(SB), Y6, Y7
+	VPSLLW       $0x02, Y5, Y8
+	VPAND        bytes04<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW 16(SP), X3
+	VPBROADCASTW 18(SP), X8
+	VINSERTI128  $0x01, X8, Y3, Y8
+	VPMADDUBSW   (CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMADDUBSW   (CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   (CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   (R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPSRLW       $0x02, Y6, Y7
+	VPAND        bytes03<>+0(SB), Y7, Y7
+	VPSLLW       $0x01, Y5, Y8
+	VPAND        bytes04<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW 20(SP), X3
+	VPBROADCASTW 22(SP), X8
+	VINSERTI128  $0x01, X8, Y3, Y8
+	VPMADDUBSW   32(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMADDUBSW   32(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   32(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   32(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPSRLW       $0x04, Y6, Y7
+	VPAND        bytes03<>+0(SB), Y7, Y7
+	VMOVDQA      Y5, Y8
+	VPAND        bytes04<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW 24(SP), X3
+	VPBROADCASTW 26(SP), X8
+	VINSERTI128  $0x01, X8, Y3, Y8
+	VPMADDUBSW   64(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMADDUBSW   64(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   64(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   64(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPSRLW       $0x06, Y6, Y6
+	VPAND        bytes03<>+0(SB), Y6, Y6
+	VPSRLW       $0x01, Y5, Y7
+	VPAND        bytes04<>+0(SB), Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPBROADCASTW 28(SP), X3
+	VPBROADCASTW 30(SP), X7
+	VINSERTI128  $0x01, X7, Y3, Y7
+	VPMADDUBSW   96(CX), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMADDUBSW   96(CX)(DX*1), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMADDUBSW   96(CX)(DX*2), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   96(R11)(DX*1), Y6, Y6
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	VMOVDQU      64(AX), Y6
+	VPAND        bytes03<>+0(SB), Y6, Y7
+	VPSRLW       $0x02, Y5, Y8
+	VPAND        bytes04<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW 32(SP), X3
+	VPBROADCASTW 34(SP), X8
+	VINSERTI128  $0x01, X8, Y3, Y8
+	VPMADDUBSW   128(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMADDUBSW   128(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   128(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   128(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPSRLW       $0x02, Y6, Y7
+	VPAND        bytes03<>+0(SB), Y7, Y7
+	VPSRLW       $0x03, Y5, Y8
+	VPAND        bytes04<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW 36(SP), X3
+	VPBROADCASTW 38(SP), X8
+	VINSERTI128  $0x01, X8, Y3, Y8
+	VPMADDUBSW   160(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMADDUBSW   160(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   160(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   160(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPSRLW       $0x04, Y6, Y7
+	VPAND        bytes03<>+0(SB), Y7, Y7
+	VPSRLW       $0x04, Y5, Y8
+	VPAND        bytes04<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW 40(SP), X3
+	VPBROADCASTW 42(SP), X8
+	VINSERTI128  $0x01, X8, Y3, Y8
+	VPMADDUBSW   192(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMADDUBSW   192(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   192(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   192(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y0, Y0
+	VPSRLW       $0x06, Y6, Y6
+	VPAND        bytes03<>+0(SB), Y6, Y6
+	VPSRLW       $0x05, Y5, Y5
+	VPAND        bytes04<>+0(SB), Y5, Y5
+	VPOR         Y5, Y6, Y6
+	VPBROADCASTW 44(SP), X3
+	VPBROADCASTW 46(SP), X5
+	VINSERTI128  $0x01, X5, Y3, Y5
+	VPMADDUBSW   224(CX), Y6, Y7
+	VPMADDWD     Y5, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPMADDUBSW   224(CX)(DX*1), Y6, Y7
+	VPMADDWD     Y5, Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPMADDUBSW   224(CX)(DX*2), Y6, Y7
+	VPMADDWD     Y5, Y7, Y7
+	VPADDD       Y7, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   224(R11)(DX*1), Y6, Y6
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y6, Y0, Y0
+	MOVWLZX      108(AX), R11
+	VMOVD        R11, X3
+	VCVTPH2PS    X3, X3
+	VEXTRACTI128 $0x01, Y1, X5
+	VPADDD       X5, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VMULSS       X3, X1, X1
+	VMULSS       (BX), X1, X1
+	VADDSS       (R10), X1, X1
+	MOVSS        X1, (R10)
+	VEXTRACTI128 $0x01, Y2, X1
+	VPADDD       X1, X2, X2
+	VPHADDD      X2, X2, X2
+	VPHADDD      X2, X2, X2
+	VCVTDQ2PS    X2, X2
+	VMULSS       X3, X2, X2
+	VMULSS       (BX)(SI*1), X2, X2
+	VADDSS       4(R10), X2, X2
+	MOVSS        X2, 4(R10)
+	VEXTRACTI128 $0x01, Y4, X1
+	VPADDD       X1, X4, X4
+	VPHADDD      X4, X4, X4
+	VPHADDD      X4, X4, X4
+	VCVTDQ2PS    X4, X4
+	VMULSS       X3, X4, X4
+	VMULSS       (BX)(SI*2), X4, X4
+	VADDSS       8(R10), X4, X4
+	MOVSS        X4, 8(R10)
+	VEXTRACTI128 $0x01, Y0, X1
+	VPADDD       X1, X0, X0
+	VPHADDD      X0, X0, X0
+	VPHADDD      X0, X0, X0
+	VCVTDQ2PS    X0, X0
+	VMULSS       X3, X0, X0
+	LEAQ         (BX)(SI*2), R11
+	VMULSS       (R11)(SI*1), X0, X0
+	VADDSS       12(R10), X0, X0
+	MOVSS        X0, 12(R10)
+	ADDQ         $0x0000006e, AX
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000004, BX
+	ADDQ         $0x00000020, DI
+	DECQ         R9
+	JMP          dotQ3_Kx4AVX2_loop
+
+dotQ3_Kx4AVX2_done:
+	VZEROUPPER
+	RET
+
+// func dotQ2_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotQ2_Kx4AVX2(SB), NOSPLIT, $32-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   bsums+40(FP), DI
+	MOVQ   bs+48(FP), R8
+	MOVQ   nb+56(FP), R9
+	MOVQ   out+64(FP), R10
+	VXORPS X0, X0, X0
+	MOVSS  X0, (R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 4(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 8(R10)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 12(R10)
+
+dotQ2_Kx4AVX2_loop:
+	TESTQ        R9, R9
+	JE           dotQ2_Kx4AVX2_done
+	VMOVDQU      (AX), X0
+	VPAND        bytes0f<>+0(SB), X0, X1
+	VPMOVZXBW    X1, Y1
+	VMOVDQU      Y1, (SP)
+	VPSRLW       $0x04, X0, X0
+	VPAND        bytes0f<>+0(SB), X0, X0
+	VPMOVZXBW    X0, Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VMOVDQU      16(AX), Y6
+	VPAND        bytes03<>+0(SB), Y6, Y7
+	VPBROADCASTW (SP), X0
+	VPBROADCASTW 2(SP), X8
+	VINSERTI128  $0x01, X8, Y0, Y8
+	VPMADDUBSW   (CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   (CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPMADDUBSW   (CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   (R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPSRLW       $0x02, Y6, Y7
+	VPAND        bytes03<>+0(SB), Y7, Y7
+	VPBROADCASTW 4(SP), X0
+	VPBROADCASTW 6(SP), X8
+	VINSERTI128  $0x01, X8, Y0, Y8
+	VPMADDUBSW   32(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   32(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPMADDUBSW   32(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   32(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPSRLW       $0x04, Y6, Y7
+	VPAND        bytes03<>+0(SB), Y7, Y7
+	VPBROADCASTW 8(SP), X0
+	VPBROADCASTW 10(SP), X8
+	VINSERTI128  $0x01, X8, Y0, Y8
+	VPMADDUBSW   64(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   64(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPMADDUBSW   64(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   64(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPSRLW       $0x06, Y6, Y6
+	VPAND        bytes03<>+0(SB), Y6, Y6
+	VPBROADCASTW 12(SP), X0
+	VPBROADCASTW 14(SP), X7
+	VINSERTI128  $0x01, X7, Y0, Y7
+	VPMADDUBSW   96(CX), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMADDUBSW   96(CX)(DX*1), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMADDUBSW   96(CX)(DX*2), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   96(R11)(DX*1), Y6, Y6
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y5, Y5
+	VMOVDQU      48(AX), Y6
+	VPAND        bytes03<>+0(SB), Y6, Y7
+	VPBROADCASTW 16(SP), X0
+	VPBROADCASTW 18(SP), X8
+	VINSERTI128  $0x01, X8, Y0, Y8
+	VPMADDUBSW   128(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   128(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPMADDUBSW   128(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   128(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPSRLW       $0x02, Y6, Y7
+	VPAND        bytes03<>+0(SB), Y7, Y7
+	VPBROADCASTW 20(SP), X0
+	VPBROADCASTW 22(SP), X8
+	VINSERTI128  $0x01, X8, Y0, Y8
+	VPMADDUBSW   160(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   160(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPMADDUBSW   160(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   160(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPSRLW       $0x04, Y6, Y7
+	VPAND        bytes03<>+0(SB), Y7, Y7
+	VPBROADCASTW 24(SP), X0
+	VPBROADCASTW 26(SP), X8
+	VINSERTI128  $0x01, X8, Y0, Y8
+	VPMADDUBSW   192(CX), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMADDUBSW   192(CX)(DX*1), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y3, Y3
+	VPMADDUBSW   192(CX)(DX*2), Y7, Y9
+	VPMADDWD     Y8, Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   192(R11)(DX*1), Y7, Y7
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPSRLW       $0x06, Y6, Y6
+	VPAND        bytes03<>+0(SB), Y6, Y6
+	VPBROADCASTW 28(SP), X0
+	VPBROADCASTW 30(SP), X7
+	VINSERTI128  $0x01, X7, Y0, Y7
+	VPMADDUBSW   224(CX), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMADDUBSW   224(CX)(DX*1), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMADDUBSW   224(CX)(DX*2), Y6, Y8
+	VPMADDWD     Y7, Y8, Y8
+	VPADDD       Y8, Y4, Y4
+	LEAQ         (CX)(DX*2), R11
+	VPMADDUBSW   224(R11)(DX*1), Y6, Y6
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y5, Y5
+	MOVWLZX      80(AX), R11
+	VMOVD        R11, X0
+	VCVTPH2PS    X0, X0
+	MOVWLZX      82(AX), R11
+	VMOVD        R11, X7
+	VCVTPH2PS    X7, X7
+	VPMADDWD     (DI), Y1, Y6
+	VEXTRACTI128 $0x01, Y6, X8
+	VPADDD       X8, X6, X6
+	VPHADDD      X6, X6, X6
+	VPHADDD      X6, X6, X6
+	VCVTDQ2PS    X6, X6
+	VEXTRACTI128 $0x01, Y2, X8
+	VPADDD       X8, X2, X2
+	VPHADDD      X2, X2, X2
+	VPHADDD      X2, X2, X2
+	VCVTDQ2PS    X2, X2
+	VMULSS       X0, X2, X2
+	VFNMADD231SS X7, X6, X2
+	VMULSS       (BX), X2, X2
+	VADDSS       (R10), X2, X2
+	MOVSS        X2, (R10)
+	VPMADDWD     (DI)(R8*1), Y1, Y2
+	VEXTRACTI128 $0x01, Y2, X6
+	VPADDD       X6, X2, X2
+	VPHADDD      X2, X2, X2
+	VPHADDD      X2, X2, X2
+	VCVTDQ2PS    X2, X2
+	VEXTRACTI128 $0x01, Y3, X6
+	VPADDD       X6, X3, X3
+	VPHADDD      X3, X3, X3
+	VPHADDD      X3, X3, X3
+	VCVTDQ2PS    X3, X3
+	VMULSS       X0, X3, X3
+	VFNMADD231SS X7, X2, X3
+	VMULSS       (BX)(SI*1), X3, X3
+	VADDSS       4(R10), X3, X3
+	MOVSS        X3, 4(R10)
+	VPMADDWD     (DI)(R8*2), Y1, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X3, X2, X2
+	VPHADDD      X2, X2, X2
+	VPHADDD      X2, X2, X2
+	VCVTDQ2PS    X2, X2
+	VEXTRACTI128 $0x01, Y4, X3
+	VPADDD       X3, X4, X4
+	VPHADDD      X4, X4, X4
+	VPHADDD      X4, X4, X4
+	VCVTDQ2PS    X4, X4
+	VMULSS       X0, X4, X4
+	VFNMADD231SS X7, X2, X4
+	VMULSS       (BX)(SI*2), X4, X4
+	VADDSS       8(R10), X4, X4
+	MOVSS        X4, 8(R10)
+	LEAQ         (DI)(R8*2), R11
+	VPMADDWD     (R11)(R8*1), Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPADDD       X2, X1, X1
+	VPHADDD      X1, X1, X1
+	VPHADDD      X1, X1, X1
+	VCVTDQ2PS    X1, X1
+	VEXTRACTI128 $0x01, Y5, X2
+	VPADDD       X2, X5, X5
+	VPHADDD      X5, X5, X5
+	VPHADDD      X5, X5, X5
+	VCVTDQ2PS    X5, X5
+	VMULSS       X0, X5, X5
+	VFNMADD231SS X7, X1, X5
+	LEAQ         (BX)(SI*2), R11
+	VMULSS       (R11)(SI*1), X5, X5
+	VADDSS       12(R10), X5, X5
+	MOVSS        X5, 12(R10)
+	ADDQ         $0x00000054, AX
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000004, BX
+	ADDQ         $0x00000020, DI
+	DECQ         R9
+	JMP          dotQ2_Kx4AVX2_loop
+
+dotQ2_Kx4AVX2_done:
+	VZEROUPPER
+	RET
+
+// func dotIQ4_XSx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, F16C, SSE
+TEXT ·dotIQ4_XSx4AVX2(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   bsums+40(FP), DI
+	MOVQ   bs+48(FP), R8
+	MOVQ   nb+56(FP), R8
+	MOVQ   out+64(FP), R9
+	VXORPS X0, X0, X0
+	MOVSS  X0, (R9)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 4(R9)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 8(R9)
+	VXORPS X0, X0, X0
+	MOVSS  X0, 12(R9)
+
+dotIQ4_XSx4AVX2_loop:
+	TESTQ          R8, R8
+	JE             dotIQ4_XSx4AVX2_done
+	VBROADCASTI128 iq4nlTable<>+0(SB), Y0
+	VPXOR          Y1, Y1, Y1
+	VPXOR          Y2, Y2, Y2
+	VPXOR          Y3, Y3, Y3
+	VPXOR          Y4, Y4, Y4
+	MOVWLZX        2(AX), R10
+	VMOVDQU        8(AX), X5
+	VPSRLW         $0x04, X5, X6
+	VINSERTI128    $0x01, X6, Y5, Y6
+	VPAND          bytes0f<>+0(SB), Y6, Y6
+	VPSHUFB        Y6, Y0, Y6
+	VPSIGNB        Y6, Y6, Y7
+	MOVBLZX        4(AX), R11
+	ANDL           $0x0f, R11
+	MOVL           R10, R12
+	ANDL           $0x03, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SUBL           $0x20, R11
+	VMOVD          R11, X5
+	VPBROADCASTW   X5, Y8
+	VMOVDQU        (CX), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y1, Y1
+	VMOVDQU        (CX)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y2, Y2
+	VMOVDQU        (CX)(DX*2), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y3, Y3
+	LEAQ           (CX)(DX*2), R11
+	VMOVDQU        (R11)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y6
+	VPMADDWD       Y8, Y6, Y6
+	VPADDD         Y6, Y4, Y4
+	VMOVDQU        24(AX), X5
+	VPSRLW         $0x04, X5, X6
+	VINSERTI128    $0x01, X6, Y5, Y6
+	VPAND          bytes0f<>+0(SB), Y6, Y6
+	VPSHUFB        Y6, Y0, Y6
+	VPSIGNB        Y6, Y6, Y7
+	MOVBLZX        4(AX), R11
+	SHRL           $0x04, R11
+	ANDL           $0x0f, R11
+	MOVL           R10, R12
+	SHRL           $0x02, R12
+	ANDL           $0x03, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SUBL           $0x20, R11
+	VMOVD          R11, X5
+	VPBROADCASTW   X5, Y8
+	VMOVDQU        32(CX), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y1, Y1
+	VMOVDQU        32(CX)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y2, Y2
+	VMOVDQU        32(CX)(DX*2), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y3, Y3
+	LEAQ           (CX)(DX*2), R11
+	VMOVDQU        32(R11)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y6
+	VPMADDWD       Y8, Y6, Y6
+	VPADDD         Y6, Y4, Y4
+	VMOVDQU        40(AX), X5
+	VPSRLW         $0x04, X5, X6
+	VINSERTI128    $0x01, X6, Y5, Y6
+	VPAND          bytes0f<>+0(SB), Y6, Y6
+	VPSHUFB        Y6, Y0, Y6
+	VPSIGNB        Y6, Y6, Y7
+	MOVBLZX        5(AX), R11
+	ANDL           $0x0f, R11
+	MOVL           R10, R12
+	SHRL           $0x04, R12
+	ANDL           $0x03, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SUBL           $0x20, R11
+	VMOVD          R11, X5
+	VPBROADCASTW   X5, Y8
+	VMOVDQU        64(CX), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y1, Y1
+	VMOVDQU        64(CX)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y2, Y2
+	VMOVDQU        64(CX)(DX*2), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y3, Y3
+	LEAQ           (CX)(DX*2), R11
+	VMOVDQU        64(R11)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y6
+	VPMADDWD       Y8, Y6, Y6
+	VPADDD         Y6, Y4, Y4
+	VMOVDQU        56(AX), X5
+	VPSRLW         $0x04, X5, X6
+	VINSERTI128    $0x01, X6, Y5, Y6
+	VPAND          bytes0f<>+0(SB), Y6, Y6
+	VPSHUFB        Y6, Y0, Y6
+	VPSIGNB        Y6, Y6, Y7
+	MOVBLZX        5(AX), R11
+	SHRL           $0x04, R11
+	ANDL           $0x0f, R11
+	MOVL           R10, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SUBL           $0x20, R11
+	VMOVD          R11, X5
+	VPBROADCASTW   X5, Y8
+	VMOVDQU        96(CX), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y1, Y1
+	VMOVDQU        96(CX)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y2, Y2
+	VMOVDQU        96(CX)(DX*2), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y3, Y3
+	LEAQ           (CX)(DX*2), R11
+	VMOVDQU        96(R11)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y6
+	VPMADDWD       Y8, Y6, Y6
+	VPADDD         Y6, Y4, Y4
+	VMOVDQU        72(AX), X5
+	VPSRLW         $0x04, X5, X6
+	VINSERTI128    $0x01, X6, Y5, Y6
+	VPAND          bytes0f<>+0(SB), Y6, Y6
+	VPSHUFB        Y6, Y0, Y6
+	VPSIGNB        Y6, Y6, Y7
+	MOVBLZX        6(AX), R11
+	ANDL           $0x0f, R11
+	MOVL           R10, R12
+	SHRL           $0x08, R12
+	ANDL           $0x03, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SUBL           $0x20, R11
+	VMOVD          R11, X5
+	VPBROADCASTW   X5, Y8
+	VMOVDQU        128(CX), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y1, Y1
+	VMOVDQU        128(CX)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y2, Y2
+	VMOVDQU        128(CX)(DX*2), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y3, Y3
+	LEAQ           (CX)(DX*2), R11
+	VMOVDQU        128(R11)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y6
+	VPMADDWD       Y8, Y6, Y6
+	VPADDD         Y6, Y4, Y4
+	VMOVDQU        88(AX), X5
+	VPSRLW         $0x04, X5, X6
+	VINSERTI128    $0x01, X6, Y5, Y6
+	VPAND          bytes0f<>+0(SB), Y6, Y6
+	VPSHUFB        Y6, Y0, Y6
+	VPSIGNB        Y6, Y6, Y7
+	MOVBLZX        6(AX), R11
+	SHRL           $0x04, R11
+	ANDL           $0x0f, R11
+	MOVL           R10, R12
+	SHRL           $0x0a, R12
+	ANDL           $0x03, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SUBL           $0x20, R11
+	VMOVD          R11, X5
+	VPBROADCASTW   X5, Y8
+	VMOVDQU        160(CX), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y1, Y1
+	VMOVDQU        160(CX)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y2, Y2
+	VMOVDQU        160(CX)(DX*2), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y3, Y3
+	LEAQ           (CX)(DX*2), R11
+	VMOVDQU        160(R11)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y6
+	VPMADDWD       Y8, Y6, Y6
+	VPADDD         Y6, Y4, Y4
+	VMOVDQU        104(AX), X5
+	VPSRLW         $0x04, X5, X6
+	VINSERTI128    $0x01, X6, Y5, Y6
+	VPAND          bytes0f<>+0(SB), Y6, Y6
+	VPSHUFB        Y6, Y0, Y6
+	VPSIGNB        Y6, Y6, Y7
+	MOVBLZX        7(AX), R11
+	ANDL           $0x0f, R11
+	MOVL           R10, R12
+	SHRL           $0x0c, R12
+	ANDL           $0x03, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SUBL           $0x20, R11
+	VMOVD          R11, X5
+	VPBROADCASTW   X5, Y8
+	VMOVDQU        192(CX), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y1, Y1
+	VMOVDQU        192(CX)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y2, Y2
+	VMOVDQU        192(CX)(DX*2), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y9
+	VPMADDWD       Y8, Y9, Y9
+	VPADDD         Y9, Y3, Y3
+	LEAQ           (CX)(DX*2), R11
+	VMOVDQU        192(R11)(DX*1), Y9
+	VPSIGNB        Y6, Y9, Y9
+	VPMADDUBSW     Y9, Y7, Y6
+	VPMADDWD       Y8, Y6, Y6
+	VPADDD         Y6, Y4, Y4
+	VMOVDQU        120(AX), X5
+	VPSRLW         $0x04, X5, X6
+	VINSERTI128    $0x01, X6, Y5, Y6
+	VPAND          bytes0f<>+0(SB), Y6, Y6
+	VPSHUFB        Y6, Y0, Y6
+	VPSIGNB        Y6, Y6, Y0
+	MOVBLZX        7(AX), R11
+	SHRL           $0x04, R11
+	ANDL           $0x0f, R11
+	SHRL           $0x0e, R10
+	ANDL           $0x03, R10
+	SHLL           $0x04, R10
+	ORL            R10, R11
+	SUBL           $0x20, R11
+	VMOVD          R11, X5
+	VPBROADCASTW   X5, Y7
+	VMOVDQU        224(CX), Y8
+	VPSIGNB        Y6, Y8, Y8
+	VPMADDUBSW     Y8, Y0, Y8
+	VPMADDWD       Y7, Y8, Y8
+	VPADDD         Y8, Y1, Y1
+	VMOVDQU        224(CX)(DX*1), Y8
+	VPSIGNB        Y6, Y8, Y8
+	VPMADDUBSW     Y8, Y0, Y8
+	VPMADDWD       Y7, Y8, Y8
+	VPADDD         Y8, Y2, Y2
+	VMOVDQU        224(CX)(DX*2), Y8
+	VPSIGNB        Y6, Y8, Y8
+	VPMADDUBSW     Y8, Y0, Y8
+	VPMADDWD       Y7, Y8, Y8
+	VPADDD         Y8, Y3, Y3
+	LEAQ           (CX)(DX*2), R10
+	VMOVDQU        224(R10)(DX*1), Y8
+	VPSIGNB        Y6, Y8, Y8
+	VPMADDUBSW     Y8, Y0, Y0
+	VPMADDWD       Y7, Y0, Y0
+	VPADDD         Y0, Y4, Y4
+	MOVWLZX        (AX), R10
+	VMOVD          R10, X0
+	VCVTPH2PS      X0, X0
+	VEXTRACTI128   $0x01, Y1, X5
+	VPADDD         X5, X1, X1
+	VPHADDD        X1, X1, X1
+	VPHADDD        X1, X1, X1
+	VCVTDQ2PS      X1, X1
+	VMULSS         X0, X1, X1
+	VMULSS         (BX), X1, X1
+	VADDSS         (R9), X1, X1
+	MOVSS          X1, (R9)
+	VEXTRACTI128   $0x01, Y2, X1
+	VPADDD         X1, X2, X2
+	VPHADDD        X2, X2, X2
+	VPHADDD        X2, X2, X2
+	VCVTDQ2PS      X2, X2
+	VMULSS         X0, X2, X2
+	VMULSS         (BX)(SI*1), X2, X2
+	VADDSS         4(R9), X2, X2
+	MOVSS          X2, 4(R9)
+	VEXTRACTI128   $0x01, Y3, X1
+	VPADDD         X1, X3, X3
+	VPHADDD        X3, X3, X3
+	VPHADDD        X3, X3, X3
+	VCVTDQ2PS      X3, X3
+	VMULSS         X0, X3, X3
+	VMULSS         (BX)(SI*2), X3, X3
+	VADDSS         8(R9), X3, X3
+	MOVSS          X3, 8(R9)
+	VEXTRACTI128   $0x01, Y4, X1
+	VPADDD         X1, X4, X4
+	VPHADDD        X4, X4, X4
+	VPHADDD        X4, X4, X4
+	VCVTDQ2PS      X4, X4
+	VMULSS         X0, X4, X4
+	LEAQ           (BX)(SI*2), R10
+	VMULSS         (R10)(SI*1), X4, X4
+	VADDSS         12(R9), X4, X4
+	MOVSS          X4, 12(R9)
+	ADDQ           $0x00000088, AX
+	ADDQ           $0x00000100, CX
+	ADDQ           $0x00000004, BX
+	ADDQ           $0x00000020, DI
+	DECQ           R8
+	JMP            dotIQ4_XSx4AVX2_loop
+
+dotIQ4_XSx4AVX2_done:
 	VZEROUPPER
 	RET

@@ -39,3 +39,51 @@ func dotQ4_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, b
 
 // dotQ6_Kx4AVX2 writes to out[t] the dot product of nb Q6_K super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
 func dotQ6_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotQ4_1x1AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 1.
+func dotQ4_1x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+
+// dotQ5_0x1AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 1.
+func dotQ5_0x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+
+// dotQ5_1x1AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 1.
+func dotQ5_1x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+
+// dotIQ4_NLx1AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 1.
+func dotIQ4_NLx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+
+// dotQ5_Kx1AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 1.
+func dotQ5_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotQ3_Kx1AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 1.
+func dotQ3_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotQ2_Kx1AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 1.
+func dotQ2_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotIQ4_XSx1AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 1.
+func dotIQ4_XSx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotQ4_1x4AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 4.
+func dotQ4_1x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+
+// dotQ5_0x4AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 4.
+func dotQ5_0x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+
+// dotQ5_1x4AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 4.
+func dotQ5_1x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+
+// dotIQ4_NLx4AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 4.
+func dotIQ4_NLx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+
+// dotQ5_Kx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+func dotQ5_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotQ3_Kx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+func dotQ3_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotQ2_Kx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+func dotQ2_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotIQ4_XSx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+func dotIQ4_XSx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)

@@ -31,6 +31,38 @@ func init() {
 	kernels[gguf.TypeQ6_K].dot = func(w []byte, r *row) float32 {
 		return dotQ6_KAVX2(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))
 	}
+	for typ, fns := range map[gguf.TensorType][2]block32Fn{
+		gguf.TypeQ4_1:   {dotQ4_1x1AVX2, dotQ4_1x4AVX2},
+		gguf.TypeQ5_0:   {dotQ5_0x1AVX2, dotQ5_0x4AVX2},
+		gguf.TypeQ5_1:   {dotQ5_1x1AVX2, dotQ5_1x4AVX2},
+		gguf.TypeIQ4_NL: {dotIQ4_NLx1AVX2, dotIQ4_NLx4AVX2},
+	} {
+		x1, x4 := fns[0], fns[1]
+		kernels[typ].dot = func(w []byte, r *row) float32 {
+			var out [4]float32
+			x1(&w[0], &r.q[0], 0, &r.d[0], 0, &r.s[0], 0, len(r.d), &out[0])
+			return out[0]
+		}
+		kernels[typ].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+			x4(&w[0], &r.q[0], n, &r.d[0], n/QK8*4, &r.s[0], n/QK8*2, len(r.d), &out[0])
+		}
+	}
+	for typ, fns := range map[gguf.TensorType][2]kquantFn{
+		gguf.TypeQ5_K:   {dotQ5_Kx1AVX2, dotQ5_Kx4AVX2},
+		gguf.TypeQ3_K:   {dotQ3_Kx1AVX2, dotQ3_Kx4AVX2},
+		gguf.TypeQ2_K:   {dotQ2_Kx1AVX2, dotQ2_Kx4AVX2},
+		gguf.TypeIQ4_XS: {dotIQ4_XSx1AVX2, dotIQ4_XSx4AVX2},
+	} {
+		x1, x4 := fns[0], fns[1]
+		kernels[typ].dot = func(w []byte, r *row) float32 {
+			var out [4]float32
+			x1(&w[0], &r.q[0], 0, &r.d[0], 0, &r.s[0], 0, len(r.d), &out[0])
+			return out[0]
+		}
+		kernels[typ].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+			x4(&w[0], &r.q[0], n, &r.d[0], n/QK_K*4, &r.s[0], n/QK_K*32, len(r.d), &out[0])
+		}
+	}
 	kernels[gguf.TypeF16].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
 		if n%16 != 0 {
 			for t := range 4 {
@@ -103,3 +135,9 @@ func dotF16RowAVX2(w []byte, r *row) float32 {
 	}
 	return s
 }
+
+// block32Fn is the signature of the generated kernels for 32-value block types.
+type block32Fn func(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
+
+// kquantFn is the signature of the generated kernels for K-quant super-blocks.
+type kquantFn func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)

@@ -1,5 +1,3 @@
-//go:build ignore
-
 // This program generates the AVX2 kernels of package kernels (../kernels_amd64.s and the Go
 // declarations in ../kernels_stubs_amd64.go) with avo. Run it through go generate in the
 // parent folder:
@@ -18,7 +16,7 @@ import (
 )
 
 func main() {
-
+	constants()
 	ConstraintExpr("amd64,!purego")
 	dotF32()
 	axpyF32()
@@ -32,6 +30,16 @@ func main() {
 	dotQ4_0x4()
 	dotQ4_Kx4()
 	dotQ6_Kx4()
+	for _, T := range []int{1, 4} {
+		dotQ4_1(T)
+		dotQ5_0(T)
+		dotQ5_1(T)
+		dotIQ4_NL(T)
+		dotQ5_K(T)
+		dotQ3_K(T)
+		dotQ2_K(T)
+		dotIQ4_XS(T)
+	}
 	Generate()
 }
 
@@ -840,4 +848,199 @@ func dotQ6_Kx4() {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// suffix names the one- and four-token variants of a kernel.
+func suffix(T int) string {
+	if T == 1 {
+		return "x1AVX2"
+	}
+	return "x4AVX2"
+}
+
+// nibbles32 loads the 16 bytes at m and returns their 32 nibbles as bytes: low nibbles in
+// bytes 0..15, high nibbles in bytes 16..31 (the Q4_0 layout).
+func nibbles32(m Mem, m4 Mem) VecVirtual {
+	lo := XMM()
+	VMOVDQU(m, lo)
+	hi := XMM()
+	VPSRLW(U8(4), lo, hi)
+	v := YMM()
+	VINSERTI128(U8(1), hi, lo.AsY(), v)
+	VPAND(m4, v, v)
+	return v
+}
+
+// bitsMask expands the 32 bits of the little-endian word at m into 32 bytes, 0xFF where the
+// bit is set (ggml's bytes_from_bits_32), with constants read from memory.
+func bitsMask(m Mem) VecVirtual {
+	r := GP32()
+	MOVL(m, r)
+	x := XMM()
+	VMOVD(r, x)
+	v := YMM()
+	VPBROADCASTD(x, v)
+	VPSHUFB(bitsShuffle, v, v)
+	VPOR(bitsSelect, v, v)
+	VPCMPEQB(allOnes, v, v)
+	return v
+}
+
+var bitsShuffle, bitsSelect, allOnes, iq4nlTable Mem
+
+// constants emits the tables the kernels read.
+func constants() {
+	bitsShuffle = GLOBL("bitsShuffle", RODATA|NOPTR)
+	for i := range 32 {
+		DATA(i, U8(uint8(i/8)))
+	}
+	bitsSelect = GLOBL("bitsSelect", RODATA|NOPTR)
+	for i := range 4 {
+		DATA(8*i, U64(0x7fbfdfeff7fbfdfe))
+	}
+	allOnes = GLOBL("allOnes", RODATA|NOPTR)
+	for i := range 4 {
+		DATA(8*i, U64(0xffffffffffffffff))
+	}
+	iq4nlTable = GLOBL("iq4nlTable", RODATA|NOPTR)
+	for i, v := range []int8{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113} {
+		DATA(i, U8(uint8(v)))
+	}
+}
+
+// block32 generates a T-token kernel for a 32-value block type multiplied with Q8 activations.
+// load returns the block's 32 weight values as bytes, signed unless unsigned is set; with
+// minOff >= 0 the block has an F16 minimum at that offset, whose term m * d_t * s_t uses the
+// activations' block sums.
+func block32(name string, T, blockBytes int, unsigned bool, minOff int, setup func() func(w Register) VecVirtual) {
+	TEXT(name, NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)")
+	Doc(fmt.Sprintf("%s writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < %d.", name, T))
+	w := Load(Param("w"), GP64())
+	q := loadStrided("q", "qs")
+	d := loadStrided("d", "ds")
+	var sm strided
+	if minOff >= 0 {
+		sm = loadStrided("s", "ss")
+	}
+	nb := Load(Param("nb"), GP64())
+	out := Load(Param("out"), GP64())
+	ones := broadcastW(1)
+	load := setup()
+	acc := make([]VecVirtual, T)
+	for t := range T {
+		acc[t] = YMM()
+		VXORPS(acc[t], acc[t], acc[t])
+		z := XMM()
+		VXORPS(z, z, z)
+		MOVSS(z, Mem{Base: out, Disp: 4 * t})
+	}
+	Label(name + "_loop")
+	TESTQ(nb, nb)
+	JE(LabelRef(name + "_done"))
+	wv := load(w)
+	var ax VecVirtual
+	if !unsigned {
+		ax = YMM()
+		VPSIGNB(wv, wv, ax)
+	}
+	wd := f16(Mem{Base: w})
+	var wm VecVirtual
+	if minOff >= 0 {
+		wm = f16(Mem{Base: w, Disp: minOff})
+	}
+	for t := range T {
+		p := YMM()
+		if unsigned {
+			VPMADDUBSW(q.at(t, 0), wv, p)
+		} else {
+			sy := YMM()
+			VMOVDQU(q.at(t, 0), sy)
+			VPSIGNB(wv, sy, sy)
+			VPMADDUBSW(sy, ax, p)
+		}
+		VPMADDWD(ones, p, p)
+		VCVTDQ2PS(p, p)
+		dt := XMM()
+		MOVSS(d.at(t, 0), dt)
+		sx := XMM()
+		VMULSS(dt, wd, sx)
+		sc := YMM()
+		VBROADCASTSS(sx, sc)
+		VFMADD231PS(p, sc, acc[t])
+		if minOff >= 0 {
+			// out[t] += m * d_t * s_t
+			r := GP32()
+			MOVWLSX(sm.at(t, 0), r)
+			sf := XMM()
+			VCVTSI2SSL(r, sf, sf)
+			VMULSS(dt, sf, sf)
+			VMULSS(wm, sf, sf)
+			VADDSS(Mem{Base: out, Disp: 4 * t}, sf, sf)
+			MOVSS(sf, Mem{Base: out, Disp: 4 * t})
+		}
+	}
+	ADDQ(U8(uint8(blockBytes)), w)
+	q.advance(32)
+	d.advance(4)
+	if minOff >= 0 {
+		sm.advance(2)
+	}
+	DECQ(nb)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	for t := range T {
+		h := hsum(acc[t])
+		VADDSS(Mem{Base: out, Disp: 4 * t}, h, h)
+		MOVSS(h, Mem{Base: out, Disp: 4 * t})
+	}
+	VZEROUPPER()
+	RET()
+}
+
+func dotQ4_1(T int) {
+	block32("dotQ4_1"+suffix(T), T, 20, true, 2, func() func(w Register) VecVirtual {
+		m4 := broadcastB(0x0F)
+		return func(w Register) VecVirtual { return nibbles32(Mem{Base: w, Disp: 4}, m4) }
+	})
+}
+
+func dotQ5_0(T int) {
+	block32("dotQ5_0"+suffix(T), T, 22, false, -1, func() func(w Register) VecVirtual {
+		m4 := broadcastB(0x0F)
+		f0 := broadcastB(0xF0)
+		return func(w Register) VecVirtual {
+			v := nibbles32(Mem{Base: w, Disp: 6}, m4)
+			h := bitsMask(Mem{Base: w, Disp: 2})
+			VPANDN(f0, h, h) // 0xF0 where the fifth bit is clear: q - 16
+			VPOR(h, v, v)
+			return v
+		}
+	})
+}
+
+func dotQ5_1(T int) {
+	block32("dotQ5_1"+suffix(T), T, 24, true, 2, func() func(w Register) VecVirtual {
+		m4 := broadcastB(0x0F)
+		b10 := broadcastB(0x10)
+		return func(w Register) VecVirtual {
+			v := nibbles32(Mem{Base: w, Disp: 8}, m4)
+			h := bitsMask(Mem{Base: w, Disp: 4})
+			VPAND(b10, h, h)
+			VPOR(h, v, v)
+			return v
+		}
+	})
+}
+
+func dotIQ4_NL(T int) {
+	block32("dotIQ4_NL"+suffix(T), T, 18, false, -1, func() func(w Register) VecVirtual {
+		m4 := broadcastB(0x0F)
+		tab := YMM()
+		VBROADCASTI128(iq4nlTable, tab)
+		return func(w Register) VecVirtual {
+			v := nibbles32(Mem{Base: w, Disp: 2}, m4)
+			VPSHUFB(v, tab, v)
+			return v
+		}
+	})
 }

@@ -180,6 +180,15 @@ func TestBadOutput(t *testing.T) {
 			t.Errorf("%s: got %v", out, err)
 		}
 	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		ro := filepath.Join(tmp, "readonly")
+		os.Mkdir(ro, 0o555)
+		_, err := Convert(context.Background(), dir, filepath.Join(ro, "out.gguf"), Options{})
+		if err == nil || !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "not writable") {
+			t.Errorf("read-only folder: %v", err)
+		}
+		os.Remove(ro)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	out := filepath.Join(tmp, "cancelled.gguf")

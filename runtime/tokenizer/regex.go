@@ -689,6 +689,11 @@ type Regex struct {
 	collapsed bool
 	prog      *program
 	first     *charClass // elements a match can start with, nil if unknown or nullable
+
+	// A pattern that is one class repeated between runMin (>= 1) and runMax (-1: unbounded)
+	// times, such as [\r\n] or \p{N}+, is matched by scanning without the machine.
+	run            *charClass
+	runMin, runMax int
 }
 
 // compileRegex compiles a pattern; collapsed selects llama.cpp's category-collapsed mode, which
@@ -717,6 +722,14 @@ func compileRegex(pattern string) (*Regex, error) {
 	re := &Regex{pattern: pattern, collapsed: collapsed, prog: prog}
 	if !nullable(n) {
 		re.first = firstClass(n)
+	}
+	if in := prog.insts; len(in) == 2 && in[1].op == opMatch {
+		switch {
+		case in[0].op == opClass:
+			re.run, re.runMin, re.runMax = in[0].cls, 1, 1
+		case in[0].op == opStar && in[0].min >= 1:
+			re.run, re.runMin, re.runMax = in[0].cls, in[0].min, in[0].max
+		}
 	}
 	return re, nil
 }
@@ -992,6 +1005,21 @@ func (m *matcher) matchAt(prog *program, text []rune, lo, hi, pos int, bol, notN
 
 // search finds the leftmost match starting at or after from in text[lo:hi].
 func (m *matcher) search(re *Regex, text []rune, lo, hi, from int, bol, notNull, continuous bool) (int, int, bool) {
+	if c := re.run; c != nil {
+		for s := from; s < hi; s++ {
+			k := 0
+			for s+k < hi && (re.runMax < 0 || k < re.runMax) && c.has(text[s+k]) {
+				k++
+			}
+			if k >= re.runMin {
+				return s, s + k, true
+			}
+			if continuous {
+				break
+			}
+		}
+		return 0, 0, false
+	}
 	for s := from; s <= hi; s++ {
 		if re.first != nil {
 			if s >= hi {

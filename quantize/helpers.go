@@ -48,9 +48,10 @@ func sqrt32(f float32) float32 { return float32(math.Sqrt(float64(f))) }
 
 func clampInt(v, lo, hi int32) int32 { return min(max(v, lo), hi) }
 
-// makeQxQuants is ggml's make_qx_quants for rmseType 1: a symmetric scale for n values with
-// levels -nmax..nmax-1, searched over 19 candidate scales to minimise the weighted squared
-// error. L receives the levels offset by nmax. qw are the weights; nil means x².
+// makeQxQuants is ggml's make_qx_quants for rmseType 1: a symmetric scale for n <= 32 values
+// with levels -nmax..nmax-1, searched over 19 candidate scales to minimise the weighted squared
+// error. L receives the levels offset by nmax. qw are the weights; nil means x². A candidate
+// whose levels equal the previous one's is skipped: it would leave the state unchanged.
 func makeQxQuants(n int, nmax int32, x []float32, L []int8, qw []float32) float32 {
 	x = x[:n]
 	L = L[:n]
@@ -66,45 +67,52 @@ func makeQxQuants(n int, nmax int32, x []float32, L []int8, qw []float32) float3
 		}
 		return 0
 	}
-	fnmax := float32(nmax)
-	iscale := -fnmax / max
-	var sumlx, suml2 float32
+	var xs, w [32]float32
+	copy(xs[:], x)
 	for i, v := range x {
-		l := clampInt(nearestInt(iscale*v), -nmax, nmax-1)
-		L[i] = int8(l + nmax)
-		w := v * v
 		if qw != nil {
-			w = qw[i]
+			w[i] = qw[i]
+		} else {
+			w[i] = v * v
 		}
-		fl := float32(l)
-		sumlx += float32(float32(w*v) * fl)
-		suml2 += float32(float32(w*fl) * fl)
 	}
+	fnmax := float32(nmax)
+	lo, hi := -fnmax, fnmax-1
+	iscale := -fnmax / max
+	var lv [32]uint8
+	quantLevels(&lv, &xs, iscale, lo, hi)
+	sums := func(lv *[32]uint8) (sumlx, suml2 float32) {
+		for i, v := range x {
+			fl := float32(int8(lv[i]))
+			sumlx += float32(float32(w[i]*v) * fl)
+			suml2 += float32(float32(w[i]*fl) * fl)
+		}
+		return
+	}
+	for i := range L {
+		L[i] = int8(lv[i]) + int8(nmax)
+	}
+	sumlx, suml2 := sums(&lv)
 	scale := float32(0)
 	if suml2 != 0 {
 		scale = sumlx / suml2
 	}
 	best := scale * sumlx
+	prev := lv
 	for is := -9; is <= 9; is++ {
 		if is == 0 {
 			continue
 		}
 		iscale = -(fnmax + float32(0.1)*float32(is)) / max
-		sumlx, suml2 = 0, 0
-		for i, v := range x {
-			l := clampInt(nearestInt(iscale*v), -nmax, nmax-1)
-			w := v * v
-			if qw != nil {
-				w = qw[i]
-			}
-			fl := float32(l)
-			sumlx += float32(float32(w*v) * fl)
-			suml2 += float32(float32(w*fl) * fl)
+		quantLevels(&lv, &xs, iscale, lo, hi)
+		if lv == prev {
+			continue
 		}
+		prev = lv
+		sumlx, suml2 = sums(&lv)
 		if suml2 > 0 && float32(sumlx*sumlx) > float32(best*suml2) {
-			for i, v := range x {
-				l := clampInt(nearestInt(iscale*v), -nmax, nmax-1)
-				L[i] = int8(nmax + l)
+			for i := range L {
+				L[i] = int8(lv[i]) + int8(nmax)
 			}
 			scale = sumlx / suml2
 			best = scale * sumlx
@@ -254,7 +262,7 @@ func makeQkxQuants(n int, nmax int32, x, weights []float32, L, Laux []uint8, the
 		// min changes when a candidate wins, so later candidates use the new range (as in C).
 		iscale = (rmin + float32(rdelta*float32(is)) + fnmax) / (max - min)
 		var cand [32]uint8
-		candLevels(&cand, &xm, n, iscale, fnmax)
+		quantLevels(&cand, &xm, iscale, 0, fnmax) // entries past n are 0 in both
 		if havePrev && cand == prev {
 			continue
 		}
@@ -305,17 +313,19 @@ func makeQkxQuants(n int, nmax int32, x, weights []float32, L, Laux []uint8, the
 	return scale
 }
 
-// candLevels stores clamp(nearestInt(iscale*xm[i]), 0, nmax) for i < n into L (and zeros
-// after n). Clamping the product to [0, nmax] before rounding gives the same level, and lets the
-// level be read off the magic-number sum directly.
-func candLevels(L *[32]uint8, xm *[32]float32, n int, iscale, fnmax float32) {
-	for i := 0; i < n; i++ {
-		v := iscale * xm[i]
-		if v < 0 {
-			v = 0
+// quantLevelsGo stores, for the 32 entries of x, the level clamp(nearestInt(iscale*x), lo, hi)
+// as a byte (two's complement for negative levels). lo and hi are integers with
+// -64 <= lo <= 0 <= hi <= 64. Clamping the product before rounding gives the same level, and
+// lets the level be read off the magic-number sum directly. quantLevels (levels_*.go) is this
+// function, or an SSE2 twin on amd64 that computes the same bits four lanes at a time.
+func quantLevelsGo(L *[32]uint8, x *[32]float32, iscale, lo, hi float32) {
+	for i, xi := range x {
+		v := iscale * xi
+		if v < lo {
+			v = lo
 		}
-		if v > fnmax {
-			v = fnmax
+		if v > hi {
+			v = hi
 		}
 		L[i] = uint8(math.Float32bits(v+12582912) - 0x4b400000)
 	}

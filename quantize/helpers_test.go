@@ -62,3 +62,46 @@ func TestNearestInt(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantLevelsMatchesGo compares the platform's quantLevels with the pure-Go definition on
+// random inputs, including negative, zero, huge, tie-on-.5 and denormal products.
+func TestQuantLevelsMatchesGo(t *testing.T) {
+	r := &rng{s: 17}
+	var xm [32]float32
+	for iter := 0; iter < 20000; iter++ {
+		for i := range xm {
+			switch r.next() % 6 {
+			case 0:
+				xm[i] = -r.uniform()
+			case 1:
+				xm[i] = 0
+			case 2:
+				xm[i] = float32(r.next()%64) / 2 // exact halves: ties
+			case 3:
+				xm[i] = 1e-40 * r.uniform()
+			default:
+				xm[i] = 40 * r.uniform()
+			}
+		}
+		iscale := 0.5 + 2*r.uniform()
+		if r.next()%2 == 0 {
+			iscale = -iscale
+		}
+		lo, hi := float32(0), []float32{3, 15, 31, 63}[r.next()%4]
+		if r.next()%2 == 0 {
+			lo = -hi - 1 // the symmetric ranges -nmax..nmax-1
+		}
+		var got, want [32]uint8
+		quantLevels(&got, &xm, iscale, lo, hi)
+		quantLevelsGo(&want, &xm, iscale, lo, hi)
+		if got != want {
+			t.Fatalf("iscale %v range [%v, %v] xm %v: got %v want %v", iscale, lo, hi, xm, got, want)
+		}
+		for i, v := range xm {
+			l := clampInt(nearestInt(iscale*v), int32(lo), int32(hi))
+			if int32(int8(want[i])) != l {
+				t.Fatalf("x=%v: %d, nearestInt gives %d", iscale*v, int8(want[i]), l)
+			}
+		}
+	}
+}

@@ -156,4 +156,3 @@ func (s *sampler) next() int {
 	s.pos++
 	return i
 }
-

@@ -47,7 +47,7 @@ type Progress struct {
 	Tokens       int64   // tokens trained on so far
 	Loss         float64 // of the last step
 	LR           float64
-	TokensPerSec float64 // since the run (or the resume) started
+	TokensPerSec float64 // training tokens per second of step time since the run (or the resume) started
 	Elapsed, ETA time.Duration
 }
 
@@ -109,20 +109,20 @@ type ValidResult struct {
 
 // Result summarises a run.
 type Result struct {
-	Steps        int           `json:"steps"`
-	Tokens       int64         `json:"tokens"`
-	Params       int           `json:"params"`
+	Steps        int            `json:"steps"`
+	Tokens       int64          `json:"tokens"`
+	Params       int            `json:"params"`
 	Config       convert.Config `json:"config"`
-	Init         string        `json:"init,omitempty"`
-	ResumedFrom  int           `json:"resumed_from,omitempty"`
-	Loss         LossParts     `json:"last_loss"`
-	Valid        *ValidResult  `json:"valid,omitempty"`
-	TeacherPPL   float64       `json:"teacher_valid_ppl,omitempty"`
-	HFDir        string        `json:"hf_dir"`
-	GGUF         string        `json:"gguf"`
-	LogFile      string        `json:"log"`
-	Elapsed      time.Duration `json:"elapsed_ns"`
-	TokensPerSec float64       `json:"tokens_per_s"`
+	Init         string         `json:"init,omitempty"`
+	ResumedFrom  int            `json:"resumed_from,omitempty"`
+	Loss         LossParts      `json:"last_loss"`
+	Valid        *ValidResult   `json:"valid,omitempty"`
+	TeacherPPL   float64        `json:"teacher_valid_ppl,omitempty"`
+	HFDir        string         `json:"hf_dir"`
+	GGUF         string         `json:"gguf"`
+	LogFile      string         `json:"log"`
+	Elapsed      time.Duration  `json:"elapsed_ns"`
+	TokensPerSec float64        `json:"tokens_per_s"`
 }
 
 // defaults fills in the zero values.
@@ -206,6 +206,9 @@ type runner struct {
 	start   time.Time
 	tokens0 int64 // tokens already trained when this process started
 	prev    float64
+	// trainTime is the time spent in optimizer steps by this process (not validating or
+	// checkpointing): the denominator of tokens per second.
+	trainTime time.Duration
 }
 
 // Run trains a student: distillation from a teacher (online, running it on every batch, or
@@ -541,7 +544,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		lr := LRAt(o.Schedule, st.Step, r.steps, o.Warmup, o.Optim.LR, o.MinLR)
+		t0 := time.Now()
 		gn, p, err := r.step(lr)
+		r.trainTime += time.Since(t0)
 		if err != nil {
 			return nil, err
 		}
@@ -549,7 +554,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		st.Step++
 		st.Tokens += int64(o.Batch * o.Accum * o.SeqLen)
 		el := time.Since(r.start)
-		tps := float64(st.Tokens-r.tokens0) / el.Seconds()
+		tps := float64(st.Tokens-r.tokens0) / r.trainTime.Seconds()
 		r.log.write(map[string]any{"step": st.Step, "epoch": r.samp.epoch, "lr": lr, "loss": p.Loss, "kl": p.KL, "ce": p.CE,
 			"grad_norm": gn, "tokens": st.Tokens, "tokens_per_s": round3(tps), "elapsed_s": round3(r.prev + el.Seconds())})
 		eta := time.Duration(0)
@@ -591,7 +596,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	res.Elapsed = time.Duration((r.prev + time.Since(r.start).Seconds()) * float64(time.Second))
-	if s := time.Since(r.start).Seconds(); s > 0 {
+	if s := r.trainTime.Seconds(); s > 0 {
 		res.TokensPerSec = float64(st.Tokens-r.tokens0) / s
 	}
 	return res, nil

@@ -40,11 +40,14 @@ type scratch struct {
 	acts                kernels.Acts
 }
 
-// NewSession returns a Session with room for ctxLen positions (0 means the model's training
-// context length).
+// DefaultContext bounds the context of a Session created with ctxLen 0.
+const DefaultContext = 4096
+
+// NewSession returns a Session with room for ctxLen positions; 0 means the model's training
+// context length, at most DefaultContext.
 func (m *Model) NewSession(ctxLen int) (*Session, error) {
-	if ctxLen <= 0 {
-		ctxLen = m.cfg.ContextLength
+	if ctxLen == 0 {
+		ctxLen = min(m.cfg.ContextLength, DefaultContext)
 	}
 	if ctxLen <= 0 {
 		return nil, fmt.Errorf("runtime: context length %d must be positive", ctxLen)

@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -39,7 +40,15 @@ func randSlice(rng *rand.Rand, n int) []float64 {
 	return s
 }
 
+// TestGEMMMatchesReference runs every kernel this CPU has (the portable one and the SIMD
+// ones) against the triple loop, with ragged sizes, transposes, strides, alpha and beta.
 func TestGEMMMatchesReference(t *testing.T) {
+	kernels := append([]gemmKernel[float32]{portable32}, simdKernels()...)
+	saved := kernel32
+	defer func() { kernel32 = saved }()
+	for _, k := range kernels {
+		t.Logf("kernel %s", k.name)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, sz := range [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 4}, {65, 257, 3}, {70, 33, 300}, {129, 7, 513}, {5, 6, 0}} {
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
@@ -71,17 +80,20 @@ func TestGEMMMatchesReference(t *testing.T) {
 					t.Errorf("%s: float64 differs from reference by %g", name, e)
 				}
 				a32, b32, c32 := conv32(a), conv32(b), conv32(c)
-				var first []float32
-				for _, th := range []int{1, 2, 5} {
-					got32 := slices.Clone(c32)
-					gemm(th, tr[0], tr[1], m, n, k, float32(ab[0]), a32, lda, b32, ldb, float32(ab[1]), got32, ldc)
-					if e := relMax(got32, want); e > 2e-5 {
-						t.Errorf("%s: float32 (%d threads) differs from reference by %g", name, th, e)
-					}
-					if th == 1 {
-						first = got32
-					} else if !slices.Equal(got32, first) {
-						t.Errorf("%s: float32 result with %d threads differs from 1 thread", name, th)
+				for _, kern := range kernels {
+					kernel32 = kern
+					var first []float32
+					for _, th := range []int{1, 2, 5} {
+						got32 := slices.Clone(c32)
+						gemm(th, tr[0], tr[1], m, n, k, float32(ab[0]), a32, lda, b32, ldb, float32(ab[1]), got32, ldc)
+						if e := relMax(got32, want); e > 2e-5 {
+							t.Errorf("%s: float32 kernel %s (%d threads) differs from reference by %g", name, kern.name, th, e)
+						}
+						if th == 1 {
+							first = got32
+						} else if !slices.Equal(got32, first) {
+							t.Errorf("%s: float32 kernel %s: result with %d threads differs from 1 thread", name, kern.name, th)
+						}
 					}
 				}
 				// Padding between rows of C must be untouched.
@@ -116,4 +128,37 @@ func TestGEMMBetaZeroIgnoresNaN(t *testing.T) {
 	if c[0] != 11 {
 		t.Fatalf("C = %v, want 11", c[0])
 	}
+}
+
+// TestExpShift checks the float32 exponential (vector kernel where the CPU has one, and the
+// scalar tail) against math.Exp over the whole float32 range, including underflow to 0,
+// overflow to +Inf and −Inf inputs.
+func TestExpShift(t *testing.T) {
+	var src []float32
+	for x := -120.0; x < 95; x += 0.0137 {
+		src = append(src, float32(x))
+	}
+	src = append(src, float32(math.Inf(-1)), -1e30, 0, 1e-30)
+	for _, c := range []struct{ scale, shift float64 }{{1, 0}, {0.5, 3}, {-1, 0}} {
+		dst := make([]float32, len(src))
+		sum := expShift(dst, src, c.scale, c.shift)
+		want := 0.0
+		for i, x := range src {
+			w := math.Exp(float64(float32(float64(x)*c.scale)) - c.shift)
+			if float32(w) == 0 || math.IsInf(float64(float32(w)), 1) {
+				if d := float64(dst[i]); !(d == float64(float32(w)) || (d < 2e-38 && w < 2e-38)) {
+					t.Fatalf("scale %v shift %v: exp at %v = %v, want %v", c.scale, c.shift, x, dst[i], float32(w))
+				}
+			} else if e := math.Abs(float64(dst[i])-w) / w; e > 3e-7+1.2e-7*math.Abs(math.Log(w)) && w > 1e-37 {
+				// The argument scale·x − shift is a float32: its rounding (half an ulp,
+				// 6e-8 relative) moves exp by that much times |argument|.
+				t.Fatalf("scale %v shift %v: exp at %v = %v, want %v (relative error %.2g)", c.scale, c.shift, x, dst[i], w, e)
+			}
+			want += float64(dst[i])
+		}
+		if !math.IsInf(want, 1) && math.Abs(sum-want) > 1e-5*want {
+			t.Errorf("sum %v, want %v", sum, want)
+		}
+	}
+	t.Logf("vector exponential: %v", expShiftVec != nil)
 }

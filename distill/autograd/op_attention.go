@@ -62,7 +62,6 @@ func (op *attentionOp[T]) forward(tp *Tape[T]) {
 	c, seq, dh := op.cfg, op.seq, op.cfg.HeadDim
 	ldq, ldk, group := op.layout()
 	op.lse = make([]float64, op.batch*c.Heads*seq)
-	exp := expFunc[T]()
 	threads := tp.threads()
 	scratch := tp.buf(threads*attnBlock*seq, false)
 	parallelFor(threads, op.batch*c.Heads, func(w, task int) {
@@ -83,12 +82,7 @@ func (op *attentionOp[T]) forward(tp *Tape[T]) {
 				t := i0 + r
 				vis := row[:t+1]
 				m := rowMax(vis)
-				s := 0.0
-				for j, x := range vis {
-					ex := exp(float64(x) - m)
-					vis[j] = T(ex)
-					s += ex
-				}
+				s := expShift(vis, vis, 1, m)
 				inv := T(1 / s)
 				for j := range vis {
 					vis[j] *= inv
@@ -108,7 +102,6 @@ func (op *attentionOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	c, seq, dh := op.cfg, op.seq, op.cfg.HeadDim
 	ldq, ldk, group := op.layout()
 	dq, dk, dv := tp.grad(op.q), tp.grad(op.k), tp.grad(op.v)
-	exp := expFunc[T]()
 	threads := tp.threads()
 	scratch := tp.buf(threads*2*attnBlock*seq, false)
 	scale := T(c.Scale)
@@ -137,9 +130,7 @@ func (op *attentionOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 				for r := 0; r < br; r++ {
 					t := i0 + r
 					row := p[r*e : (r+1)*e]
-					for j, x := range row[:t+1] {
-						row[j] = T(exp(float64(x) - lse[t]))
-					}
+					expShift(row[:t+1], row[:t+1], 1, lse[t])
 					clear(row[t+1:])
 					s := 0.0
 					for d := 0; d < dh; d++ {

@@ -1,6 +1,9 @@
 package autograd
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // CrossEntropy returns the mean over rows of −log softmax(logits[r])[targets[r]]: the
 // next-token loss. logits is [..., vocab] read as rows of its last dimension, one target per
@@ -15,18 +18,36 @@ func CrossEntropy[T Float](tp *Tape[T], logits *Tensor[T], targets []int32, igno
 	}
 	rows, v := rowsOf(logits.Shape)
 	op := &crossEntropyOp[T]{logits: logits, targets: targets, ignore: ignoreIndex, rows: rows, v: v}
-	op.lse = make([]float64, rows)
+	if !tp.NoGrad {
+		op.dir = tp.buf(rows*v, false)
+	}
 	loss := make([]float64, rows)
-	exp := expFunc[T]()
-	parallelRange(tp.threads(), rows, rowChunk(v), func(_, lo, hi int) {
+	threads := tp.threads()
+	var scratch []T
+	if op.dir == nil {
+		scratch = tp.buf(threads*v, false)
+	}
+	parallelRange(threads, rows, rowChunk(v), func(w, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			t := targets[r]
 			if t == ignoreIndex {
 				continue
 			}
 			z := logits.Data[r*v : (r+1)*v]
-			op.lse[r] = logSumExp(z, 1, exp)
-			loss[r] = op.lse[r] - float64(z[t])
+			if op.dir == nil {
+				loss[r] = logSumExp(z, scratch[w*v:(w+1)*v], 1) - float64(z[t])
+				continue
+			}
+			// Keep softmax − onehot, the gradient up to its scale.
+			d := op.dir[r*v : (r+1)*v]
+			m := rowMax(z)
+			s := expShift(d, z, 1, m)
+			inv := T(1 / s)
+			for j := range d {
+				d[j] *= inv
+			}
+			d[t]--
+			loss[r] = m + math.Log(s) - float64(z[t])
 		}
 	})
 	s := 0.0
@@ -45,13 +66,14 @@ func CrossEntropy[T Float](tp *Tape[T], logits *Tensor[T], targets []int32, igno
 	return out
 }
 
-// crossEntropyOp is a recorded CrossEntropy; it keeps the log-sum-exp of every row.
+// crossEntropyOp is a recorded CrossEntropy; it keeps softmax(logits) − onehot(target) of
+// every row, so the backward pass is a scaled copy.
 type crossEntropyOp[T Float] struct {
 	logits  *Tensor[T]
 	targets []int32
 	ignore  int32
 	rows, v int
-	lse     []float64
+	dir     []T
 	count   int
 }
 
@@ -62,20 +84,16 @@ func (op *crossEntropyOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	}
 	dx := tp.grad(op.logits)
 	v := op.v
-	k := float64(out.Grad[0]) / float64(op.count)
-	exp := expFunc[T]()
+	k := T(float64(out.Grad[0]) / float64(op.count))
 	parallelRange(tp.threads(), op.rows, rowChunk(v), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
-			t := op.targets[r]
-			if t == op.ignore {
+			if op.targets[r] == op.ignore {
 				continue
 			}
-			z, d := op.logits.Data[r*v:(r+1)*v], dx[r*v:(r+1)*v]
-			l := op.lse[r]
-			for j, x := range z {
-				d[j] += T(k * exp(float64(x)-l))
+			d := dx[r*v : (r+1)*v]
+			for j, x := range op.dir[r*v : (r+1)*v] {
+				d[j] += k * x
 			}
-			d[t] -= T(k)
 		}
 	})
 }

@@ -34,34 +34,55 @@ func KLDiv[T Float](tp *Tape[T], student, teacher *Tensor[T], opts KLDivOptions)
 		opts.Temperature = 1
 	}
 	rows, v := rowsOf(student.Shape)
-	op := &klDivOp[T]{s: student, t: teacher, opts: opts, rows: rows, v: v,
-		lseS: make([]float64, rows), lseT: make([]float64, rows), kl: make([]float64, rows)}
+	op := &klDivOp[T]{s: student, opts: opts, rows: rows, v: v}
+	if !tp.NoGrad {
+		op.dir = tp.buf(rows*v, false)
+	}
+	kls := make([]float64, rows)
 	inv := 1 / opts.Temperature
-	exp := expFunc[T]()
-	parallelRange(tp.threads(), rows, rowChunk(v), func(_, lo, hi int) {
+	threads := tp.threads()
+	scratch := tp.buf(2*threads*v, false)
+	parallelRange(threads, rows, rowChunk(v), func(w, lo, hi int) {
+		ps, pt := scratch[2*w*v:(2*w+1)*v], scratch[(2*w+1)*v:(2*w+2)*v]
 		for r := lo; r < hi; r++ {
 			if op.ignored(r) {
 				continue
 			}
 			zs, zt := student.Data[r*v:(r+1)*v], teacher.Data[r*v:(r+1)*v]
-			ls, lt := logSumExp(zs, inv, exp), logSumExp(zt, inv, exp)
-			op.lseS[r], op.lseT[r] = ls, lt
+			ls := softmaxInto(ps, zs, inv)
+			lt := softmaxInto(pt, zt, inv)
 			kl := 0.0
 			for j := range zs {
 				lps, lpt := float64(zs[j])*inv-ls, float64(zt[j])*inv-lt
 				if opts.Reverse {
-					if p := exp(lps); p != 0 {
-						kl += p * (lps - lpt)
+					if ps[j] != 0 {
+						kl += float64(ps[j]) * (lps - lpt)
 					}
-				} else if p := exp(lpt); p != 0 {
-					kl += p * (lpt - lps)
+				} else if pt[j] != 0 {
+					kl += float64(pt[j]) * (lpt - lps)
 				}
 			}
-			op.kl[r] = kl
+			kls[r] = kl
+			if op.dir == nil {
+				continue
+			}
+			// Keep the gradient up to its scale.
+			d := op.dir[r*v : (r+1)*v]
+			for j := range d {
+				if opts.Reverse {
+					g := 0.0
+					if ps[j] != 0 {
+						g = float64(ps[j]) * (float64(zs[j])*inv - ls - (float64(zt[j])*inv - lt) - kl)
+					}
+					d[j] = T(g)
+				} else {
+					d[j] = ps[j] - pt[j]
+				}
+			}
 		}
 	})
 	s := 0.0
-	for r, kl := range op.kl {
+	for r, kl := range kls {
 		if !op.ignored(r) {
 			s += kl
 			op.count++
@@ -76,14 +97,24 @@ func KLDiv[T Float](tp *Tape[T], student, teacher *Tensor[T], opts KLDivOptions)
 	return out
 }
 
-// klDivOp is a recorded KLDiv; it keeps both log-sum-exps and the divergence of every row.
+// softmaxInto writes softmax(scale·z) into p and returns logsumexp(scale·z) (scale > 0).
+func softmaxInto[T Float](p, z []T, scale float64) float64 {
+	m := rowMax(z) * scale
+	s := expShift(p, z, scale, m)
+	inv := T(1 / s)
+	for j := range p {
+		p[j] *= inv
+	}
+	return m + math.Log(s)
+}
+
+// klDivOp is a recorded KLDiv; it keeps the gradient of every row up to its scale.
 type klDivOp[T Float] struct {
-	s, t       *Tensor[T]
-	opts       KLDivOptions
-	rows, v    int
-	lseS, lseT []float64
-	kl         []float64
-	count      int
+	s       *Tensor[T]
+	opts    KLDivOptions
+	rows, v int
+	dir     []T
+	count   int
 }
 
 func (op *klDivOp[T]) ignored(r int) bool { return op.opts.IgnoreRows != nil && op.opts.IgnoreRows[r] }
@@ -97,26 +128,15 @@ func (op *klDivOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	}
 	ds := tp.grad(op.s)
 	v := op.v
-	inv := 1 / op.opts.Temperature
-	k := float64(out.Grad[0]) / float64(op.count) * inv
-	exp := expFunc[T]()
+	k := T(float64(out.Grad[0]) / float64(op.count) / op.opts.Temperature)
 	parallelRange(tp.threads(), op.rows, rowChunk(v), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			if op.ignored(r) {
 				continue
 			}
-			zs, zt, d := op.s.Data[r*v:(r+1)*v], op.t.Data[r*v:(r+1)*v], ds[r*v:(r+1)*v]
-			ls, lt, kl := op.lseS[r], op.lseT[r], op.kl[r]
-			for j := range zs {
-				lps, lpt := float64(zs[j])*inv-ls, float64(zt[j])*inv-lt
-				ps := exp(lps)
-				if op.opts.Reverse {
-					if ps != 0 && !math.IsInf(lpt, -1) {
-						d[j] += T(k * ps * (lps - lpt - kl))
-					}
-				} else {
-					d[j] += T(k * (ps - exp(lpt)))
-				}
+			d := ds[r*v : (r+1)*v]
+			for j, x := range op.dir[r*v : (r+1)*v] {
+				d[j] += k * x
 			}
 		}
 	})

@@ -8,11 +8,10 @@ func LogSoftmax[T Float](tp *Tape[T], x *Tensor[T]) *Tensor[T] {
 	}
 	out := tp.newTensor(shape, false)
 	rows, c := rowsOf(shape)
-	exp := expFunc[T]()
 	parallelRange(tp.threads(), rows, rowChunk(c), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src, dst := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
-			l := logSumExp(src, 1, exp)
+			l := logSumExp(src, dst, 1)
 			for j, v := range src {
 				dst[j] = T(float64(v) - l)
 			}
@@ -29,16 +28,19 @@ type logSoftmaxOp[T Float] struct{ x *Tensor[T] }
 func (op *logSoftmaxOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	dx := tp.grad(op.x)
 	rows, c := rowsOf(out.Shape)
-	exp := expFunc[T]()
-	parallelRange(tp.threads(), rows, rowChunk(c), func(_, lo, hi int) {
+	threads := tp.threads()
+	scratch := tp.buf(threads*c, false)
+	parallelRange(threads, rows, rowChunk(c), func(w, lo, hi int) {
+		p := scratch[w*c : (w+1)*c]
 		for r := lo; r < hi; r++ {
 			y, g, d := out.Data[r*c:(r+1)*c], out.Grad[r*c:(r+1)*c], dx[r*c:(r+1)*c]
 			s := 0.0
 			for _, v := range g {
 				s += float64(v)
 			}
-			for j, v := range y {
-				d[j] += T(float64(g[j]) - exp(float64(v))*s)
+			expShift(p, y, 1, 0) // softmax = exp(log softmax)
+			for j, pv := range p {
+				d[j] += T(float64(g[j]) - float64(pv)*s)
 			}
 		}
 	})

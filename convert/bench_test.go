@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +96,15 @@ func vmHWM() int64 {
 	return -1
 }
 
+// cpuTime returns the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // TestConvertHelperProcess is not a test: BenchmarkConvert runs the test binary with it to
 // measure one conversion's time and peak memory in a fresh process.
 func TestConvertHelperProcess(t *testing.T) {
@@ -107,13 +117,13 @@ func TestConvertHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("HELPER %d %d %d %d\n", time.Since(start).Nanoseconds(), vmHWM(), res.InputBytes, res.OutputBytes)
+	fmt.Printf("HELPER %d %d %d %d %d\n", time.Since(start).Nanoseconds(), vmHWM(), res.InputBytes, res.OutputBytes, cpuTime().Nanoseconds())
 }
 
 // BenchmarkConvert converts a synthetic BF16 checkpoint of MCOMPRESS_BENCH_CONVERT_GB gigabytes
-// (default 2) to F16 and to BF16 in a child process, reporting input MB/s and the child's peak
-// resident memory, next to the rate of a plain copy of the same bytes with fsync (the disk's
-// pace). MCOMPRESS_BENCH_DIR chooses the folder (default: a temporary one).
+// (default 2) to F16 and to BF16 in a child process, reporting input MB per second of wall time
+// and of CPU time and the child's peak resident memory, next to the same rates for a plain copy
+// of the checkpoint with fsync (the pace of the disk and the kernel's page cache). MCOMPRESS_BENCH_DIR chooses the folder (default: a temporary one).
 func BenchmarkConvert(b *testing.B) {
 	if testing.Short() {
 		b.Skip("writes a multi-GB checkpoint; not in -short")
@@ -134,8 +144,8 @@ func BenchmarkConvert(b *testing.B) {
 	st, _ := os.Stat(in)
 	b.Logf("checkpoint: %d layers, %.2f GB BF16, GOMAXPROCS %d", s.layers, float64(st.Size())/1e9, runtime.GOMAXPROCS(0))
 	// Baseline: copy the same bytes with fsync.
-	copyRate := func() float64 {
-		start := time.Now()
+	copyRate := func() (float64, float64) {
+		start, cpu0 := time.Now(), cpuTime()
 		src, _ := os.Open(in)
 		defer src.Close()
 		dst, _ := os.Create(filepath.Join(root, "copy.bin"))
@@ -145,11 +155,11 @@ func BenchmarkConvert(b *testing.B) {
 		dst.Sync()
 		dst.Close()
 		os.Remove(filepath.Join(root, "copy.bin"))
-		return float64(n) / 1e6 / time.Since(start).Seconds()
+		return float64(n) / 1e6 / time.Since(start).Seconds(), float64(n) / 1e6 / (cpuTime() - cpu0).Seconds()
 	}
 	for _, ot := range []OutType{OutF16, OutBF16} {
 		b.Run(string(ot), func(b *testing.B) {
-			var mbps, peak float64
+			var mbps, cpuMBps, peak float64
 			for i := 0; i < b.N; i++ {
 				out := filepath.Join(root, "out.gguf")
 				cmd := exec.Command(os.Args[0], "-test.run=^TestConvertHelperProcess$", "-test.v")
@@ -159,22 +169,26 @@ func BenchmarkConvert(b *testing.B) {
 				if err != nil {
 					b.Fatalf("helper: %v\n%s", err, outb)
 				}
-				var ns, hwm, inBytes, outBytes int64
+				var ns, hwm, inBytes, outBytes, cpuNs int64
 				for _, line := range strings.Split(string(outb), "\n") {
 					if strings.HasPrefix(line, "HELPER ") {
-						fmt.Sscan(strings.TrimPrefix(line, "HELPER "), &ns, &hwm, &inBytes, &outBytes)
+						fmt.Sscan(strings.TrimPrefix(line, "HELPER "), &ns, &hwm, &inBytes, &outBytes, &cpuNs)
 					}
 				}
 				if ns == 0 {
 					b.Fatalf("no measurement:\n%s", outb)
 				}
 				mbps = float64(inBytes) / 1e6 / (float64(ns) / 1e9)
+				cpuMBps = float64(inBytes) / 1e6 / (float64(cpuNs) / 1e9)
 				peak = float64(hwm) / (1 << 20)
 				os.Remove(out)
 			}
 			b.ReportMetric(mbps, "MB/s")
+			b.ReportMetric(cpuMBps, "MB/cpu-s")
 			b.ReportMetric(peak, "peak-RSS-MiB")
-			b.ReportMetric(copyRate(), "copy-MB/s")
+			wall, cpu := copyRate()
+			b.ReportMetric(wall, "copy-MB/s")
+			b.ReportMetric(cpu, "copy-MB/cpu-s")
 		})
 	}
 }

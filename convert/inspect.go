@@ -67,17 +67,22 @@ func Inspect(path string) (*Report, error) {
 	if st.IsDir() {
 		return inspectFolder(path)
 	}
-	var magic [4]byte
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("inspect: %w: %v", ErrBadInput, err)
-	}
-	_, rerr := io.ReadFull(f, magic[:])
-	f.Close()
-	if rerr == nil && string(magic[:]) == gguf.Magic {
+	if IsGGUF(path) {
 		return inspectGGUF(path)
 	}
 	return inspectSafetensors(path)
+}
+
+// IsGGUF reports whether path is a regular file starting with the GGUF magic.
+func IsGGUF(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	_, err = io.ReadFull(f, magic[:])
+	return err == nil && string(magic[:]) == gguf.Magic
 }
 
 func inspectGGUF(path string) (*Report, error) {

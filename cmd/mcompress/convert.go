@@ -72,14 +72,20 @@ nothing behind). Bad input exits with code 2.`,
 				if err != nil {
 					return badInput(err)
 				}
-				rep.Start("convert "+args[0], 0, true)
+				started := false
 				res, err := convert.ToHF(cmd.Context(), args[0], output, convert.HFOptions{
 					MaxShardSize: maxShard,
 					Progress: func(done, total int64) {
+						if !started {
+							rep.Start("convert "+args[0], total, true)
+							started = true
+						}
 						rep.Update(done)
 					},
 				})
-				rep.Finish()
+				if started {
+					rep.Finish()
+				}
 				if err != nil {
 					return inputError(err)
 				}
@@ -98,6 +104,9 @@ nothing behind). Bad input exits with code 2.`,
 			}
 			if len(args) != 1 {
 				return badInput(errors.New("converting to GGUF takes one input folder and -o OUT.gguf"))
+			}
+			if convert.IsGGUF(args[0]) {
+				return badInput(fmt.Errorf("%s is a GGUF file: use --to safetensors OUT_DIR to turn it into a Hugging Face folder", args[0]))
 			}
 			if output == "" {
 				return badInput(errors.New("missing -o OUT.gguf"))

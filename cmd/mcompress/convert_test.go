@@ -126,6 +126,7 @@ func TestConvertCommandErrors(t *testing.T) {
 		{[]string{"convert", filepath.Join(fx, "gguf", "teacher-Q4_0.gguf"), "--to", "safetensors", filepath.Join(tmp, "q")}, "only F32, F16 and BF16"},
 		{[]string{"convert", filepath.Join(tmp, "nope"), "-o", out}, "config.json"},
 		{[]string{"inspect", filepath.Join(trunc, "model.safetensors")}, "past end of file"},
+		{[]string{"convert", filepath.Join(fx, "gguf", "teacher-F16.gguf"), "-o", out}, "use --to safetensors"},
 	}
 	for _, c := range cases {
 		code, _, stderr := convRun(t, c.args...)

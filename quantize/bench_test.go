@@ -73,6 +73,8 @@ func BenchmarkDequantize(b *testing.B) {
 		y := make([]float32, len(x))
 		b.Run(tt.String(), func(b *testing.B) {
 			b.SetBytes(int64(4 * len(x)))
+			c0 := cpuTime()
+			defer func() { reportCPU(b, int64(4*len(x)), c0) }()
 			for b.Loop() {
 				c.DequantizeRow(y, dst)
 			}

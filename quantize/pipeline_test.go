@@ -168,51 +168,54 @@ func indexOf(t *testing.T, src *memSource, name string) int {
 	return -1
 }
 
-// toF16 returns a copy of src with every tensor stored as F16 (values rounded first, so the F32
-// and F16 sources hold the same numbers).
-func toF16(src *memSource) (f16, f32 *memSource) {
-	f16 = &memSource{md: src.md}
+// toHalf returns copies of src stored as t (F16 or BF16) and as F32, holding the same numbers
+// (values rounded to t first).
+func toHalf(src *memSource, t gguf.TensorType) (half, f32 *memSource) {
+	half = &memSource{md: src.md}
 	f32 = &memSource{md: src.md}
+	c, _ := Lookup(t)
 	for i, ti := range src.infos {
 		x := make([]float32, ti.NumElements())
 		dtype.DecodeF32(x, src.data[i])
 		h := make([]byte, 2*len(x))
-		dtype.EncodeF16(h, x)
-		dtype.DecodeF16(x, h)
+		c.QuantizeRow(h, x, nil)
+		c.DequantizeRow(x, h)
 		b := make([]byte, 4*len(x))
 		for j, v := range x {
 			binary.LittleEndian.PutUint32(b[4*j:], math.Float32bits(v))
 		}
-		f16.infos = append(f16.infos, gguf.TensorInfo{Name: ti.Name, Type: gguf.TypeF16, Dims: ti.Dims})
-		f16.data = append(f16.data, h)
+		half.infos = append(half.infos, gguf.TensorInfo{Name: ti.Name, Type: t, Dims: ti.Dims})
+		half.data = append(half.data, h)
 		f32.infos = append(f32.infos, ti)
 		f32.data = append(f32.data, b)
 	}
-	return f16, f32
+	return half, f32
 }
 
-func TestF16InputQuantizesLikeF32(t *testing.T) {
-	f16, f32 := toF16(newLlamaSource(smallLlama, 8))
-	opts := Options{Mix: mustMix(t, "Q4_K_M")}
-	a, _ := writeBytes(t, f16, opts)
-	b, _ := writeBytes(t, f32, opts)
-	fa, _ := gguf.Parse(a)
-	fb, _ := gguf.Parse(b)
-	n := 0
-	for i, ta := range fa.Tensors {
-		if !ta.Type.Quantized() {
-			if ta.Type != gguf.TypeF16 {
-				t.Errorf("%s: 1-D tensor of an F16 file became %s", ta.Name, ta.Type)
+func TestHalfInputQuantizesLikeF32(t *testing.T) {
+	for _, ht := range []gguf.TensorType{gguf.TypeF16, gguf.TypeBF16} {
+		half, f32 := toHalf(newLlamaSource(smallLlama, 8), ht)
+		opts := Options{Mix: mustMix(t, "Q4_K_M")}
+		a, _ := writeBytes(t, half, opts)
+		b, _ := writeBytes(t, f32, opts)
+		fa, _ := gguf.Parse(a)
+		fb, _ := gguf.Parse(b)
+		n := 0
+		for i, ta := range fa.Tensors {
+			if !ta.Type.Quantized() {
+				if ta.Type != ht {
+					t.Errorf("%s: 1-D tensor of a %s file became %s", ta.Name, ht, ta.Type)
+				}
+				continue
 			}
-			continue
+			n++
+			if !bytes.Equal(fa.TensorData(i), fb.TensorData(i)) {
+				t.Errorf("%s: %s and F32 inputs quantize differently", ta.Name, ht)
+			}
 		}
-		n++
-		if !bytes.Equal(fa.TensorData(i), fb.TensorData(i)) {
-			t.Errorf("%s: F16 and F32 inputs quantize differently", ta.Name)
+		if n == 0 {
+			t.Fatal("nothing quantized")
 		}
-	}
-	if n == 0 {
-		t.Fatal("nothing quantized")
 	}
 }
 

@@ -148,31 +148,32 @@ func q3KFinish(y []byte, x []float32, L *[QKK]int8) {
 }
 
 func (q3K) DequantizeRow(dst []float32, src []byte) {
+	var scales [16]float32
 	for i := 0; i < len(dst)/QKK; i++ {
 		b := src[i*q3KSize : i*q3KSize+q3KSize]
 		dAll := halfAt(b[108:])
 		hm := b[:32]
 		sc := b[96:108]
+		for j := range scales {
+			scales[j] = dAll * float32(Q3KScale(sc, j))
+		}
 		y := dst[i*QKK : i*QKK+QKK]
-		is := 0
-		m := uint8(1)
 		for n := 0; n < 2; n++ {
 			q := b[32+32*n : 32+32*n+32]
 			for s := 0; s < 4; s++ {
 				shift := uint(2 * s)
+				hshift := uint(4*n + s) // bit of hmask for this group of 32
 				for half := 0; half < 2; half++ {
-					dl := dAll * float32(Q3KScale(sc, is))
-					is++
-					out := y[128*n+32*s+16*half:]
-					for l := 0; l < 16; l++ {
-						v := int8(q[16*half+l] >> shift & 3)
-						if hm[16*half+l]&m == 0 {
-							v -= 4
-						}
+					dl := scales[8*n+2*s+half]
+					out := y[128*n+32*s+16*half : 128*n+32*s+16*half+16]
+					qs := q[16*half : 16*half+16]
+					hs := hm[16*half : 16*half+16]
+					for l := range out {
+						// level 0..3 minus 4 where the high bit is clear, as in ggml
+						v := int32(qs[l]>>shift&3) - int32((^hs[l]>>hshift)&1)<<2
 						out[l] = dl * float32(v)
 					}
 				}
-				m <<= 1
 			}
 		}
 	}

@@ -59,7 +59,6 @@ func (q5K) DequantizeRow(dst []float32, src []byte) {
 		qh := b[16:48]
 		ql := b[48:]
 		y := dst[i*QKK : i*QKK+QKK]
-		u1, u2 := uint8(1), uint8(2)
 		for j := 0; j < 4; j++ {
 			s1, m1 := ScaleMinK4(2*j, sc)
 			s2, m2 := ScaleMinK4(2*j+1, sc)
@@ -67,19 +66,13 @@ func (q5K) DequantizeRow(dst []float32, src []byte) {
 			d2, dm2 := d*float32(s2), dmin*float32(m2)
 			qq := ql[32*j : 32*j+32]
 			out := y[64*j : 64*j+64]
+			sh := uint(2 * j)
 			for l := 0; l < 32; l++ {
-				h1, h2 := uint8(0), uint8(0)
-				if qh[l]&u1 != 0 {
-					h1 = 16
-				}
-				if qh[l]&u2 != 0 {
-					h2 = 16
-				}
-				out[l] = float32(d1*float32(qq[l]&0xf+h1)) - dm1
-				out[l+32] = float32(d2*float32(qq[l]>>4+h2)) - dm2
+				h1 := (qh[l] >> sh & 1) << 4
+				h2 := (qh[l] >> (sh + 1) & 1) << 4
+				out[l] = float32(d1*float32(qq[l]&0xf|h1)) - dm1
+				out[l+32] = float32(d2*float32(qq[l]>>4|h2)) - dm2
 			}
-			u1 <<= 2
-			u2 <<= 2
 		}
 	}
 }

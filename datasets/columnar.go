@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 
@@ -243,12 +242,4 @@ func typeString(t arrow.DataType) string {
 		return "map<" + typeString(x.KeyType()) + ", " + typeString(x.ItemType()) + ">"
 	}
 	return t.String()
-}
-
-// eofOr returns io.EOF unchanged and wraps anything else.
-func eofOr(err error, format string, args ...any) error {
-	if errors.Is(err, io.EOF) {
-		return io.EOF
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
 }

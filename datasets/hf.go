@@ -2,6 +2,8 @@ package datasets
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"fmt"
 	"io/fs"
 	"os"
@@ -87,8 +89,8 @@ func readLimited(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	buf := make([]byte, min(st.Size(), limit))
-	n, err := f.Read(buf)
-	if err != nil && n == 0 && len(buf) > 0 {
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, err
 	}
 	return buf[:n], nil

@@ -111,8 +111,8 @@ type Options struct {
 	// TextMode cuts plain-text files into records: the whole file (zero value), lines or
 	// paragraphs.
 	TextMode TextMode
-	// KeepEmpty keeps empty lines (TextLines) and blank JSON Lines lines as empty records;
-	// by default they are skipped. (Empty paragraphs do not exist.)
+	// KeepEmpty keeps empty lines as empty records in TextLines mode; by default they are
+	// skipped. (Empty paragraphs do not exist; blank JSON Lines lines are always skipped.)
 	KeepEmpty bool
 	// ChatFormat renders chat columns (lists of {role, content}) into Record.Text; nil means
 	// DefaultChatFormat.

@@ -67,7 +67,7 @@ func pickTextColumn(cols []Column) string {
 	return ""
 }
 
-// columns reports whether the named column must be decoded.
+// wants reports whether the named column must be decoded.
 func (s *shaper) wants(name string) bool {
 	return s.keep == nil || s.keep[name] || name == s.text
 }

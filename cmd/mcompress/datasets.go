@@ -79,7 +79,11 @@ YAML configs, save_to_disk layout or file-name conventions) and the first N rows
 			}
 			if g.json {
 				info.Sample = jsonSafeSample(info.Sample)
-				return printJSON(info)
+				// Like printJSON, but keeps "list<struct<…>>" readable (no \u003c escapes).
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
+				return enc.Encode(info)
 			}
 			printInspect(cmd.OutOrStdout(), info)
 			return nil
@@ -247,4 +251,3 @@ func jsonSafe(v any) any {
 	}
 	return v
 }
-

@@ -406,7 +406,7 @@ func (p *progress) report() {
 
 // chunkWeights is the target number of weights per work item; chunks are whole rows and their
 // boundaries do not depend on the thread count, so neither do the results.
-const chunkWeights = 1 << 16
+const chunkWeights = 1 << 14
 
 // chunkResult is what a worker reports for one chunk of rows.
 type chunkResult struct {

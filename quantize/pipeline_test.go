@@ -341,3 +341,69 @@ func TestMatchesFixtureTypes(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestPipelineAppliesImatrix checks that each tensor is quantized with its own importance
+// weights, and a 3-D expert tensor with each expert's slice (as llama-quantize does).
+func TestPipelineAppliesImatrix(t *testing.T) {
+	src := newLlamaSource(smallLlama, 12)
+	// Add a 3-D expert tensor: 3 experts of 4 rows of 256.
+	r := &rng{s: 13}
+	exp := gguf.TensorInfo{Name: "blk.0.ffn_down_exps.weight", Type: gguf.TypeF32, Dims: []uint64{256, 4, 3}}
+	data := make([]byte, exp.Size())
+	for i := 0; i < len(data); i += 4 {
+		binary.LittleEndian.PutUint32(data[i:], math.Float32bits(0.02*r.normal()))
+	}
+	src.infos = append(src.infos, exp)
+	src.data = append(src.data, data)
+	im := &Imatrix{Entries: map[string][]float32{}}
+	for _, ti := range src.infos {
+		if len(ti.Dims) < 2 {
+			continue
+		}
+		n := ti.Dims[0]
+		if len(ti.Dims) > 2 {
+			n *= ti.Dims[2]
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = 0.1 + 5*r.uniform()
+		}
+		im.Entries[ti.Name] = v
+	}
+	out, _ := writeBytes(t, src, Options{Mix: mustMix(t, "Q4_K_M"), Imatrix: im})
+	f, err := gguf.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for i, ti := range f.Tensors {
+		if !ti.Type.Quantized() {
+			continue
+		}
+		j := indexOf(t, src, ti.Name)
+		x := make([]float32, ti.NumElements())
+		dtype.DecodeF32(x, src.data[j])
+		cols := int(ti.Dims[0])
+		rows := len(x) / cols
+		perMatrix := rows
+		if len(ti.Dims) > 2 {
+			perMatrix = int(ti.Dims[1])
+		}
+		want := make([]byte, ti.Size())
+		rowBytes := cols / ti.Type.BlockSize() * ti.Type.TypeSize()
+		for m := 0; m < rows/perMatrix; m++ {
+			w := im.Entries[ti.Name][m*cols : (m+1)*cols]
+			r0, r1 := m*perMatrix, (m+1)*perMatrix
+			if err := Quantize(ti.Type, want[r0*rowBytes:r1*rowBytes], x[r0*cols:r1*cols], cols, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(f.TensorData(i), want) {
+			t.Errorf("%s (%s): not quantized with its importance weights", ti.Name, ti.Type)
+		}
+		checked++
+	}
+	if checked < 20 {
+		t.Errorf("only %d tensors checked", checked)
+	}
+}

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"github.com/mcompress/mcompress/datasets"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,3 +40,6 @@ func fixtureDir(t testing.TB) string {
 	}
 	return d
 }
+
+// defaultDataOptions are the zero datasets options.
+var defaultDataOptions = datasets.Options{}

@@ -93,6 +93,16 @@ func (r *Report) hasKLD() bool {
 	return false
 }
 
+// hasTasks reports whether any model was scored on tasks.
+func (r *Report) hasTasks() bool {
+	for _, m := range r.Models {
+		if len(m.Tasks) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // kld returns a model's mean KLD (0 for the base).
 func (m *ModelReport) kld() float64 {
 	if m.KLD == nil {

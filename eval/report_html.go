@@ -63,7 +63,11 @@ func niceTicks(lo, hi float64, n int) []float64 {
 		}
 	}
 	var ticks []float64
-	for v := math.Floor(lo/step) * step; v <= hi+step*1e-9; v += step {
+	for i := math.Ceil(lo/step - 1e-9); i*step <= hi+step*1e-9; i++ {
+		v := i * step
+		if math.Abs(v) < step*1e-9 {
+			v = 0 // no "-0"
+		}
 		ticks = append(ticks, v)
 	}
 	return ticks
@@ -72,19 +76,32 @@ func niceTicks(lo, hi float64, n int) []float64 {
 // tickLabel formats a tick value with as many decimals as the step needs.
 func tickLabel(v, step float64) string {
 	dec := 0
-	if step < 1 {
-		dec = int(math.Ceil(-math.Log10(step) - 1e-9))
-		if dec > 8 {
-			return strconv.FormatFloat(v, 'g', 3, 64)
+	for ; dec < 10; dec++ {
+		scaled := step * math.Pow(10, float64(dec))
+		if math.Abs(scaled-math.Round(scaled)) < 1e-6*math.Max(1, scaled) {
+			break
 		}
 	}
+	if dec >= 10 {
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
 	return strconv.FormatFloat(v, 'f', dec, 64)
+}
+
+// padRange widens [lo, hi] by 6% on each side (or around a single value) so that points do
+// not sit on the frame.
+func padRange(lo, hi float64) (float64, float64) {
+	d := (hi - lo) * 0.06
+	if d == 0 {
+		d = math.Max(math.Abs(lo)*0.05, 1e-6)
+	}
+	return lo - d, hi + d
 }
 
 // svgChart draws one scatter chart with its Pareto front as inline SVG. Every point carries
 // data-model, data-x, data-y and data-pareto attributes with the exact report.json values.
 func svgChart(r *Report, c chartSpec) string {
-	const W, H, left, right, top, bottom = 640.0, 400.0, 78.0, 24.0, 20.0, 56.0
+	const W, H, left, right, top, bottom = 530.0, 360.0, 78.0, 16.0, 16.0, 52.0
 	ms := r.Models
 	xs, ys := make([]float64, len(ms)), make([]float64, len(ms))
 	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
@@ -93,9 +110,9 @@ func svgChart(r *Report, c chartSpec) string {
 		xmin, xmax = math.Min(xmin, xs[i]), math.Max(xmax, xs[i])
 		ymin, ymax = math.Min(ymin, ys[i]), math.Max(ymax, ys[i])
 	}
-	xt, yt := niceTicks(xmin, xmax, 6), niceTicks(ymin, ymax, 5)
-	x0, x1 := math.Min(xt[0], xmin), math.Max(xt[len(xt)-1], xmax)
-	y0, y1 := math.Min(yt[0], ymin), math.Max(yt[len(yt)-1], ymax)
+	x0, x1 := padRange(xmin, xmax)
+	y0, y1 := padRange(ymin, ymax)
+	xt, yt := niceTicks(x0, x1, 5), niceTicks(y0, y1, 5)
 	px := func(v float64) float64 { return left + (v-x0)/(x1-x0)*(W-left-right) }
 	py := func(v float64) float64 { return H - bottom - (v-y0)/(y1-y0)*(H-top-bottom) }
 	var b strings.Builder
@@ -245,7 +262,7 @@ func (r *Report) HTML() []byte {
 		fmt.Fprintf(&b, "<tr%s data-model=\"%s\"><td class=\"name\">%s</td><td>%s</td></tr>\n", cls, esc(m.Name), name, strings.Join(cells, "</td><td>"))
 	}
 	b.WriteString("</tbody></table>\n")
-	if len(r.Models) > 0 && len(r.Models[0].Tasks) > 0 {
+	if r.hasTasks() {
 		b.WriteString("<h2>Tasks</h2>\n<table id=\"tasks\"><thead><tr><th class=\"name\">model</th><th class=\"name\">task</th><th>examples</th><th>acc</th><th>acc_norm</th></tr></thead><tbody>\n")
 		for _, m := range r.Models {
 			for _, t := range m.Tasks {

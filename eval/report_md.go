@@ -53,7 +53,7 @@ func (r *Report) Markdown() []byte {
 	}
 	b.WriteString("\nPareto: on the front of perplexity against file size (\"size\") or against ")
 	b.WriteString(speedLabel(r.SpeedMetric) + " (\"speed\").\n")
-	if len(r.Models) > 0 && len(r.Models[0].Tasks) > 0 {
+	if r.hasTasks() {
 		b.WriteString("\n## Tasks\n\n| model | task | examples | acc | acc_norm |\n|---|---|---:|---:|---:|\n")
 		for _, m := range r.Models {
 			for _, t := range m.Tasks {

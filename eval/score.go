@@ -235,15 +235,14 @@ func ScoreTask(ctx context.Context, m *runtime.Model, t *Task, o ScoreOptions) (
 			return nil, fmt.Errorf("eval: task %s: %s row %d: %w", t.Name, ex.Source, ex.Row, err)
 		}
 		lls := make([]float64, len(scores))
-		normed := make([]float64, len(scores))
 		for j, s := range scores {
 			lls[j] = s.LogLikelihood
-			normed[j] = s.LogLikelihood / float64(max(1, utf8.RuneCountInString(ex.Choices[j])))
 		}
-		if argmax(lls) == ex.Gold {
+		pred, predNorm := predict(lls, ex.Choices)
+		if pred == ex.Gold {
 			accs[i] = 1
 		}
-		if argmax(normed) == ex.Gold {
+		if predNorm == ex.Gold {
 			norms[i] = 1
 		}
 		if o.Progress != nil {
@@ -265,4 +264,16 @@ func mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
+}
+
+// predict returns the choice with the largest log-likelihood (acc) and the one with the
+// largest log-likelihood per character of the choice string (acc_norm), first on ties, as
+// lm-evaluation-harness's multiple-choice process_results (np.argmax). A choice of no
+// characters counts as one.
+func predict(lls []float64, choices []string) (pred, predNorm int) {
+	normed := make([]float64, len(lls))
+	for j, ll := range lls {
+		normed[j] = ll / float64(max(1, utf8.RuneCountInString(choices[j])))
+	}
+	return argmax(lls), argmax(normed)
 }

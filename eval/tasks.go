@@ -191,7 +191,6 @@ func parseExample(rec *datasets.Record, layout TaskLayout) (Example, error) {
 	return ex, nil
 }
 
-
 func hellaswagExample(rec *datasets.Record, ex Example) (Example, error) {
 	var ctx string
 	if _, ok := rec.Fields["ctx_a"]; ok {

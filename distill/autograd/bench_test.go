@@ -34,6 +34,8 @@ func (m *cpuMeter) report(b *testing.B, work float64, unit string) {
 
 var teacherShape = llamaConfig{vocab: 2048, hidden: 256, layers: 4, heads: 8, kvHeads: 4, ffn: 768, eps: 1e-5, theta: 10000, style: RoPENeoX}
 
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
+
 func randTensor[T Float](rng *rand.Rand, grad bool, scale float64, shape ...int) *Tensor[T] {
 	t, _ := NewTensor[T](nil, shape...)
 	for i := range t.Data {

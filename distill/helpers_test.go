@@ -152,3 +152,23 @@ func relErr(a, b []float32) float64 {
 	}
 	return num / den
 }
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// headOfFile writes the first n bytes of path to a temporary file and returns its path.
+func headOfFile(t testing.TB, path string, n int) string {
+	t.Helper()
+	b := readFile(t, path)
+	out := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(out, b[:min(n, len(b))], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

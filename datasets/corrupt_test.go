@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -220,4 +221,65 @@ func TestEmptyInputs(t *testing.T) {
 	_, err = Open(empty, Options{})
 	require.ErrorIs(t, err, ErrEmpty)
 	require.ErrorContains(t, err, `pattern "data/train-*" matches no file`)
+}
+
+// TestGuardsRefuseHugeDeclarations patches length fields that arrow-go and Thrift would
+// allocate as declared (a fatal out-of-memory, not a panic): the readers must refuse them.
+func TestGuardsRefuseHugeDeclarations(t *testing.T) {
+	tmp := t.TempDir()
+
+	// A Thrift footer whose first field is a list claiming ~4 billion strings.
+	footer := []byte{0x19, 0xf8, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}
+	b := append([]byte("PAR1"), footer...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(footer)))
+	b = append(b, "PAR1"...)
+	p := writeFile(t, filepath.Join(tmp, "huge-list.parquet"), b)
+	_, err := readEverything(t, p, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, "container of 4294967295 elements")
+
+	// The same check passes on every real footer: deep structs, maps, lists of structs.
+	w := &thriftWalker{b: []byte{0x15, 0x04, 0x1c, 0x18, 0x02, 'h', 'i', 0x00, 0x1b, 0x01, 0x88, 0x01, 'k', 0x01, 'v', 0x00}}
+	require.NoError(t, w.structure(0))
+	require.Equal(t, len(w.b), w.pos)
+	w = &thriftWalker{b: append(bytes.Repeat([]byte{0x1c}, 100), bytes.Repeat([]byte{0}, 101)...)}
+	require.ErrorContains(t, w.structure(0), "nested more than")
+
+	// An IPC file whose schema claims 2^31-1 fields.
+	data, _ := arrowBytes(t, mcSchema, []arrow.RecordBatch{mcRecord(t, 2)}, false)
+	const tail = 10
+	flen := int(binary.LittleEndian.Uint32(data[len(data)-tail:]))
+	start := len(data) - tail - flen
+	f := &fbuf{b: data[start : start+flen]}
+	footerTable, err := f.root()
+	require.NoError(t, err)
+	schema, ok, err := f.subtable(footerTable, 1)
+	require.NoError(t, err)
+	require.True(t, ok)
+	v, err := f.ref(schema, 1)
+	require.NoError(t, err)
+	patched := bytes.Clone(data)
+	binary.LittleEndian.PutUint32(patched[start+int(v):], 0x7fffffff)
+	p = writeFile(t, filepath.Join(tmp, "huge-fields.arrow"), patched)
+	_, err = readEverything(t, p, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, "vector of 2147483647 elements overruns")
+
+	// The stream form of the same schema, patched in its first (schema) message.
+	data, _ = arrowBytes(t, mcSchema, []arrow.RecordBatch{mcRecord(t, 2)}, true)
+	metaLen := int(binary.LittleEndian.Uint32(data[4:]))
+	f = &fbuf{b: data[8 : 8+metaLen]}
+	msg, err := f.root()
+	require.NoError(t, err)
+	schema, ok, err = f.subtable(msg, 2)
+	require.NoError(t, err)
+	require.True(t, ok)
+	v, err = f.ref(schema, 1)
+	require.NoError(t, err)
+	patched = bytes.Clone(data)
+	binary.LittleEndian.PutUint32(patched[8+int(v):], 0x7fffffff)
+	p = writeFile(t, filepath.Join(tmp, "huge-fields.arrows"), patched)
+	_, err = readEverything(t, p, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, "message 0")
 }

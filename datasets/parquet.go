@@ -32,6 +32,9 @@ func openParquetFile(path string, size int64, batch int) (pq *parquetFile, err e
 			pq, err = nil, recovered(path+": footer", p)
 		}
 	}()
+	if err := checkParquetFooter(path, size); err != nil {
+		return nil, fmt.Errorf("datasets: %s: footer: %w: %w", path, ErrCorrupt, err)
+	}
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
 	props.BufferedStreamEnabled = true
 	props.MaxCompressedPageSize = min(parquet.DefaultMaxCompressedPageSize, size)

@@ -680,7 +680,8 @@ type inst struct {
 
 // program is a compiled pattern.
 type program struct {
-	insts []inst
+	insts  []inst
+	hasBOL bool // uses ^, whose outcome depends on where the search started
 }
 
 // Regex is a compiled pre-tokenizer pattern.
@@ -785,6 +786,11 @@ func compileProgram(n *node) (*program, error) {
 	c.add(inst{op: opMatch})
 	if len(c.prog.insts) > 1<<20 {
 		return nil, fmt.Errorf("program too large")
+	}
+	for _, in := range c.prog.insts {
+		if in.op == opBOL {
+			c.prog.hasBOL = true
+		}
 	}
 	return &c.prog, nil
 }
@@ -901,7 +907,7 @@ type btKind uint8
 
 const (
 	btState btKind = iota // resume at pc, pos
-	btStar                // resume at pc with pos, then pos-1 ... down to lo
+	btStar                // resume at pc (after an opStar) with pos, then pos-1 ... down to lo
 )
 
 type btEntry struct {
@@ -914,6 +920,124 @@ type btEntry struct {
 // matcher holds the scratch space of one search; it is not safe for concurrent use.
 type matcher struct {
 	stack []btEntry
+	memo  memo
+	steps int  // work done, for tests that check the cost grows linearly
+	plain bool // no memo (tests compare both)
+}
+
+// memo remembers, while one fragment is being split, what earlier match attempts learned, so
+// that retrying the pattern at every start position of a long run stays linear (a match attempt
+// from a state depends only on the state and its position, not on where the attempt started;
+// see RE2's bit-state backtracker). It is used for searches that accept empty matches, with
+// programs without ^.
+//   - split states (pc, pos) already entered are failures: had they succeeded, the search would
+//     have returned;
+//   - for each opStar, the last run scanned (a run's end does not depend on where in it the scan
+//     starts) and an interval of continuation positions already tried;
+//   - for each top-level lookahead, its result at each position.
+//
+// After a match ending at e, states at e are forgotten: later searches start at e and may reach
+// them, and they were on the successful path; states before e are never reached again.
+type memo struct {
+	on            bool
+	lo, width     int
+	splitSlot     []int32  // per instruction: slot in splitBits, -1 if not an opSplit
+	splitBits     []uint64 // slot*width + (pos-lo)
+	lookSlot      []int32  // per instruction: slot in lookBits, -1 if not an opLook
+	lookBits      []uint64 // 2 bits per (slot, pos): known, result
+	runFrom       []int32  // per instruction (opStar): the last run scanned started here...
+	runEnd        []int32  // ...and ended here (-1: none)
+	triedLo       []int32  // per instruction (opStar): continuations in [triedLo, triedHi] were tried
+	triedHi       []int32
+	nSplit, nLook int
+}
+
+// reset prepares the memo for prog over the fragment [lo, hi].
+func (mm *memo) reset(prog *program, lo, hi int) {
+	n := len(prog.insts)
+	mm.on = !prog.hasBOL
+	if !mm.on || n == 0 {
+		return
+	}
+	mm.lo, mm.width = lo, hi-lo+1
+	grow := func(b []int32) []int32 {
+		if cap(b) < n {
+			return make([]int32, n)
+		}
+		return b[:n]
+	}
+	mm.splitSlot, mm.lookSlot = grow(mm.splitSlot), grow(mm.lookSlot)
+	mm.runFrom, mm.runEnd = grow(mm.runFrom), grow(mm.runEnd)
+	mm.triedLo, mm.triedHi = grow(mm.triedLo), grow(mm.triedHi)
+	mm.nSplit, mm.nLook = 0, 0
+	for i, in := range prog.insts {
+		mm.splitSlot[i], mm.lookSlot[i] = -1, -1
+		mm.runEnd[i], mm.triedLo[i], mm.triedHi[i] = -1, 0, -1
+		switch in.op {
+		case opSplit:
+			mm.splitSlot[i] = int32(mm.nSplit)
+			mm.nSplit++
+		case opLook:
+			mm.lookSlot[i] = int32(mm.nLook)
+			mm.nLook++
+		}
+	}
+	clearBits := func(b []uint64, bits int) []uint64 {
+		words := (bits + 63) / 64
+		if cap(b) < words {
+			return make([]uint64, words)
+		}
+		b = b[:words]
+		clear(b)
+		return b
+	}
+	mm.splitBits = clearBits(mm.splitBits, mm.nSplit*mm.width)
+	mm.lookBits = clearBits(mm.lookBits, 2*mm.nLook*mm.width)
+}
+
+// visitSplit reports whether split state (pc, p) was entered before, and marks it.
+func (mm *memo) visitSplit(pc, p int) bool {
+	i := int(mm.splitSlot[pc])*mm.width + p - mm.lo
+	w, b := i>>6, uint64(1)<<(i&63)
+	if mm.splitBits[w]&b != 0 {
+		return true
+	}
+	mm.splitBits[w] |= b
+	return false
+}
+
+// matched forgets what was learned at the end position e of a match.
+func (mm *memo) matched(e int) {
+	for s := 0; s < mm.nSplit; s++ {
+		i := s*mm.width + e - mm.lo
+		mm.splitBits[i>>6] &^= 1 << (i & 63)
+	}
+	// Of the continuation positions tried, only e can be on the successful path and reached
+	// again (positions before e never are), so keep those after e.
+	for pc := range mm.triedHi {
+		if int(mm.triedLo[pc]) <= e && e <= int(mm.triedHi[pc]) {
+			mm.triedLo[pc] = int32(e + 1)
+		}
+	}
+}
+
+// nextCandidate returns the highest continuation position q <= hiQ, >= loQ, of the opStar at
+// pc not yet tried, marking it tried, or -1.
+func (mm *memo) nextCandidate(pc, hiQ, loQ int) int {
+	q := hiQ
+	tl, th := int(mm.triedLo[pc]), int(mm.triedHi[pc])
+	if q <= th && q >= tl {
+		q = tl - 1
+	}
+	if q < loQ {
+		return -1
+	}
+	if q == tl-1 && th >= tl {
+		mm.triedLo[pc] = int32(q)
+	} else {
+		mm.triedLo[pc], mm.triedHi[pc] = int32(q), int32(q)
+	}
+	return q
 }
 
 func isWordElem(r rune) bool {
@@ -922,7 +1046,8 @@ func isWordElem(r rune) bool {
 
 // matchAt runs prog anchored at pos within text[lo:hi] and returns the end of the first match
 // in priority order. bol reports whether ^ may match at lo. notNull rejects empty matches.
-func (m *matcher) matchAt(prog *program, text []rune, lo, hi, pos int, bol, notNull bool) (int, bool) {
+// mm, when not nil, is the memo of the current fragment (top-level searches only).
+func (m *matcher) matchAt(prog *program, text []rune, lo, hi, pos int, bol, notNull bool, mm *memo) (int, bool) {
 	base := len(m.stack)
 	m.stack = append(m.stack, btEntry{kind: btState, pc: 0, pos: int32(pos)})
 	insts := prog.insts
@@ -930,11 +1055,19 @@ func (m *matcher) matchAt(prog *program, text []rune, lo, hi, pos int, bol, notN
 		e := m.stack[len(m.stack)-1]
 		m.stack = m.stack[:len(m.stack)-1]
 		pc, p := int(e.pc), int(e.pos)
-		if e.kind == btStar && e.pos > e.lo {
-			m.stack = append(m.stack, btEntry{kind: btStar, pc: e.pc, pos: e.pos - 1, lo: e.lo})
+		if e.kind == btStar {
+			if mm != nil {
+				if p = mm.nextCandidate(pc-1, p, int(e.lo)); p < 0 {
+					continue
+				}
+			}
+			if p > int(e.lo) {
+				m.stack = append(m.stack, btEntry{kind: btStar, pc: e.pc, pos: int32(p - 1), lo: e.lo})
+			}
 		}
 	run:
 		for {
+			m.steps++
 			in := &insts[pc]
 			switch in.op {
 			case opClass:
@@ -945,19 +1078,44 @@ func (m *matcher) matchAt(prog *program, text []rune, lo, hi, pos int, bol, notN
 				}
 				break run
 			case opStar:
-				k := 0
-				for p+k < hi && (in.max < 0 || k < in.max) && in.cls.has(text[p+k]) {
-					k++
+				var k int
+				switch {
+				case mm == nil:
+					for p+k < hi && (in.max < 0 || k < in.max) && in.cls.has(text[p+k]) {
+						k++
+					}
+					m.steps += k
+				case mm.runEnd[pc] >= 0 && int(mm.runFrom[pc]) <= p && p <= int(mm.runEnd[pc]):
+					k = int(mm.runEnd[pc]) - p
+				default:
+					// Scan the whole run once; later entries into it cost nothing.
+					for p+k < hi && in.cls.has(text[p+k]) {
+						k++
+					}
+					m.steps += k
+					mm.runFrom[pc], mm.runEnd[pc] = int32(p), int32(p+k)
+				}
+				if in.max >= 0 {
+					k = min(k, in.max)
 				}
 				if k < in.min {
 					break run
 				}
-				if k > in.min {
-					m.stack = append(m.stack, btEntry{kind: btStar, pc: int32(pc + 1), pos: int32(p + k - 1), lo: int32(p + in.min)})
+				q := p + k
+				if mm != nil {
+					if q = mm.nextCandidate(pc, p+k, p+in.min); q < 0 {
+						break run
+					}
 				}
-				p += k
+				if q > p+in.min {
+					m.stack = append(m.stack, btEntry{kind: btStar, pc: int32(pc + 1), pos: int32(q - 1), lo: int32(p + in.min)})
+				}
+				p = q
 				pc++
 			case opSplit:
+				if mm != nil && mm.visitSplit(pc, p) {
+					break run
+				}
 				m.stack = append(m.stack, btEntry{kind: btState, pc: int32(in.y), pos: int32(p)})
 				pc = in.x
 			case opJmp:
@@ -975,7 +1133,21 @@ func (m *matcher) matchAt(prog *program, text []rune, lo, hi, pos int, bol, notN
 				}
 				pc++
 			case opLook:
-				_, ok := m.matchAt(in.sub, text, lo, hi, p, bol, false)
+				var ok bool
+				if mm != nil {
+					i := 2 * (int(mm.lookSlot[pc])*mm.width + p - mm.lo)
+					if mm.lookBits[i>>6]&(1<<(i&63)) != 0 {
+						ok = mm.lookBits[(i+1)>>6]&(1<<((i+1)&63)) != 0
+					} else {
+						_, ok = m.matchAt(in.sub, text, lo, hi, p, bol, false, nil)
+						mm.lookBits[i>>6] |= 1 << (i & 63)
+						if ok {
+							mm.lookBits[(i+1)>>6] |= 1 << ((i + 1) & 63)
+						}
+					}
+				} else {
+					_, ok = m.matchAt(in.sub, text, lo, hi, p, bol, false, nil)
+				}
 				if ok == in.neg {
 					break run
 				}
@@ -1011,6 +1183,7 @@ func (m *matcher) search(re *Regex, text []rune, lo, hi, from int, bol, notNull,
 			for s+k < hi && (re.runMax < 0 || k < re.runMax) && c.has(text[s+k]) {
 				k++
 			}
+			m.steps += k + 1
 			if k >= re.runMin {
 				return s, s + k, true
 			}
@@ -1020,7 +1193,12 @@ func (m *matcher) search(re *Regex, text []rune, lo, hi, from int, bol, notNull,
 		}
 		return 0, 0, false
 	}
+	var mm *memo
+	if m.memo.on && !notNull && !m.plain {
+		mm = &m.memo
+	}
 	for s := from; s <= hi; s++ {
+		m.steps++
 		if re.first != nil {
 			if s >= hi {
 				break
@@ -1032,7 +1210,10 @@ func (m *matcher) search(re *Regex, text []rune, lo, hi, from int, bol, notNull,
 				continue
 			}
 		}
-		if e, ok := m.matchAt(re.prog, text, lo, hi, s, bol, notNull); ok {
+		if e, ok := m.matchAt(re.prog, text, lo, hi, s, bol, notNull, mm); ok {
+			if mm != nil {
+				mm.matched(e)
+			}
 			return s, e, true
 		}
 		if continuous {
@@ -1048,6 +1229,9 @@ func (m *matcher) search(re *Regex, text []rune, lo, hi, from int, bol, notNull,
 func (re *Regex) split(m *matcher, text []rune, frags []span, out []span) []span {
 	for _, f := range frags {
 		lo, hi := f.start, f.end
+		if re.run == nil {
+			m.memo.reset(re.prog, lo, hi)
+		}
 		gap := lo
 		from := lo
 		first := true

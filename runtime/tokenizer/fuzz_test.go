@@ -95,7 +95,7 @@ func FuzzSplitters(f *testing.F) {
 	for _, s := range []string{"Hello world", "  a\n\n  b", "'s'S'll 123456", "東京\u3000x", "\r\n\t  ", "a\u0301b\u0301 !!\n"} {
 		f.Add(s)
 	}
-	res := map[string]*Regex{}
+	res := map[string]*compiledRegex{}
 	for _, p := range []string{patGPT2, patLlama3, patQwen2, patQwen35, patNewlines} {
 		re, err := compileRegex(p)
 		if err != nil {

@@ -9,9 +9,9 @@ import (
 )
 
 // allPatternRegexes returns every pre-tokenizer pattern that runs on the matcher.
-func allPatternRegexes(t *testing.T) map[string]*Regex {
+func allPatternRegexes(t *testing.T) map[string]*compiledRegex {
 	t.Helper()
-	out := map[string]*Regex{}
+	out := map[string]*compiledRegex{}
 	for _, pats := range preTokenizers {
 		for _, p := range pats {
 			if _, custom := customSplitters[p]; custom {
@@ -27,7 +27,7 @@ func allPatternRegexes(t *testing.T) map[string]*Regex {
 	return out
 }
 
-func runSplit(re *Regex, m *matcher, s string) []span {
+func runSplit(re *compiledRegex, m *matcher, s string) []span {
 	cps := []rune(s)
 	elems := widen(cps, nil)
 	if re.collapsed {

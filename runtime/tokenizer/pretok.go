@@ -159,7 +159,7 @@ func PreTokenizers() []string {
 // splitStep is one stage of a pre-tokenizer: a hand-written splitter or a compiled pattern.
 type splitStep struct {
 	custom splitterFunc
-	re     *Regex
+	re     *compiledRegex
 }
 
 // customSplitters maps the patterns llama.cpp replaces with hand-written code.

@@ -237,7 +237,7 @@ func usesCategories(pattern string) bool {
 	return false
 }
 
-// Regex AST.
+// compiledRegex AST.
 type nodeKind uint8
 
 const (
@@ -684,8 +684,8 @@ type program struct {
 	hasBOL bool // uses ^, whose outcome depends on where the search started
 }
 
-// Regex is a compiled pre-tokenizer pattern.
-type Regex struct {
+// compiledRegex is a compiled pre-tokenizer pattern.
+type compiledRegex struct {
 	pattern   string
 	collapsed bool
 	prog      *program
@@ -699,7 +699,7 @@ type Regex struct {
 
 // compileRegex compiles a pattern; collapsed selects llama.cpp's category-collapsed mode, which
 // is chosen by usesCategories when the pattern comes from a pre-tokenizer table.
-func compileRegex(pattern string) (*Regex, error) {
+func compileRegex(pattern string) (*compiledRegex, error) {
 	collapsed := usesCategories(pattern)
 	p := &parser{src: []rune(pattern), collapsed: collapsed}
 	if collapsed {
@@ -720,7 +720,7 @@ func compileRegex(pattern string) (*Regex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("regex %q: %w", pattern, err)
 	}
-	re := &Regex{pattern: pattern, collapsed: collapsed, prog: prog}
+	re := &compiledRegex{pattern: pattern, collapsed: collapsed, prog: prog}
 	if !nullable(n) {
 		re.first = firstClass(n)
 	}
@@ -1176,7 +1176,7 @@ func (m *matcher) matchAt(prog *program, text []rune, lo, hi, pos int, bol, notN
 }
 
 // search finds the leftmost match starting at or after from in text[lo:hi].
-func (m *matcher) search(re *Regex, text []rune, lo, hi, from int, bol, notNull, continuous bool) (int, int, bool) {
+func (m *matcher) search(re *compiledRegex, text []rune, lo, hi, from int, bol, notNull, continuous bool) (int, int, bool) {
 	if c := re.run; c != nil {
 		for s := from; s < hi; s++ {
 			k := 0
@@ -1226,7 +1226,7 @@ func (m *matcher) search(re *Regex, text []rune, lo, hi, from int, bol, notNull,
 // split cuts each fragment of frags at the matches of re, the way llama.cpp iterates
 // std::regex matches over a fragment: a match is a fragment, and so is the text between two
 // matches. Empty fragments are dropped.
-func (re *Regex) split(m *matcher, text []rune, frags []span, out []span) []span {
+func (re *compiledRegex) split(m *matcher, text []rune, frags []span, out []span) []span {
 	for _, f := range frags {
 		lo, hi := f.start, f.end
 		if re.run == nil {

@@ -80,7 +80,11 @@ func (k Kind) String() string {
 
 // Special holds the special token ids of a vocabulary, NoToken where there is none.
 type Special struct {
-	BOS, EOS, EOT, EOM, UNK, SEP, PAD, MASK        int32
+	// BOS and EOS begin and end a sequence; EOT ends a turn and EOM a message (tool calls);
+	// UNK stands for unknown text, SEP separates, PAD pads and MASK masks.
+	BOS, EOS, EOT, EOM, UNK, SEP, PAD, MASK int32
+	// FIMPre, FIMSuf and FIMMid mark the prefix, suffix and middle of fill-in-the-middle
+	// prompts; FIMPad, FIMRep (repository) and FIMSep (file separator) go with them.
 	FIMPre, FIMSuf, FIMMid, FIMPad, FIMRep, FIMSep int32
 	// Newline is the token of "\n" (the <0x0A> byte token for SentencePiece).
 	Newline int32
@@ -732,7 +736,7 @@ func (t *Tokenizer) Kind() Kind { return t.kind }
 // Model returns tokenizer.ggml.model ("llama", "gpt2" or "gemma4").
 func (t *Tokenizer) Model() string { return t.model }
 
-// Pre returns tokenizer.ggml.pre as read ("" when absent).
+// Pre returns tokenizer.ggml.pre as read ("" when absent, "gemma4" for gemma4 vocabularies).
 func (t *Tokenizer) Pre() string { return t.pre }
 
 // VocabSize returns the number of tokens.

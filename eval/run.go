@@ -78,7 +78,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return func(done, total int64) { o.Progress(stage, done, total) }
 	}
 
-	// Tasks are loaded first so that a bad record fails before hours of evaluation.
+	// Models' headers, tasks and the text are read first, so that bad input fails before hours
+	// of evaluation.
+	sizes := make([]*Size, len(paths))
+	for i, p := range paths {
+		s, err := ModelSize(p)
+		if err != nil {
+			return nil, err
+		}
+		sizes[i] = s
+	}
 	tasks := make([]*Task, len(o.Tasks))
 	for i, p := range o.Tasks {
 		to := o.TaskOptions
@@ -113,11 +122,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	for i, path := range paths {
 		mr := ModelReport{Name: names[i], Path: path, IsBase: i == 0}
-		size, err := ModelSize(path)
-		if err != nil {
-			return nil, err
-		}
-		mr.Size = size
+		mr.Size = sizes[i]
 		m, err := runtime.Load(path, runtime.Options{Threads: o.Threads})
 		if err != nil {
 			return nil, fmt.Errorf("eval: %w", err)

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcompress/mcompress/datasets"
+	"github.com/mcompress/mcompress/eval"
+)
+
+func init() { register(newEvalCmd) }
+
+// newEvalCmd is `mcompress eval`: compare variants of a model and write a report.
+func newEvalCmd(g *globalOptions) *cobra.Command {
+	var (
+		o              eval.Options
+		report         string
+		maxPPLIncrease string
+		format, layout string
+		split          string
+		textColumn     string
+	)
+	cmd := &cobra.Command{
+		Use:   "eval --model A.gguf [--model B.gguf ...] (--data TEXT | --task FILE) [--report DIR]",
+		Short: "Compare model variants: perplexity, KL-divergence, tasks, size and speed, with quality gates",
+		Long: `eval measures every --model on the same data and compares them with the base (the first
+model, or --base): perplexity with llama.cpp's chunking (or a sliding window with --stride),
+KL-divergence from the base with top-1 agreement, multiple-choice tasks (HellaSwag, ARC, PIQA
+layouts; acc and acc_norm as lm-evaluation-harness computes them), file size, bits per weight,
+and prompt and generation speed.
+
+With --report DIR it writes DIR/report.json, DIR/report.md and a self-contained DIR/report.html
+with charts of perplexity (and KLD) against size and speed, marking the Pareto front. The files
+appear only when the whole evaluation succeeded.
+
+Quality gates for CI: --max-ppl-increase 5% and --max-kld X fail the command with exit code 3
+and a message naming each model over the limit (the report is still written, so you can see
+why). Bad input exits with code 2. See docs/EVAL.md.`,
+		Example: `  mcompress eval --model f16.gguf --model q4_k_m.gguf --model q3_k_m.gguf --data valid.txt --report out/
+  mcompress eval --base f16.gguf --model q4.gguf --data wiki.test.raw -c 512 --max-ppl-increase 5% --max-kld 0.05
+  mcompress eval --model q4.gguf --task hellaswag_val.jsonl --task arc_easy.parquet --limit 500
+  mcompress eval --model f16.gguf --model q4.gguf --data valid.txt --stride 128 -c 512 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(o.Models) == 0 && o.Base == "" {
+				return badInput(fmt.Errorf("give at least one --model"))
+			}
+			var err error
+			if o.Gates.MaxPPLIncrease, err = parsePercent(maxPPLIncrease); err != nil {
+				return badInput(fmt.Errorf("--max-ppl-increase: %w", err))
+			}
+			if o.Gates.MaxKLD < 0 {
+				return badInput(fmt.Errorf("--max-kld %g cannot be negative", o.Gates.MaxKLD))
+			}
+			if o.DataOptions.Format, err = datasets.ParseFormat(format); err != nil {
+				return badInput(err)
+			}
+			o.DataOptions.Split, o.DataOptions.TextColumn = split, textColumn
+			o.TaskOptions.Data.Format, o.TaskOptions.Data.Split = o.DataOptions.Format, split
+			if o.TaskOptions.Layout, err = eval.ParseTaskLayout(layout); err != nil {
+				return badInput(err)
+			}
+			rep := newReporter(g)
+			stage := ""
+			o.Progress = func(s string, done, total int64) {
+				if s != stage {
+					if stage != "" {
+						rep.Finish()
+					}
+					stage = s
+					rep.Start(s, total, false)
+				}
+				rep.Update(done)
+			}
+			r, err := eval.Run(cmd.Context(), o)
+			if stage != "" {
+				rep.Finish()
+			}
+			if err != nil {
+				if cmd.Context().Err() != nil {
+					return cmd.Context().Err()
+				}
+				return badInput(err)
+			}
+			if report != "" {
+				if err := eval.WriteReport(report, r); err != nil {
+					return err
+				}
+				rep.Logf("report written to %s (report.json, report.md, report.html)", report)
+			}
+			if g.json {
+				if err := printJSON(r); err != nil {
+					return err
+				}
+			} else {
+				fmt.Print(string(r.Markdown()))
+			}
+			if gerr := r.GateError(); gerr != nil {
+				return gateError{msg: gerr.Error()}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Models, "model", "m", nil, "GGUF model to evaluate (repeat to compare variants; the first is the base unless --base)")
+	f.StringVar(&o.Base, "base", "", "reference model for KL-divergence and gates (default: the first --model)")
+	f.StringVarP(&o.Data, "data", "f", "", "evaluation text: a text file (read whole) or a dataset (JSONL, Parquet, Arrow, HF folder)")
+	f.StringVar(&format, "format", "auto", "format of --data and --task files: auto, text, jsonl, json, parquet, arrow, hf")
+	f.StringVar(&split, "split", "", "split of a Hugging Face dataset folder")
+	f.StringVar(&textColumn, "text-column", "", "column holding the text of a --data dataset (default: text, content, ...)")
+	f.IntVarP(&o.Context, "ctx-size", "c", eval.DefaultContext, "tokens per perplexity chunk (n_ctx)")
+	f.IntVar(&o.Stride, "stride", 0, "sliding-window perplexity: windows of --ctx-size every STRIDE tokens, last STRIDE scored (0: llama.cpp chunks; disables KLD)")
+	f.IntVar(&o.MaxChunks, "chunks", 0, "evaluate at most this many chunks (0: all)")
+	f.IntVarP(&o.BatchSize, "batch-size", "b", 0, "tokens per forward micro-batch (0: runtime default)")
+	f.StringVar(&o.KLBasePath, "save-kld-base", "", "keep the base's log-probabilities in this file (llama.cpp --kl-divergence-base format)")
+	f.StringArrayVar(&o.Tasks, "task", nil, "multiple-choice task file or folder (HellaSwag, ARC, PIQA layouts; repeatable)")
+	f.StringVar(&layout, "task-layout", "auto", "layout of the task records: auto, hellaswag, arc, piqa, generic")
+	f.IntVar(&o.TaskOptions.Limit, "limit", 0, "score at most this many examples per task (0: all)")
+	f.BoolVar(&o.Score.NoBOS, "no-bos", false, "do not put BOS before task requests")
+	f.BoolVar(&o.SkipLatency, "no-latency", false, "skip the speed measurement")
+	f.IntVar(&o.Latency.PromptTokens, "latency-prompt", 128, "prompt tokens for the speed measurement")
+	f.IntVar(&o.Latency.GenTokens, "latency-gen", 32, "generated tokens for the speed measurement")
+	f.IntVarP(&o.Threads, "threads", "t", 0, "worker threads (0: every core)")
+	f.StringVar(&report, "report", "", "write report.json, report.md and report.html into this folder")
+	f.StringVar(&maxPPLIncrease, "max-ppl-increase", "", `fail (exit 3) if a model's perplexity exceeds the base's by more than this ("5%" or 0.05)`)
+	f.Float64Var(&o.Gates.MaxKLD, "max-kld", 0, "fail (exit 3) if a model's mean KL-divergence from the base exceeds this (nats)")
+	return cmd
+}
+
+// parsePercent reads "5%" as 0.05 and "0.05" as 0.05; "" is 0.
+func parsePercent(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	pct := strings.HasSuffix(s, "%")
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a non-negative number or percentage", s)
+	}
+	if pct {
+		v /= 100
+	}
+	return v, nil
+}

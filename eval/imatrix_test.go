@@ -1,0 +1,231 @@
+package eval
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/quantize"
+	"github.com/mcompress/mcompress/runtime"
+)
+
+func TestImatrixWriter(t *testing.T) {
+	c := NewImatrixCollector()
+	x := make([]float32, 16*3)
+	for i := range x {
+		x[i] = float32(i%3 + 1) // columns 1, 2, 3
+	}
+	c.Observe("blk.0.ffn_down.weight", x, 16, 3)
+	c.Observe("blk.0.ffn_down.weight", x[:16*3], 16, 3)
+	c.Observe("blk.0.ffn_down.weight", x[:15*3], 15, 3) // fewer than 16 rows: ignored
+	c.Observe("output.weight", x, 16, 3)                // not collected by default
+	c.Observe("blk.1.attn_q.weight", x[:32], 16, 2)
+	c.chunks, c.chunkSize = 4, 8
+	path := filepath.Join(t.TempDir(), "imatrix.gguf")
+	if err := c.WriteGGUF(path, []string{"train.txt"}); err != nil {
+		t.Fatal(err)
+	}
+	// The layout llama-imatrix writes.
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ti := range f.Tensors {
+		names = append(names, ti.Name)
+		if ti.Type != gguf.TypeF32 {
+			t.Errorf("%s: type %s, want F32", ti.Name, ti.Type)
+		}
+	}
+	want := []string{"blk.0.ffn_down.weight.in_sum2", "blk.0.ffn_down.weight.counts", "blk.1.attn_q.weight.in_sum2", "blk.1.attn_q.weight.counts"}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("tensors %v, want %v", names, want)
+	}
+	if ti, _ := f.Tensor("blk.0.ffn_down.weight.in_sum2"); !reflect.DeepEqual(ti.Dims, []uint64{3, 1}) {
+		t.Errorf("in_sum2 dims %v, want [3 1]", ti.Dims)
+	}
+	if ti, _ := f.Tensor("blk.0.ffn_down.weight.counts"); !reflect.DeepEqual(ti.Dims, []uint64{1, 1}) {
+		t.Errorf("counts dims %v, want [1 1]", ti.Dims)
+	}
+	md := f.Metadata
+	if v, ok := md.Uint("imatrix.chunk_count"); !ok || v != 4 {
+		t.Errorf("imatrix.chunk_count = %v, %v", v, ok)
+	}
+	if v, ok := md.Uint("imatrix.chunk_size"); !ok || v != 8 {
+		t.Errorf("imatrix.chunk_size = %v, %v", v, ok)
+	}
+	if ds, ok := md.Strings("imatrix.datasets"); !ok || !reflect.DeepEqual(ds, []string{"train.txt"}) {
+		t.Errorf("imatrix.datasets = %v, %v", ds, ok)
+	}
+	f.Close()
+
+	// quantize reads it back as mean squared activations.
+	im, err := quantize.ReadImatrix(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := im.Entries["blk.0.ffn_down.weight"]; !reflect.DeepEqual(got, []float32{1, 4, 9}) {
+		t.Errorf("ffn_down importance %v, want [1 4 9]", got)
+	}
+	if got := im.Entries["blk.1.attn_q.weight"]; len(got) != 2 {
+		t.Errorf("attn_q importance %v", got)
+	}
+	if im.ChunkCount != 4 || im.ChunkSize != 8 || !reflect.DeepEqual(im.Datasets, []string{"train.txt"}) {
+		t.Errorf("metadata read back as %d %d %v", im.ChunkCount, im.ChunkSize, im.Datasets)
+	}
+	if mem := c.Imatrix([]string{"train.txt"}); !reflect.DeepEqual(mem.Entries, im.Entries) {
+		t.Errorf("in-memory imatrix %v differs from the file's %v", mem.Entries, im.Entries)
+	}
+
+	c2 := NewImatrixCollector()
+	c2.ProcessOutput = true
+	c2.Observe("output.weight", x, 16, 3)
+	if n := c2.Names(); !reflect.DeepEqual(n, []string{"output.weight"}) {
+		t.Errorf("ProcessOutput: collected %v", n)
+	}
+	if err := NewImatrixCollector().WriteGGUF(filepath.Join(t.TempDir(), "x.gguf"), nil); err == nil {
+		t.Error("empty collector written without error")
+	}
+}
+
+// TestImatrixFixture collects two chunks on the fixture model: every block matrix is seen
+// with every token, matrices sharing an input get the same sums, and observing changes no
+// logit.
+func TestImatrixFixture(t *testing.T) {
+	dir := fixtureDir(t)
+	text, err := os.ReadFile(filepath.Join(dir, "valid.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	model := filepath.Join(dir, "gguf", "teacher-Q8_0.gguf")
+	o := ImatrixOptions{Context: 128, MaxChunks: 2}
+	c, ppl, err := ComputeImatrix(ctx, model, string(text[:20000]), 0, false, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := c.Names()
+	if len(names) != 4*7 {
+		t.Fatalf("%d matrices collected, want 28: %v", len(names), names)
+	}
+	im := c.Imatrix(nil)
+	for _, n := range names {
+		if e := c.entries[n]; e.count != 256 {
+			t.Errorf("%s: %d tokens counted, want 256", n, e.count)
+		}
+	}
+	for _, pair := range [][2]string{{"blk.0.attn_q.weight", "blk.0.attn_k.weight"}, {"blk.2.ffn_gate.weight", "blk.2.ffn_up.weight"}} {
+		if !reflect.DeepEqual(im.Entries[pair[0]], im.Entries[pair[1]]) {
+			t.Errorf("%s and %s share their input but differ", pair[0], pair[1])
+		}
+	}
+	if n := len(im.Entries["blk.1.ffn_down.weight"]); n != 768 {
+		t.Errorf("ffn_down has %d columns, want 768", n)
+	}
+	// The same chunks without an observer give the same perplexity, bit for bit.
+	m, err := runtime.Load(model, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tokens, err := Tokenize(m, string(text[:20000]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Perplexity(ctx, m, tokens, PerplexityOptions{Context: 128, MaxChunks: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(plain.PPL/ppl.PPL-1) > 1e-12 {
+		t.Errorf("PPL with the observer %v, without %v", ppl.PPL, plain.PPL)
+	}
+}
+
+// TestImatrixImprovesQuantization computes an importance matrix on train.txt with our tool
+// and checks that our Q4_K_M and Q3_K_M quantizations made with it are closer to F32 (lower
+// mean KLD on valid.txt) than without it.
+func TestImatrixImprovesQuantization(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: imatrix on train.txt, four quantizations and KL-divergence runs")
+	}
+	dir := fixtureDir(t)
+	ctx := context.Background()
+	f32 := filepath.Join(dir, "gguf", "teacher-F32.gguf")
+	train, err := os.ReadFile(filepath.Join(dir, "train.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	c, ppl, err := ComputeImatrix(ctx, f32, string(train), 0, false, ImatrixOptions{Context: 256, MaxChunks: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imPath := filepath.Join(tmp, "imatrix.gguf")
+	if err := c.WriteGGUF(imPath, []string{"train.txt"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("imatrix: %d matrices over %d chunks (PPL on the way %.3f)", len(c.Names()), ppl.Chunks, ppl.PPL)
+	im, err := quantize.ReadImatrix(imPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	valid, err := os.ReadFile(filepath.Join(dir, "valid.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := runtime.Load(f32, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := Tokenize(base, string(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kpath := filepath.Join(tmp, "f32.kld")
+	_, err = WriteKLBase(ctx, base, tokens, kpath, PerplexityOptions{Context: 256})
+	base.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := OpenKLBase(kpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kb.Close()
+	kld := func(path string) float64 {
+		m, err := runtime.Load(path, runtime.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		r, err := KLDivergence(ctx, m, kb, KLDOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.MeanKLD
+	}
+	for _, mixName := range []string{"Q4_K_M", "Q3_K_M"} {
+		mix, err := quantize.ParseMix(mixName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := filepath.Join(tmp, mixName+".gguf")
+		withIm := filepath.Join(tmp, mixName+"-imatrix.gguf")
+		if _, err := quantize.QuantizeFile(ctx, f32, plain, quantize.Options{Mix: mix}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := quantize.QuantizeFile(ctx, f32, withIm, quantize.Options{Mix: mix, Imatrix: im, ImatrixFile: imPath}); err != nil {
+			t.Fatal(err)
+		}
+		k0, k1 := kld(plain), kld(withIm)
+		t.Logf("%s: mean KLD %.6f without the imatrix, %.6f with it (%.1f%% lower)", mixName, k0, k1, 100*(1-k1/k0))
+		if !(k1 < k0) {
+			t.Errorf("%s: the imatrix did not lower the KLD (%.6f -> %.6f)", mixName, k0, k1)
+		}
+	}
+}

@@ -32,12 +32,16 @@ func newQuantizeCmd(g *globalOptions) *cobra.Command {
 		tensorTypes                                    []string
 	)
 	cmd := &cobra.Command{
-		Use:   "quantize INPUT.gguf [-o OUTPUT.gguf]",
+		Use:   "quantize INPUT.gguf|HF_DIR [-o OUTPUT.gguf]",
 		Short: "Quantize a GGUF model to a llama.cpp mix (Q4_K_M, Q8_0, IQ4_XS, ...), byte-identical to llama-quantize",
 		Long: `quantize converts an F32, F16 or BF16 GGUF file to one of llama.cpp's quantization mixes with
 llama-quantize's per-tensor rules (which tensors stay F32, attn_v and ffn_down get more bits in
 the *_M mixes, output.weight Q6_K, row-length fallbacks) and ggml's reference quantizers: without
 an importance matrix the output file is byte-identical to llama-quantize's.
+
+INPUT may also be a Hugging Face checkpoint folder (safetensors + config.json + tokenizer):
+it is converted and quantized in one streaming pass, with the same result as
+"mcompress convert --outtype f32" followed by quantize.
 
 Mixes (--type): Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q4_K_S, Q4_K_M, Q5_0, Q5_1,
 Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ4_NL, IQ4_XS, F16, BF16, F32 (Q3_K, Q4_K and Q5_K mean the _M
@@ -52,6 +56,7 @@ to a temporary name and renamed when complete. Bad input (unreadable file, NaN/I
 an unknown type) exits with code 2.`,
 		Example: `  mcompress quantize model-f16.gguf -o model-q4_k_m.gguf --type Q4_K_M
   mcompress quantize --bits 4 model-f32.gguf -o model-q4.gguf
+  mcompress quantize --bits 4 ./Llama-3.2-1B -o llama-q4.gguf
   mcompress quantize model-f16.gguf -o model-iq4.gguf --type IQ4_XS --imatrix imatrix.gguf
   mcompress quantize model-f16.gguf -o model.gguf --type Q4_K_M --tensor-type 'attn_v=q8_0' --output-tensor-type q8_0
   mcompress quantize model-f16.gguf --type Q5_K_M --dry-run --json`,
@@ -103,7 +108,7 @@ an unknown type) exits with code 2.`,
 				opts.Imatrix, opts.ImatrixFile = im, imatrixPath
 				rep.Logf("importance matrix: %d entries from %s", len(im.Entries), imatrixPath)
 			}
-			src, err := quantize.OpenGGUF(in)
+			src, err := openQuantizeSource(in, threads)
 			if err != nil {
 				return quantizeError(err)
 			}
@@ -117,8 +122,9 @@ an unknown type) exits with code 2.`,
 				return printPlan(g, plan)
 			}
 			if output == "" {
-				stem := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
-				output = filepath.Join(filepath.Dir(in), stem+"-"+opts.Mix.Name+".gguf")
+				clean := filepath.Clean(in)
+				stem := strings.TrimSuffix(filepath.Base(clean), filepath.Ext(clean))
+				output = filepath.Join(filepath.Dir(clean), stem+"-"+opts.Mix.Name+".gguf")
 			}
 			if same, _ := sameFile(in, output); same {
 				return badInput(fmt.Errorf("input and output are the same file: %s", in))
@@ -220,4 +226,18 @@ func sameFile(a, b string) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(fa, fb), nil
+}
+
+// quantizeSource is a quantize.Source that holds files open.
+type quantizeSource interface {
+	quantize.Source
+	Close() error
+}
+
+// openQuantizeSource opens a GGUF file, or a Hugging Face folder through the converter.
+func openQuantizeSource(path string, threads int) (quantizeSource, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return quantize.OpenHF(path, threads)
+	}
+	return quantize.OpenGGUF(path)
 }

@@ -260,3 +260,25 @@ func BenchmarkLlamaBlock(b *testing.B) {
 // cross-entropy loss; BenchmarkTeacherStepKD adds the distillation KL term.
 func BenchmarkTeacherStep(b *testing.B)   { benchModel(b, teacherShape, false) }
 func BenchmarkTeacherStepKD(b *testing.B) { benchModel(b, teacherShape, true) }
+
+// BenchmarkTeacherForwardNoGrad is an inference pass of the teacher shape (logits for 8×256
+// tokens) on a NoGrad tape, as a distillation step needs for the teacher.
+func BenchmarkTeacherForwardNoGrad(b *testing.B) {
+	m := randomLlama[float32](teacherShape, 1)
+	n := benchBatch * benchSeq
+	ids := make([]int32, n)
+	for i := range ids {
+		ids[i] = int32(i * 13 % teacherShape.vocab)
+	}
+	tp := &Tape[float32]{NoGrad: true}
+	m.forward(tp, ids, benchBatch, benchSeq)
+	cm := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		tp.Reset()
+		m.forward(tp, ids, benchBatch, benchSeq)
+		if tp.Err() != nil {
+			b.Fatal(tp.Err())
+		}
+	}
+	cm.report(b, float64(n), "tokens")
+}

@@ -22,10 +22,13 @@
 //
 // # Element types
 //
-// Every tensor, tape and kernel is generic over [Float] (float32 or float64). Training runs in
-// float32; the gradient tests run the very same kernels in float64 and compare them with
-// central finite differences (gonum's diff/fd). Row reductions (norms, log-sum-exp, losses)
-// accumulate in float64 whatever the element type.
+// Every tensor, tape and operation is generic over [Float] (float32 or float64). Training runs
+// in float32; the gradient tests run the same operation code in float64 and compare it with
+// central finite differences (gonum's diff/fd), then check that float32 agrees with float64.
+// Only the innermost float32 kernels differ between the two: the GEMM micro-kernel and the
+// vectorised exponential have SIMD versions (AVX-512, AVX2) that are tested against their
+// portable twins. Row reductions (norms, losses, log-sum-exp) accumulate in float64, except
+// that the float32 vector exponential sums its lanes in float32.
 //
 // # Operations
 //

@@ -10,9 +10,9 @@ type Float interface {
 	float32 | float64
 }
 
-// maxElements bounds the number of elements of one tensor (2^40), so shape products cannot
-// overflow int.
-const maxElements = 1 << 40
+// maxElements bounds the number of elements of one tensor (2^40, or what int holds on 32-bit
+// platforms), so shape products cannot overflow.
+const maxElements int64 = min(1<<40, math.MaxInt)
 
 // Tensor is a row-major array of T with a shape. The last dimension varies fastest.
 //
@@ -94,17 +94,17 @@ func (t *Tensor[T]) String() string {
 // numelOf returns the number of elements of a shape, or an error for a negative dimension or a
 // product above maxElements.
 func numelOf(shape []int) (int, error) {
-	n := 1
+	n := int64(1)
 	for i, d := range shape {
 		if d < 0 {
 			return 0, fmt.Errorf("shape %v: dimension %d is negative", shape, i)
 		}
-		if d != 0 && n > maxElements/d {
-			return 0, fmt.Errorf("shape %v: more than %d elements", shape, int64(maxElements))
+		if d != 0 && n > maxElements/int64(d) {
+			return 0, fmt.Errorf("shape %v: more than %d elements", shape, maxElements)
 		}
-		n *= d
+		n *= int64(d)
 	}
-	return n, nil
+	return int(n), nil
 }
 
 // isF32 reports whether T is float32. The compiler folds it per instantiation.

@@ -122,8 +122,8 @@ func (t *trainFlags) options(f *pflag.FlagSet) (distill.Options, error) {
 }
 
 // parseCount reads a count such as 2000000, 2M, 500K or 1.5G.
-func parseCount(s string) (int64, error) {
-	s = strings.TrimSpace(strings.ToUpper(s))
+func parseCount(in string) (int64, error) {
+	s := strings.TrimSpace(strings.ToUpper(in))
 	mult := 1.0
 	for _, u := range []struct {
 		suffix string
@@ -136,7 +136,7 @@ func parseCount(s string) (int64, error) {
 	}
 	var v float64
 	if _, err := fmt.Sscan(s, &v); err != nil || !(v > 0) || v*mult > 1e15 {
-		return 0, fmt.Errorf("%q: want a positive count such as 2000000, 500K or 2M", s)
+		return 0, fmt.Errorf("%q: want a positive count such as 2000000, 500K or 2M", in)
 	}
 	return int64(v * mult), nil
 }

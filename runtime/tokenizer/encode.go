@@ -43,6 +43,9 @@ type scratch struct {
 	bounds        []int32
 }
 
+// MaxText is the longest text one Encode call takes, in bytes (positions are kept as int32).
+const MaxText = 1 << 30
+
 // getScratch takes a scratch space from the tokenizer's free list (or makes one). The list is a
 // plain slice rather than a sync.Pool so that the word caches survive garbage collections.
 func (t *Tokenizer) getScratch() *scratch {
@@ -83,9 +86,12 @@ func (t *Tokenizer) putScratch(sc *scratch) {
 }
 
 // Encode tokenizes text. With opts.AddSpecial it adds BOS/EOS as the model asks; it fails only
-// when the model asks for a BOS or EOS it does not have, or when a SentencePiece vocabulary has
-// no token for a byte of the text and no unknown token either.
+// when the model asks for a BOS or EOS it does not have, when a SentencePiece vocabulary has no
+// token for a byte of the text and no unknown token either, or when text is longer than MaxText.
 func (t *Tokenizer) Encode(text string, opts EncodeOptions) ([]int32, error) {
+	if len(text) > MaxText {
+		return nil, fmt.Errorf("tokenizer: text of %d bytes is longer than the %d bytes one Encode call takes", len(text), MaxText)
+	}
 	sc := t.getScratch()
 	defer t.putScratch(sc)
 	out := make([]int32, 0, len(text)/3+4)

@@ -4081,3 +4081,185 @@ dotIQ4_XSx4AVX2_loop:
 dotIQ4_XSx4AVX2_done:
 	VZEROUPPER
 	RET
+
+// func dotF32AVX512(x *float32, y *float32, n int) float32
+// Requires: AVX, AVX512DQ, AVX512F, SSE
+TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), AX
+	MOVQ   y+8(FP), CX
+	MOVQ   n+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+dotF32AVX512_loop:
+	CMPQ        DX, $0x40
+	JL          dotF32AVX512_done
+	VMOVUPS     (AX), Z4
+	VFMADD231PS (CX), Z4, Z0
+	VMOVUPS     64(AX), Z4
+	VFMADD231PS 64(CX), Z4, Z1
+	VMOVUPS     128(AX), Z4
+	VFMADD231PS 128(CX), Z4, Z2
+	VMOVUPS     192(AX), Z4
+	VFMADD231PS 192(CX), Z4, Z3
+	ADDQ        $0x00000100, AX
+	ADDQ        $0x00000100, CX
+	SUBQ        $0x40, DX
+	JMP         dotF32AVX512_loop
+
+dotF32AVX512_done:
+	VADDPS        Z2, Z0, Z0
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+24(FP)
+	RET
+
+// func axpyF32AVX512(a float32, x *float32, y *float32, n int)
+// Requires: AVX, AVX512F, SSE
+TEXT ·axpyF32AVX512(SB), NOSPLIT, $0-32
+	MOVSS        a+0(FP), X0
+	VBROADCASTSS X0, Z0
+	MOVQ         x+8(FP), AX
+	MOVQ         y+16(FP), CX
+	MOVQ         n+24(FP), DX
+
+axpyF32AVX512_loop:
+	CMPQ        DX, $0x20
+	JL          axpyF32AVX512_done
+	VMOVUPS     (CX), Z1
+	VFMADD231PS (AX), Z0, Z1
+	VMOVUPS     Z1, (CX)
+	VMOVUPS     64(CX), Z1
+	VFMADD231PS 64(AX), Z0, Z1
+	VMOVUPS     Z1, 64(CX)
+	ADDQ        $0x80, AX
+	ADDQ        $0x80, CX
+	SUBQ        $0x20, DX
+	JMP         axpyF32AVX512_loop
+
+axpyF32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func dotF16AVX512(w *byte, x *float32, n int) float32
+// Requires: AVX, AVX512DQ, AVX512F, SSE
+TEXT ·dotF16AVX512(SB), NOSPLIT, $0-28
+	MOVQ   w+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   n+16(FP), DX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+dotF16AVX512_loop:
+	CMPQ        DX, $0x40
+	JL          dotF16AVX512_done
+	VCVTPH2PS   (AX), Z4
+	VFMADD231PS (CX), Z4, Z0
+	VCVTPH2PS   32(AX), Z4
+	VFMADD231PS 64(CX), Z4, Z1
+	VCVTPH2PS   64(AX), Z4
+	VFMADD231PS 128(CX), Z4, Z2
+	VCVTPH2PS   96(AX), Z4
+	VFMADD231PS 192(CX), Z4, Z3
+	ADDQ        $0x80, AX
+	ADDQ        $0x00000100, CX
+	SUBQ        $0x40, DX
+	JMP         dotF16AVX512_loop
+
+dotF16AVX512_done:
+	VADDPS        Z2, Z0, Z0
+	VADDPS        Z3, Z1, Z1
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+24(FP)
+	RET
+
+// func dotF16x4AVX512(w *byte, x *float32, xs int, n int, out *float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotF16x4AVX512(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   xs+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   out+32(FP), SI
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+dotF16x4AVX512_loop:
+	CMPQ        BX, $0x20
+	JL          dotF16x4AVX512_done
+	VCVTPH2PS   (AX), Z8
+	VCVTPH2PS   32(AX), Z9
+	VFMADD231PS (CX), Z8, Z0
+	VFMADD231PS 64(CX), Z9, Z1
+	VFMADD231PS (CX)(DX*1), Z8, Z2
+	VFMADD231PS 64(CX)(DX*1), Z9, Z3
+	VFMADD231PS (CX)(DX*2), Z8, Z4
+	VFMADD231PS 64(CX)(DX*2), Z9, Z5
+	LEAQ        (CX)(DX*2), DI
+	VFMADD231PS (DI)(DX*1), Z8, Z6
+	LEAQ        (CX)(DX*2), DI
+	VFMADD231PS 64(DI)(DX*1), Z9, Z7
+	ADDQ        $0x40, AX
+	ADDQ        $0x00000080, CX
+	SUBQ        $0x20, BX
+	JMP         dotF16x4AVX512_loop
+
+dotF16x4AVX512_done:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	VMOVSS        X0, (SI)
+	VADDPS        Z3, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X0
+	VADDPS        X0, X2, X2
+	VHADDPS       X2, X2, X2
+	VHADDPS       X2, X2, X2
+	VMOVSS        X2, 4(SI)
+	VADDPS        Z5, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y4
+	VEXTRACTF128  $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	VHADDPS       X4, X4, X4
+	VHADDPS       X4, X4, X4
+	VMOVSS        X4, 8(SI)
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X0
+	VADDPS        X0, X6, X6
+	VHADDPS       X6, X6, X6
+	VHADDPS       X6, X6, X6
+	VMOVSS        X6, 12(SI)
+	VZEROUPPER
+	RET

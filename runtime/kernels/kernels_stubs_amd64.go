@@ -87,3 +87,15 @@ func dotQ2_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, b
 
 // dotIQ4_XSx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
 func dotIQ4_XSx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotF32AVX512 returns the dot product of n floats at x and y; n is a multiple of 64.
+func dotF32AVX512(x *float32, y *float32, n int) float32
+
+// axpyF32AVX512 adds a times the n floats at x to those at y; n is a multiple of 32.
+func axpyF32AVX512(a float32, x *float32, y *float32, n int)
+
+// dotF16AVX512 returns the dot product of n F16 values at w with n floats at x; n is a multiple of 64.
+func dotF16AVX512(w *byte, x *float32, n int) float32
+
+// dotF16x4AVX512 writes to out[t] the dot product of n F16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 32.
+func dotF16x4AVX512(w *byte, x *float32, xs int, n int, out *float32)

@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -83,6 +84,54 @@ func init() {
 	}
 	kernels[gguf.TypeQ6_K].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
 		dotQ6_Kx4AVX2(&w[0], &r.q[0], n, &r.d[0], n/QK_K*4, &r.s[0], n/QK_K*32, len(r.d), &out[0])
+	}
+	if cpu.X86.HasAVX512F && os.Getenv("MCOMPRESS_SIMD") != "avx2" {
+		useAVX512()
+	}
+}
+
+// useAVX512 installs the 512-bit float kernels (the integer kernels stay AVX2).
+func useAVX512() {
+	simdName = "avx512"
+	dotF32SIMD = func(x, y []float32) float32 {
+		n := len(x) &^ 63
+		if n == 0 {
+			return dotF32Wrap(x, y)
+		}
+		y = y[:len(x)]
+		return dotF32AVX512(&x[0], &y[0], n) + dotF32Wrap(x[n:], y[n:])
+	}
+	axpyF32SIMD = func(a float32, x, y []float32) {
+		n := len(x) &^ 31
+		y = y[:len(x)]
+		if n > 0 {
+			axpyF32AVX512(a, &x[0], &y[0], n)
+		}
+		axpyF32Wrap(a, x[n:], y[n:])
+	}
+	kernels[gguf.TypeF32].dot = func(w []byte, r *row) float32 {
+		n := len(r.f) &^ 63
+		if n == 0 {
+			return dotF32RowAVX2(w, r)
+		}
+		s := dotF32AVX512((*float32)(unsafePointer(&w[0])), &r.f[0], n)
+		return s + dotF32RowAVX2(w[4*n:], &row{f: r.f[n:]})
+	}
+	kernels[gguf.TypeF16].dot = func(w []byte, r *row) float32 {
+		n := len(r.f) &^ 63
+		if n == 0 {
+			return dotF16RowAVX2(w, r)
+		}
+		s := dotF16AVX512(&w[0], &r.f[0], n)
+		return s + dotF16RowAVX2(w[2*n:], &row{f: r.f[n:]})
+	}
+	avx2F16x4 := kernels[gguf.TypeF16].dot4
+	kernels[gguf.TypeF16].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+		if n%32 != 0 {
+			avx2F16x4(w, r, n, out)
+			return
+		}
+		dotF16x4AVX512(&w[0], &r.f[0], 4*n, n, &out[0])
 	}
 }
 

@@ -40,6 +40,10 @@ func main() {
 		dotQ2_K(T)
 		dotIQ4_XS(T)
 	}
+	dotF32AVX512()
+	axpyF32AVX512()
+	dotF16AVX512()
+	dotF16x4AVX512()
 	Generate()
 }
 

@@ -682,6 +682,11 @@ type inst struct {
 type program struct {
 	insts  []inst
 	hasBOL bool // uses ^, whose outcome depends on where the search started
+
+	// Memo layout (see memo): a slot for each opSplit and opLook, the opStar positions.
+	splitSlot, lookSlot []int32
+	nSplit, nLook       int
+	stars               []int32
 }
 
 // compiledRegex is a compiled pre-tokenizer pattern.
@@ -787,12 +792,24 @@ func compileProgram(n *node) (*program, error) {
 	if len(c.prog.insts) > 1<<20 {
 		return nil, fmt.Errorf("program too large")
 	}
-	for _, in := range c.prog.insts {
-		if in.op == opBOL {
-			c.prog.hasBOL = true
+	p := &c.prog
+	p.splitSlot, p.lookSlot = make([]int32, len(p.insts)), make([]int32, len(p.insts))
+	for i, in := range p.insts {
+		p.splitSlot[i], p.lookSlot[i] = -1, -1
+		switch in.op {
+		case opBOL:
+			p.hasBOL = true
+		case opSplit:
+			p.splitSlot[i] = int32(p.nSplit)
+			p.nSplit++
+		case opLook:
+			p.lookSlot[i] = int32(p.nLook)
+			p.nLook++
+		case opStar:
+			p.stars = append(p.stars, int32(i))
 		}
 	}
-	return &c.prog, nil
+	return p, nil
 }
 
 type compiler struct{ prog program }
@@ -939,7 +956,8 @@ type matcher struct {
 // After a match ending at e, states at e are forgotten: later searches start at e and may reach
 // them, and they were on the successful path; states before e are never reached again.
 type memo struct {
-	on            bool
+	on, ready     bool
+	prog          *program
 	lo, width     int
 	splitSlot     []int32  // per instruction: slot in splitBits, -1 if not an opSplit
 	splitBits     []uint64 // slot*width + (pos-lo)
@@ -952,36 +970,29 @@ type memo struct {
 	nSplit, nLook int
 }
 
-// reset prepares the memo for prog over the fragment [lo, hi].
+// reset prepares the memo for prog over the fragment [lo, hi]. The work is done lazily, by
+// prepare, before the first match attempt in the fragment: most fragments need none.
 func (mm *memo) reset(prog *program, lo, hi int) {
+	mm.on = !prog.hasBOL && len(prog.insts) > 0
+	mm.prog, mm.lo, mm.width, mm.ready = prog, lo, hi-lo+1, false
+}
+
+// prepare clears what the memo learned in the previous fragment.
+func (mm *memo) prepare() {
+	mm.ready = true
+	prog := mm.prog
 	n := len(prog.insts)
-	mm.on = !prog.hasBOL
-	if !mm.on || n == 0 {
-		return
+	if cap(mm.runFrom) < n {
+		mm.runFrom, mm.runEnd = make([]int32, n), make([]int32, n)
+		mm.triedLo, mm.triedHi = make([]int32, n), make([]int32, n)
 	}
-	mm.lo, mm.width = lo, hi-lo+1
-	grow := func(b []int32) []int32 {
-		if cap(b) < n {
-			return make([]int32, n)
-		}
-		return b[:n]
+	mm.runFrom, mm.runEnd = mm.runFrom[:n], mm.runEnd[:n]
+	mm.triedLo, mm.triedHi = mm.triedLo[:n], mm.triedHi[:n]
+	for _, pc := range prog.stars {
+		mm.runEnd[pc], mm.triedLo[pc], mm.triedHi[pc] = -1, 0, -1
 	}
-	mm.splitSlot, mm.lookSlot = grow(mm.splitSlot), grow(mm.lookSlot)
-	mm.runFrom, mm.runEnd = grow(mm.runFrom), grow(mm.runEnd)
-	mm.triedLo, mm.triedHi = grow(mm.triedLo), grow(mm.triedHi)
-	mm.nSplit, mm.nLook = 0, 0
-	for i, in := range prog.insts {
-		mm.splitSlot[i], mm.lookSlot[i] = -1, -1
-		mm.runEnd[i], mm.triedLo[i], mm.triedHi[i] = -1, 0, -1
-		switch in.op {
-		case opSplit:
-			mm.splitSlot[i] = int32(mm.nSplit)
-			mm.nSplit++
-		case opLook:
-			mm.lookSlot[i] = int32(mm.nLook)
-			mm.nLook++
-		}
-	}
+	mm.splitSlot, mm.lookSlot = prog.splitSlot, prog.lookSlot
+	mm.nSplit, mm.nLook = prog.nSplit, prog.nLook
 	clearBits := func(b []uint64, bits int) []uint64 {
 		words := (bits + 63) / 64
 		if cap(b) < words {
@@ -1014,7 +1025,7 @@ func (mm *memo) matched(e int) {
 	}
 	// Of the continuation positions tried, only e can be on the successful path and reached
 	// again (positions before e never are), so keep those after e.
-	for pc := range mm.triedHi {
+	for _, pc := range mm.prog.stars {
 		if int(mm.triedLo[pc]) <= e && e <= int(mm.triedHi[pc]) {
 			mm.triedLo[pc] = int32(e + 1)
 		}
@@ -1196,6 +1207,9 @@ func (m *matcher) search(re *compiledRegex, text []rune, lo, hi, from int, bol, 
 	var mm *memo
 	if m.memo.on && !notNull && !m.plain {
 		mm = &m.memo
+		if !mm.ready {
+			mm.prepare()
+		}
 	}
 	for s := from; s <= hi; s++ {
 		m.steps++

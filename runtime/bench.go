@@ -30,6 +30,9 @@ type BenchResult struct {
 	Samples []float64
 	// Mean and StdDev summarise Samples (sample standard deviation, 0 for one sample).
 	Mean, StdDev float64
+	// CPUMean is the mean of tokens per second of process CPU time (user plus system, all
+	// threads): what one otherwise idle core would do. 0 where CPU time is not measured.
+	CPUMean float64
 }
 
 // Bench measures prompt processing and token generation speed the way llama-bench does:
@@ -90,14 +93,21 @@ func benchLoop(name string, tokens, reps int, run func() error) (BenchResult, er
 	if err := run(); err != nil { // warm-up: page in the weights, size the buffers
 		return r, err
 	}
+	var cpu []float64
 	for range reps {
-		start := time.Now()
+		start, c0 := time.Now(), processCPU()
 		if err := run(); err != nil {
 			return r, err
 		}
 		r.Samples = append(r.Samples, float64(tokens)/time.Since(start).Seconds())
+		if c := processCPU() - c0; c > 0 {
+			cpu = append(cpu, float64(tokens)/c)
+		}
 	}
 	r.Mean, r.StdDev = meanStd(r.Samples)
+	if len(cpu) == reps {
+		r.CPUMean, _ = meanStd(cpu)
+	}
 	return r, nil
 }
 

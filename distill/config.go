@@ -22,7 +22,9 @@ type ConfigOverrides struct {
 // LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM or Qwen3ForCausalLM) on top of base:
 // keys present in the JSON replace base's values, absent ones keep them (so a student config
 // may give only the dimensions it changes; the vocabulary, norms and RoPE come from the
-// teacher). Unknown keys are ignored, as transformers does.
+// teacher). As in transformers, a config that changes num_attention_heads without giving
+// num_key_value_heads means no grouping, and head_dim defaults to hidden_size divided by the
+// heads. Unknown keys are ignored, as transformers does.
 func ParseHFConfig(data []byte, base convert.Config) (convert.Config, error) {
 	var raw map[string]any
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -28,8 +28,8 @@ func smallRunOptions(dir, data, out, mode string) Options {
 		Student: StudentOptions{Overrides: ConfigOverrides{Layers: 1, Hidden: 32, Heads: 2, KVHeads: 1, FFN: 64}},
 		Data:    DataOptions{Path: data, ValidFraction: 0.1, ValidSequences: 4},
 		SeqLen:  32, Batch: 2, Accum: 2, Steps: 9, Warmup: 2, ValidEvery: 4, CheckpointEvery: 3,
-		Loss:    LossOptions{Alpha: 0.5, Temperature: 2},
-		Seed:    11, Output: out, Optim: AdamWOptions{LR: 3e-3}, Save: SaveOptions{Name: "small"},
+		Loss: LossOptions{Alpha: 0.5, Temperature: 2},
+		Seed: 11, Output: out, Optim: AdamWOptions{LR: 3e-3}, Save: SaveOptions{Name: "small"},
 	}
 	switch mode {
 	case "ce":

@@ -1,0 +1,94 @@
+package distill_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/distill"
+)
+
+// Distil a teacher GGUF into a student with a quarter of its width and fewer blocks.
+func ExampleRun() {
+	res, err := distill.Run(context.Background(), distill.Options{
+		Teacher: "teacher.gguf",
+		Student: distill.StudentOptions{Overrides: distill.ConfigOverrides{Layers: 3, Hidden: 128, Heads: 4, KVHeads: 2, FFN: 384}},
+		Data:    distill.DataOptions{Path: "train.txt", Valid: "valid.txt"},
+		Tokens:  1 << 20,
+		Loss:    distill.LossOptions{Alpha: 0.5, Temperature: 2},
+		Warmup:  50,
+		Output:  "run",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("perplexity %.2f; model in %s and %s\n", res.Valid.Perplexity, res.HFDir, res.GGUF)
+}
+
+// Run the teacher once and distil later students from its stored top-32.
+func ExampleBuildCache() {
+	info, err := distill.BuildCache(context.Background(), distill.CacheOptions{
+		Teacher: "teacher.gguf",
+		Data:    distill.DataOptions{Path: "train.txt", Valid: "valid.txt"},
+		K:       32,
+		Output:  "train.topk",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%.1f bytes per token\n", info.BytesPerToken())
+	_, err = distill.Run(context.Background(), distill.Options{
+		TeacherCache: "train.topk",
+		Teacher:      "teacher.gguf", // configuration, tokenizer and initialisation only
+		Student:      distill.StudentOptions{ConfigFile: "student-config.json"},
+		Loss:         distill.LossOptions{Alpha: 0.5, Temperature: 2},
+		Output:       "run",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Load a model and compute its logits for one sequence.
+func ExampleLoadModel() {
+	m, err := distill.LoadModel("model-hf") // or a .gguf file
+	if err != nil {
+		log.Fatal(err)
+	}
+	tp := &distill.Tape{NoGrad: true}
+	logits, err := m.Forward(tp, []int32{1, 450, 4996}, 1, 3)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(logits.Shape)
+}
+
+func ExampleLRAt() {
+	for _, step := range []int{0, 1, 9, 10, 55, 99} {
+		fmt.Printf("step %2d: %.6f\n", step, distill.LRAt(distill.Cosine, step, 100, 10, 1e-3, 1e-4))
+	}
+	// Output:
+	// step  0: 0.000100
+	// step  1: 0.000200
+	// step  9: 0.001000
+	// step 10: 0.001000
+	// step 55: 0.000542
+	// step 99: 0.000100
+}
+
+func ExampleLayerMap() {
+	fmt.Println(distill.LayerMap(2, 4), distill.LayerMap(3, 12), distill.LayerMap(4, 4))
+	// Output: [0 2] [0 4 8] [0 1 2 3]
+}
+
+func ExampleParseHFConfig() {
+	teacher := convert.Config{Arch: "llama", HFModelType: "llama", VocabSize: 32000, Hidden: 2048, Layers: 22, Heads: 32,
+		KVHeads: 4, HeadDim: 64, FFN: 5632, ContextLength: 2048, RMSNormEps: 1e-5, RopeTheta: 10000, RopeDim: 64}
+	c, err := distill.ParseHFConfig([]byte(`{"hidden_size": 1024, "num_hidden_layers": 8, "num_attention_heads": 16, "num_key_value_heads": 4, "intermediate_size": 2816}`), teacher)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%d layers, hidden %d, %d heads of %d, %d KV heads, FFN %d, vocabulary %d\n", c.Layers, c.Hidden, c.Heads, c.HeadDim, c.KVHeads, c.FFN, c.VocabSize)
+	// Output: 8 layers, hidden 1024, 16 heads of 64, 4 KV heads, FFN 2816, vocabulary 32000
+}

@@ -107,7 +107,7 @@ func TestCheckConfig(t *testing.T) {
 		{"unknown scaling", func(c *convert.Config) { c.RopeScaling.Type = "longrope" }, false},
 		{"kv heads do not divide", func(c *convert.Config) { c.KVHeads = 3 }, false},
 		{"odd head dim", func(c *convert.Config) { c.HeadDim, c.RopeDim = 7, 7 }, false},
-		{"huge", func(c *convert.Config) { c.Hidden, c.FFN, c.Layers = 1 << 16, 1 << 18, 1000 }, false},
+		{"huge", func(c *convert.Config) { c.Hidden, c.FFN, c.Layers = 1<<16, 1<<18, 1000 }, false},
 	} {
 		cfg := tinyConfig("llama")
 		c.mod(&cfg)

@@ -19,9 +19,9 @@ func TestDistillBeatsCrossEntropy(t *testing.T) {
 			Student: StudentOptions{Overrides: ConfigOverrides{Layers: 1, Hidden: 64, Heads: 2, KVHeads: 1, FFN: 128}, Init: "random"},
 			Data:    DataOptions{Path: data, Valid: valid},
 			SeqLen:  64, Batch: 4, Steps: 40, Warmup: 4,
-			Loss:    LossOptions{Alpha: alpha, Temperature: 2},
-			Optim:   AdamWOptions{LR: 3e-3},
-			Seed:    1, Output: filepath.Join(t.TempDir(), "run"),
+			Loss:  LossOptions{Alpha: alpha, Temperature: 2},
+			Optim: AdamWOptions{LR: 3e-3},
+			Seed:  1, Output: filepath.Join(t.TempDir(), "run"),
 		}
 		res, err := Run(context.Background(), o)
 		if err != nil {

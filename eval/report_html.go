@@ -18,6 +18,7 @@ type chartSpec struct {
 	xScale           float64 // display unit: value/xScale on the axis
 	front            func(*ModelReport) bool
 	higherXBetter    bool
+	xLog             bool // logarithmic x axis when the values span more than a factor of 3
 }
 
 // num formats a float for data attributes: the shortest form that parses back to the same
@@ -33,7 +34,7 @@ func (r *Report) charts() []chartSpec {
 	ppl := func(m *ModelReport) float64 { return m.Perplexity.PPL }
 	cs := []chartSpec{
 		{id: "ppl-vs-size", title: "Perplexity against file size", xMetric: "size.file_bytes", yMetric: "perplexity.ppl",
-			xLabel: "file size (MiB)", yLabel: "perplexity", x: size, y: ppl, xScale: 1 << 20,
+			xLabel: "file size (MiB)", yLabel: "perplexity", x: size, y: ppl, xScale: 1 << 20, xLog: true,
 			front: func(m *ModelReport) bool { return m.Pareto.PPLSize }},
 		{id: "ppl-vs-speed", title: "Perplexity against " + speedLabel(r.SpeedMetric), xMetric: "speed", yMetric: "perplexity.ppl",
 			xLabel: speedLabel(r.SpeedMetric), yLabel: "perplexity", x: func(m *ModelReport) float64 { return m.Speed }, y: ppl, xScale: 1,
@@ -41,7 +42,7 @@ func (r *Report) charts() []chartSpec {
 	}
 	if r.hasKLD() {
 		cs = append(cs, chartSpec{id: "kld-vs-size", title: "Mean KL-divergence from the base against file size", xMetric: "size.file_bytes", yMetric: "kld.mean_kld",
-			xLabel: "file size (MiB)", yLabel: "mean KLD (nats)", x: size, y: (*ModelReport).kld, xScale: 1 << 20,
+			xLabel: "file size (MiB)", yLabel: "mean KLD (nats)", x: size, y: (*ModelReport).kld, xScale: 1 << 20, xLog: true,
 			front: func(m *ModelReport) bool { return m.Pareto.KLDSize }})
 	}
 	return cs
@@ -114,6 +115,12 @@ func svgChart(r *Report, c chartSpec) string {
 	y0, y1 := padRange(ymin, ymax)
 	xt, yt := niceTicks(x0, x1, 5), niceTicks(y0, y1, 5)
 	px := func(v float64) float64 { return left + (v-x0)/(x1-x0)*(W-left-right) }
+	logX := c.xLog && xmin > 0 && xmax/xmin > 3
+	if logX {
+		x0, x1 = xmin/1.15, xmax*1.15
+		xt = logTicks(x0, x1)
+		px = func(v float64) float64 { return left + math.Log(v/x0)/math.Log(x1/x0)*(W-left-right) }
+	}
 	py := func(v float64) float64 { return H - bottom - (v-y0)/(y1-y0)*(H-top-bottom) }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" id="%s" data-chart="%s" data-x-metric="%s" data-y-metric="%s" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-labelledby="%s-title">`+"\n",
@@ -126,7 +133,7 @@ func svgChart(r *Report, c chartSpec) string {
 			continue
 		}
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%g" x2="%.1f" y2="%g"/><text class="tick" x="%.1f" y="%g" text-anchor="middle">%s</text>`+"\n",
-			px(v), top, px(v), H-bottom, px(v), H-bottom+16, tickLabel(v, xstep))
+			px(v), top, px(v), H-bottom, px(v), H-bottom+16, xTickLabel(v, xstep, logX))
 	}
 	for _, v := range yt {
 		if v < y0-1e-12 || v > y1+1e-12 {
@@ -160,6 +167,7 @@ func svgChart(r *Report, c chartSpec) string {
 		}
 		fmt.Fprintf(&b, `<polyline class="front" data-front-size="%d" points="%s"/>`+"\n", len(front), strings.Join(pts, " "))
 	}
+	labels := placeLabels(ms, xs, ys, px, py, W-right, top, H-bottom)
 	for i := range ms {
 		m := &ms[i]
 		cls := "point"
@@ -173,11 +181,8 @@ func svgChart(r *Report, c chartSpec) string {
 		fmt.Fprintf(&b, `<g class="%s" data-model="%s" data-x="%s" data-y="%s" data-pareto="%t">`, cls, name, num(c.x(m)), num(c.y(m)), c.front(m))
 		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="5"><title>%s: %s %s, %s %s</title></circle>`, px(xs[i]), py(ys[i]), name,
 			html.EscapeString(c.xLabel), strconv.FormatFloat(xs[i], 'g', 6, 64), html.EscapeString(c.yLabel), strconv.FormatFloat(ys[i], 'g', 6, 64))
-		anchor, dx := "start", 8.0
-		if px(xs[i]) > W-right-120 {
-			anchor, dx = "end", -8
-		}
-		fmt.Fprintf(&b, `<text class="label" x="%.1f" y="%.1f" text-anchor="%s">%s</text></g>`+"\n", px(xs[i])+dx, py(ys[i])-7, anchor, name)
+		l := labels[i]
+		fmt.Fprintf(&b, `<text class="label" x="%.1f" y="%.1f" text-anchor="%s">%s</text></g>`+"\n", l.x, l.y, l.anchor, name)
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
@@ -273,4 +278,87 @@ func (r *Report) HTML() []byte {
 	}
 	b.WriteString("<p><small>PPL ± is llama.cpp's uncertainty (standard error of the mean log-likelihood, scaled by PPL). KLD is KL(base ‖ model) per token in nats. Produced by mcompress eval; see docs/EVAL.md.</small></p>\n</body>\n</html>\n")
 	return []byte(b.String())
+}
+
+// logTicks returns the 1-2-5 values in [lo, hi] for a logarithmic axis.
+func logTicks(lo, hi float64) []float64 {
+	var ticks []float64
+	for k := math.Floor(math.Log10(lo)); k <= math.Ceil(math.Log10(hi)); k++ {
+		for _, m := range []float64{1, 2, 5} {
+			if v := m * math.Pow(10, k); v >= lo && v <= hi {
+				ticks = append(ticks, v)
+			}
+		}
+	}
+	return ticks
+}
+
+// xTickLabel labels an x tick: shortest form on a log axis, else by the step.
+func xTickLabel(v, step float64, logAxis bool) string {
+	if logAxis {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return tickLabel(v, step)
+}
+
+// label is where a point's name is drawn.
+type label struct {
+	x, y   float64
+	anchor string
+}
+
+// placeLabels puts each point's name beside it, trying a few positions so that names do not
+// overlap each other (text width estimated at 6.2 px per character of 11 px type).
+func placeLabels(ms []ModelReport, xs, ys []float64, px, py func(float64) float64, rightEdge, topEdge, bottomEdge float64) []label {
+	type box struct{ x0, y0, x1, y1 float64 }
+	var placed []box
+	out := make([]label, len(ms))
+	order := make([]int, len(ms))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return py(ys[order[a]]) < py(ys[order[b]]) })
+	for _, i := range order {
+		cx, cy := px(xs[i]), py(ys[i])
+		w := 6.2 * float64(len([]rune(ms[i].Name)))
+		best, bestOverlap := label{}, math.Inf(1)
+		for _, dy := range []float64{-7, 15, -19, 27, -31, 39, -43} {
+			for _, right := range []bool{true, false} {
+				l := label{x: cx + 8, y: cy + dy, anchor: "start"}
+				bx := box{l.x, l.y - 10, l.x + w, l.y + 2}
+				if !right || cx+8+w > rightEdge {
+					l = label{x: cx - 8, y: cy + dy, anchor: "end"}
+					bx = box{l.x - w, l.y - 10, l.x, l.y + 2}
+				}
+				var overlap float64
+				if bx.y0 < topEdge || bx.y1 > bottomEdge {
+					overlap = 1e6 // outside the plot: only if nothing else fits
+				}
+				for _, p := range placed {
+					ox := math.Min(bx.x1, p.x1) - math.Max(bx.x0, p.x0)
+					oy := math.Min(bx.y1, p.y1) - math.Max(bx.y0, p.y0)
+					if ox > 0 && oy > 0 {
+						overlap += ox * oy
+					}
+				}
+				if overlap < bestOverlap {
+					best, bestOverlap = l, overlap
+				}
+				if overlap == 0 {
+					break
+				}
+			}
+			if bestOverlap == 0 {
+				break
+			}
+		}
+		out[i] = best
+		w2 := 6.2 * float64(len([]rune(ms[i].Name)))
+		if best.anchor == "start" {
+			placed = append(placed, box{best.x, best.y - 10, best.x + w2, best.y + 2})
+		} else {
+			placed = append(placed, box{best.x - w2, best.y - 10, best.x, best.y + 2})
+		}
+	}
+	return out
 }

@@ -372,3 +372,43 @@ func TestRandomModelFile(t *testing.T) {
 		}
 	}
 }
+
+// TestActivationObserver checks that every weight matrix reports its input once per batch,
+// with the shapes of the model.
+func TestActivationObserver(t *testing.T) {
+	cfg := tinyConfig("llama")
+	seen := map[string][2]int{}
+	calls := 0
+	obs := func(weight string, x []float32, rows, cols int) {
+		calls++
+		if len(x) != rows*cols {
+			t.Errorf("%s: %d values for %dx%d", weight, len(x), rows, cols)
+		}
+		seen[weight] = [2]int{rows, cols}
+	}
+	m, err := FromTensors(cfg, randomTensors(cfg, 3), nil, Options{Threads: 1, ActivationObserver: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s, _ := m.NewSession(16)
+	if _, err := s.Forward([]int32{1, 2, 3, 4, 5}, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int{"output.weight": {5, cfg.Hidden}}
+	for l := range cfg.Layers {
+		for _, n := range []string{"attn_q", "attn_k", "attn_v", "ffn_gate", "ffn_up"} {
+			want[fmt.Sprintf("blk.%d.%s.weight", l, n)] = [2]int{5, cfg.Hidden}
+		}
+		want[fmt.Sprintf("blk.%d.attn_output.weight", l)] = [2]int{5, cfg.QDim()}
+		want[fmt.Sprintf("blk.%d.ffn_down.weight", l)] = [2]int{5, cfg.FFN}
+	}
+	if calls != len(want) {
+		t.Errorf("%d calls, want %d", calls, len(want))
+	}
+	for k, v := range want {
+		if seen[k] != v {
+			t.Errorf("%s: observed %v, want %v", k, seen[k], v)
+		}
+	}
+}

@@ -4082,6 +4082,116 @@ dotIQ4_XSx4AVX2_done:
 	VZEROUPPER
 	RET
 
+// func dotBF16AVX2(w *byte, x *float32, n int) float32
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ   w+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   n+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+dotBF16AVX2_loop:
+	CMPQ        DX, $0x20
+	JL          dotBF16AVX2_done
+	VPMOVZXWD   (AX), Y4
+	VPSLLD      $0x10, Y4, Y4
+	VFMADD231PS (CX), Y4, Y0
+	VPMOVZXWD   16(AX), Y4
+	VPSLLD      $0x10, Y4, Y4
+	VFMADD231PS 32(CX), Y4, Y1
+	VPMOVZXWD   32(AX), Y4
+	VPSLLD      $0x10, Y4, Y4
+	VFMADD231PS 64(CX), Y4, Y2
+	VPMOVZXWD   48(AX), Y4
+	VPSLLD      $0x10, Y4, Y4
+	VFMADD231PS 96(CX), Y4, Y3
+	ADDQ        $0x40, AX
+	ADDQ        $0x80, CX
+	SUBQ        $0x20, DX
+	JMP         dotBF16AVX2_loop
+
+dotBF16AVX2_done:
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
+
+// func dotBF16x4AVX2(w *byte, x *float32, xs int, n int, out *float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·dotBF16x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ   w+0(FP), AX
+	MOVQ   x+8(FP), CX
+	MOVQ   xs+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   out+32(FP), SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+dotBF16x4AVX2_loop:
+	CMPQ        BX, $0x10
+	JL          dotBF16x4AVX2_done
+	VPMOVZXWD   (AX), Y8
+	VPSLLD      $0x10, Y8, Y8
+	VPMOVZXWD   16(AX), Y9
+	VPSLLD      $0x10, Y9, Y9
+	VFMADD231PS (CX), Y8, Y0
+	VFMADD231PS 32(CX), Y9, Y1
+	VFMADD231PS (CX)(DX*1), Y8, Y2
+	VFMADD231PS 32(CX)(DX*1), Y9, Y3
+	VFMADD231PS (CX)(DX*2), Y8, Y4
+	VFMADD231PS 32(CX)(DX*2), Y9, Y5
+	LEAQ        (CX)(DX*2), DI
+	VFMADD231PS (DI)(DX*1), Y8, Y6
+	LEAQ        (CX)(DX*2), DI
+	VFMADD231PS 32(DI)(DX*1), Y9, Y7
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x10, BX
+	JMP         dotBF16x4AVX2_loop
+
+dotBF16x4AVX2_done:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, (SI)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	MOVSS        X2, 4(SI)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	MOVSS        X4, 8(SI)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X0, X6, X6
+	VHADDPS      X6, X6, X6
+	VHADDPS      X6, X6, X6
+	MOVSS        X6, 12(SI)
+	VZEROUPPER
+	RET
+
 // func dotF32AVX512(x *float32, y *float32, n int) float32
 // Requires: AVX, AVX512DQ, AVX512F, SSE
 TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28

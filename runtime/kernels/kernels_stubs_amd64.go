@@ -88,6 +88,12 @@ func dotQ2_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, b
 // dotIQ4_XSx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
 func dotIQ4_XSx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
+// dotBF16AVX2 returns the dot product of n BF16 values at w with n floats at x; n is a multiple of 32.
+func dotBF16AVX2(w *byte, x *float32, n int) float32
+
+// dotBF16x4AVX2 writes to out[t] the dot product of n BF16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 16.
+func dotBF16x4AVX2(w *byte, x *float32, xs int, n int, out *float32)
+
 // dotF32AVX512 returns the dot product of n floats at x and y; n is a multiple of 64.
 func dotF32AVX512(x *float32, y *float32, n int) float32
 

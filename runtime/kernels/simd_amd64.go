@@ -64,6 +64,28 @@ func init() {
 			x4(&w[0], &r.q[0], n, &r.d[0], n/QK_K*4, &r.s[0], n/QK_K*32, len(r.d), &out[0])
 		}
 	}
+	kernels[gguf.TypeBF16].dot = func(w []byte, r *row) float32 {
+		x := r.f
+		n := len(x) &^ 31
+		var s float32
+		if n > 0 {
+			s = dotBF16AVX2(&w[0], &x[0], n)
+		}
+		for i := n; i < len(x); i++ {
+			s += bf16le(w[2*i:]) * x[i]
+		}
+		return s
+	}
+	kernels[gguf.TypeBF16].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+		if n%16 != 0 {
+			xs := unsafe.Slice(&r.f[0], 4*n)
+			for t := range 4 {
+				out[t] = kernels[gguf.TypeBF16].dot(w, &row{f: xs[t*n : (t+1)*n]})
+			}
+			return
+		}
+		dotBF16x4AVX2(&w[0], &r.f[0], 4*n, n, &out[0])
+	}
 	kernels[gguf.TypeF16].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
 		if n%16 != 0 {
 			for t := range 4 {

@@ -40,6 +40,8 @@ func main() {
 		dotQ2_K(T)
 		dotIQ4_XS(T)
 	}
+	dotBF16()
+	dotBF16x4()
 	dotF32AVX512()
 	axpyF32AVX512()
 	dotF16AVX512()

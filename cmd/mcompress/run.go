@@ -88,6 +88,11 @@ func runGenerate(cmd *cobra.Command, g *globalOptions, o runOptions) error {
 	if o.n == 0 || o.n < -1 {
 		return badInput(fmt.Errorf("--n-predict %d: want a positive count or -1", o.n))
 	}
+	sampling := runtime.SamplerOptions{Temperature: o.temp, TopK: o.topK, TopP: o.topP, MinP: o.minP,
+		RepeatPenalty: o.repeat, RepeatLastN: o.repeatN, Seed: o.seed}
+	if _, err := runtime.NewSampler(sampling); err != nil {
+		return badInput(err)
+	}
 	m, err := runtime.Load(o.model, runtime.Options{Threads: o.threads})
 	if err != nil {
 		return badInput(err)
@@ -146,8 +151,7 @@ func runGenerate(cmd *cobra.Command, g *globalOptions, o runOptions) error {
 	gen := runtime.GenerateOptions{
 		MaxTokens: max(o.n, 0),
 		Stop:      stop,
-		Sampler: runtime.SamplerOptions{Temperature: o.temp, TopK: o.topK, TopP: o.topP, MinP: o.minP,
-			RepeatPenalty: o.repeat, RepeatLastN: o.repeatN, Seed: o.seed},
+		Sampler:   sampling,
 	}
 	var out []int32
 	stream := &textStream{tok: tok, prompt: prompt}

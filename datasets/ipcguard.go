@@ -27,7 +27,18 @@ const (
 	// compressed size (plus maxExpansionSlack): far above what LZ4 or ZSTD reach on real data.
 	maxExpansion      = 1024
 	maxExpansionSlack = 1 << 20
+	// maxRowsPerByte and maxRowsSlack bound the rows a record batch (or Parquet row group)
+	// may declare for the bytes that hold it: rows ≤ 64 × bytes + 1 Mi. Real data spends at
+	// least a bit per row somewhere; a batch of only null-typed columns, or a run-length
+	// bomb, could otherwise make a 4 KB file yield billions of empty records.
+	maxRowsPerByte = 64
+	maxRowsSlack   = 1 << 20
 )
+
+// tooManyRows reports whether rows is implausible for data held in n bytes.
+func tooManyRows(rows, n int64) bool {
+	return rows < 0 || rows > maxRowsPerByte*n+maxRowsSlack
+}
 
 // Flatbuffer union tags and table slots of the Arrow format (Schema.fbs, Message.fbs, File.fbs).
 const (
@@ -253,6 +264,13 @@ func (f *fbuf) checkField(t fbTable, depth int) error {
 // checkRecordBatch checks a RecordBatch table; body is the message body (nil to skip the
 // compressed-size checks).
 func (f *fbuf) checkRecordBatch(rb fbTable, body []byte) error {
+	if lp, err := f.field(rb, 0, 8); err != nil {
+		return err
+	} else if lp != 0 && body != nil {
+		if rows := int64(binary.LittleEndian.Uint64(f.b[lp:])); tooManyRows(rows, int64(len(body))) {
+			return fmt.Errorf("%w: batch declares %d rows in a %d-byte body", errFlatbuffer, rows, len(body))
+		}
+	}
 	if _, _, err := f.vector(rb, 1, 16); err != nil { // nodes
 		return err
 	}

@@ -214,6 +214,17 @@ func (s *parquetSource) startRowGroup() (err error) {
 		s.rg++
 		return nil
 	}
+	var bytes int64
+	md := s.pq.pf.MetaData().RowGroup(s.rg)
+	for c := 0; c < md.NumColumns(); c++ {
+		if cc, err := md.ColumnChunk(c); err == nil {
+			bytes += max(cc.TotalUncompressedSize(), 0)
+		}
+	}
+	if tooManyRows(s.want, bytes) {
+		return fmt.Errorf("datasets: %s: row group %d: %w: declares %d rows in %d bytes of column data",
+			s.pq.path, s.rg, ErrCorrupt, s.want, bytes)
+	}
 	if err := s.preflight(); err != nil {
 		return err
 	}

@@ -5,9 +5,12 @@ import (
 	"slices"
 )
 
+// IgnoreIndex is the customary ignore index of CrossEntropy targets (PyTorch's default, −100).
+const IgnoreIndex int32 = -100
+
 // CrossEntropy returns the mean over rows of −log softmax(logits[r])[targets[r]]: the
 // next-token loss. logits is [..., vocab] read as rows of its last dimension, one target per
-// row. Rows whose target equals ignoreIndex (PyTorch uses −100) are left out of the sum and of
+// row. Rows whose target equals ignoreIndex (usually [IgnoreIndex]) are left out of the sum and of
 // the count; every other target must be in [0, vocab). When every row is ignored the loss and
 // its gradient are 0.
 func CrossEntropy[T Float](tp *Tape[T], logits *Tensor[T], targets []int32, ignoreIndex int32) *Tensor[T] {

@@ -8,7 +8,9 @@ import (
 
 // Tape records operations in the order they run (a Wengert list) so that Backward can
 // propagate gradients through them in reverse. The zero value is a recording tape using
-// GOMAXPROCS threads. A Tape is not safe for concurrent use; use one tape per goroutine.
+// GOMAXPROCS threads. A Tape is not safe for concurrent use. Kernels already use every core,
+// so run one tape at a time: two tapes running concurrently on shared parameters would add
+// into the same Grad slices.
 //
 // The tape owns the buffers of the tensors its operations create. Call Reset between training
 // steps to recycle them: after Reset those tensors have nil Data.

@@ -243,7 +243,9 @@ func (b *TopKBatch) Reset() {
 // lossTopK records the loss of logits against the teacher's top-k (see TopKMode) and returns
 // the scalar to differentiate. The KL term's gradient with respect to the logits is computed
 // here and injected through the surrogate Σ logits ∘ G (G constant), whose gradient is G.
-func lossTopK(tp *Tape, logits *Tensor, tk *TopKBatch, targets []int32, skip []bool, o LossOptions) (*Tensor, LossParts, error) {
+// scratch, when it has len(logits.Data) elements, holds the injected gradient (it must stay
+// untouched until Backward has run); nil allocates.
+func lossTopK(tp *Tape, logits *Tensor, tk *TopKBatch, targets []int32, skip []bool, o LossOptions, scratch []float32) (*Tensor, LossParts, error) {
 	var parts LossParts
 	var loss *Tensor
 	if o.Alpha > 0 {
@@ -252,7 +254,12 @@ func lossTopK(tp *Tape, logits *Tensor, tk *TopKBatch, targets []int32, skip []b
 		if tk == nil || tk.Rows() != rows {
 			return nil, parts, fmt.Errorf("distill: loss: teacher top-k has %d rows, logits %d", tkRows(tk), rows)
 		}
-		g := make([]float32, len(logits.Data))
+		g := scratch
+		if len(g) != len(logits.Data) {
+			g = make([]float32, len(logits.Data))
+		} else {
+			clear(g)
+		}
 		kl, n, err := topKGrad(logits.Data, v, tk, skip, o, g, tp.Threads)
 		if err != nil {
 			return nil, parts, err
@@ -445,6 +452,14 @@ func normalizeLog(x []float64) {
 func grow(b []float64, n int) []float64 {
 	if cap(b) < n {
 		return make([]float64, n)
+	}
+	return b[:n]
+}
+
+// growF32 returns b resized to n elements, reallocating only when it is too small.
+func growF32(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
 	}
 	return b[:n]
 }

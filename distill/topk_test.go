@@ -171,7 +171,7 @@ func TestTopKFullVocabMatchesKLDiv(t *testing.T) {
 				tt, _ := autograd.NewTensor(slices.Clone(zt), rows, v)
 				loss, parts, err = lossFull(tp, st, tt, targets, skip, o)
 			} else {
-				loss, parts, err = lossTopK(tp, st, &tk, targets, skip, o)
+				loss, parts, err = lossTopK(tp, st, &tk, targets, skip, o, nil)
 			}
 			if err != nil {
 				t.Fatal(err)

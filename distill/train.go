@@ -209,6 +209,10 @@ type runner struct {
 	// trainTime is the time spent in optimizer steps by this process (not validating or
 	// checkpointing): the denominator of tokens per second.
 	trainTime time.Duration
+	// Buffers reused from step to step.
+	tk    TopKBatch
+	teach []float32
+	grad  []float32
 }
 
 // Run trains a student: distillation from a teacher (online, running it on every batch, or
@@ -612,8 +616,8 @@ func (r *runner) step(lr float64) (float64, LossParts, error) {
 	ids := make([]int32, B*L)
 	r.m.Params.ZeroGrad()
 	var sum LossParts
-	var tk TopKBatch
-	var teach []float32
+	tk, teach := &r.tk, r.teach
+	defer func() { r.teach = teach[:0] }()
 	for a := 0; a < o.Accum; a++ {
 		idx := make([]int, B)
 		for b := range idx {
@@ -634,11 +638,12 @@ func (r *runner) step(lr float64) (float64, LossParts, error) {
 		case r.cache != nil:
 			tk.Reset()
 			for _, i := range idx {
-				if err := r.cache.TopK("train", i, &tk); err != nil {
+				if err := r.cache.TopK("train", i, tk); err != nil {
 					return 0, sum, err
 				}
 			}
-			loss, parts, err = lossTopK(r.tp, logits, &tk, targets, skip, o.Loss)
+			r.grad = growF32(r.grad, len(logits.Data))
+			loss, parts, err = lossTopK(r.tp, logits, tk, targets, skip, o.Loss, r.grad)
 		default:
 			teach = teach[:0]
 			for b := range B {

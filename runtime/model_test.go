@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/runtime/tokenizer"
 )
 
 // tinyConfig returns a small config of the given architecture.
@@ -410,5 +411,32 @@ func TestActivationObserver(t *testing.T) {
 		if seen[k] != v {
 			t.Errorf("%s: observed %v, want %v", k, seen[k], v)
 		}
+	}
+}
+
+// TestRandomModelTokenizer checks that a random model's placeholder vocabulary loads and
+// round-trips text through byte fallback.
+func TestRandomModelTokenizer(t *testing.T) {
+	cfg := tinyConfig("llama")
+	cfg.VocabSize = 300
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := WriteRandomModel(path, RandomModelOptions{Config: cfg, Type: gguf.TypeF16, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(path, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tok, err := tokenizer.FromGGUF(m.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := tok.Encode("hi é", tokenizer.EncodeOptions{AddSpecial: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids[0] != 1 || tok.Decode(ids) != "hi é" {
+		t.Fatalf("ids %v decode to %q", ids, tok.Decode(ids))
 	}
 }

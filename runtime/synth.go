@@ -25,7 +25,9 @@ type RandomModelOptions struct {
 
 // WriteRandomModel writes a GGUF model of random weights (random quantized blocks with sane
 // scales) to path, for benchmarks and tests that need a model of a given size and type but
-// not a trained one. It carries no tokenizer.
+// not a trained one. Its vocabulary is a placeholder SentencePiece one (<unk>, <s>, </s>, the
+// 256 byte tokens, "▁", then "▁tN"), enough for llama.cpp to load the file and for byte-level
+// tokenization; it is written when VocabSize >= 260.
 func WriteRandomModel(path string, o RandomModelOptions) error {
 	c := o.Config
 	if err := c.Validate(); err != nil {
@@ -52,6 +54,9 @@ func WriteRandomModel(path string, o RandomModelOptions) error {
 		{Key: a + ".rope.freq_base", Value: float32(c.RopeTheta)},
 		{Key: a + ".attention.layer_norm_rms_epsilon", Value: float32(c.RMSNormEps)},
 		{Key: a + ".vocab_size", Value: uint32(c.VocabSize)},
+	}
+	if c.VocabSize >= 260 {
+		md = append(md, placeholderVocab(c.VocabSize)...)
 	}
 	type spec struct {
 		name string
@@ -187,4 +192,34 @@ func RandomConfig(size string) (convert.Config, error) {
 	c.HeadDim = c.Hidden / c.Heads
 	c.RopeDim = c.HeadDim
 	return c, nil
+}
+
+// placeholderVocab returns tokenizer metadata for a SentencePiece vocabulary of n tokens with
+// byte fallback and no merges of meaning.
+func placeholderVocab(n int) gguf.Metadata {
+	tokens := make([]string, n)
+	scores := make([]float32, n)
+	types := make([]int32, n)
+	tokens[0], tokens[1], tokens[2] = "<unk>", "<s>", "</s>"
+	types[0], types[1], types[2] = 2, 3, 3
+	for i := range n {
+		switch {
+		case i < 3:
+		case i < 259:
+			tokens[i], types[i] = fmt.Sprintf("<0x%02X>", i-3), 6
+		case i == 259:
+			tokens[i], types[i] = "\u2581", 1
+		default:
+			tokens[i], types[i], scores[i] = fmt.Sprintf("\u2581t%d", i), 1, -float32(i)
+		}
+	}
+	return gguf.Metadata{
+		{Key: "tokenizer.ggml.model", Value: "llama"},
+		{Key: "tokenizer.ggml.tokens", Value: gguf.Array{Type: gguf.ValueString, Values: tokens}},
+		{Key: "tokenizer.ggml.scores", Value: gguf.Array{Type: gguf.ValueFloat32, Values: scores}},
+		{Key: "tokenizer.ggml.token_type", Value: gguf.Array{Type: gguf.ValueInt32, Values: types}},
+		{Key: "tokenizer.ggml.bos_token_id", Value: uint32(1)},
+		{Key: "tokenizer.ggml.eos_token_id", Value: uint32(2)},
+		{Key: "tokenizer.ggml.unknown_token_id", Value: uint32(0)},
+	}
 }

@@ -138,8 +138,8 @@ func (a tokAdapter) EOS() int32 { return a.t.EOS() }
 // displayName shortens a path for messages and metadata.
 func displayName(path string) string { return filepath.Base(filepath.Clean(path)) }
 
-// rowKL returns the forward KL(softmax(t) ‖ softmax(s)) of one row at temperature 1.
-func rowKL(s, t []float32) float64 {
+// fullRowKL returns the forward KL(softmax(t) ‖ softmax(s)) of one row at temperature 1.
+func fullRowKL(s, t []float32) float64 {
 	ls, lt := logSumExp32(s, 1), logSumExp32(t, 1)
 	kl := 0.0
 	for j := range s {

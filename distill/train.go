@@ -763,7 +763,7 @@ func (r *runner) validate(ctx context.Context) (ValidResult, error) {
 				rowNLL[row] = logSumExp32(z, 1) - float64(z[ids[row+1]])
 				switch {
 				case r.teacher != nil:
-					rowKL[row] = rowKLFull(z, teach[row*V:(row+1)*V])
+					rowKL[row] = fullRowKL(z, teach[row*V:(row+1)*V])
 				case hasKL && tk.Off[row+1] > tk.Off[row]:
 					if g == nil {
 						g = make([]float32, V)
@@ -792,9 +792,6 @@ func (r *runner) validate(ctx context.Context) (ValidResult, error) {
 	}
 	return v, nil
 }
-
-// rowKLFull is rowKL with the student first.
-func rowKLFull(student, teacher []float32) float64 { return rowKL(student, teacher) }
 
 // teacherPPL returns the teacher's perplexity on the validation sequences (same scheme).
 func (r *runner) teacherPPL(ctx context.Context) (float64, error) {

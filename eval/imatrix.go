@@ -163,8 +163,9 @@ func (c *ImatrixCollector) Imatrix(datasets []string) *quantize.Imatrix {
 // WriteGGUF writes the collected statistics in llama-imatrix's GGUF format (atomically):
 // metadata general.type = "imatrix", imatrix.datasets (the text files), imatrix.chunk_count
 // and imatrix.chunk_size (u32); for each weight NAME, in sorted order, an F32 tensor
-// NAME.in_sum2 of shape [n_cols, 1] with the summed squared activations and an F32 tensor
-// NAME.counts of shape [1, 1] with the number of tokens summed. llama-quantize --imatrix and
+// NAME.in_sum2 with the summed squared activations of its n_cols input columns and an F32
+// tensor NAME.counts with the number of tokens summed (ggml shapes [n_cols, 1] and [1, 1],
+// stored as [n_cols] and [1] since ggml drops trailing ones). llama-quantize --imatrix and
 // mcompress quantize --imatrix read it.
 func (c *ImatrixCollector) WriteGGUF(path string, datasets []string) error {
 	names := c.Names()
@@ -187,8 +188,10 @@ func (c *ImatrixCollector) WriteGGUF(path string, datasets []string) error {
 	for _, n := range names {
 		e := c.entries[n]
 		tensors = append(tensors,
-			gguf.TensorInfo{Name: n + ".in_sum2", Type: gguf.TypeF32, Dims: []uint64{uint64(len(e.sums)), 1}},
-			gguf.TensorInfo{Name: n + ".counts", Type: gguf.TypeF32, Dims: []uint64{1, 1}})
+			// ggml's GGUF writer drops trailing dimensions of 1: a [n_cols, 1] tensor is stored
+			// as [n_cols], the [1, 1] counts as [1]. We write what llama-imatrix writes.
+			gguf.TensorInfo{Name: n + ".in_sum2", Type: gguf.TypeF32, Dims: []uint64{uint64(len(e.sums))}},
+			gguf.TensorInfo{Name: n + ".counts", Type: gguf.TypeF32, Dims: []uint64{1}})
 		sums := make([]byte, 4*len(e.sums))
 		for j, s := range e.sums {
 			binary.LittleEndian.PutUint32(sums[4*j:], math.Float32bits(float32(s)))

@@ -68,6 +68,516 @@ DATA iq4nlTable<>+14(SB)/1, $0x59
 DATA iq4nlTable<>+15(SB)/1, $0x71
 GLOBL iq4nlTable<>(SB), RODATA|NOPTR, $16
 
+DATA wordShuf0<>+0(SB)/1, $0x00
+DATA wordShuf0<>+1(SB)/1, $0x01
+DATA wordShuf0<>+2(SB)/1, $0x00
+DATA wordShuf0<>+3(SB)/1, $0x01
+DATA wordShuf0<>+4(SB)/1, $0x00
+DATA wordShuf0<>+5(SB)/1, $0x01
+DATA wordShuf0<>+6(SB)/1, $0x00
+DATA wordShuf0<>+7(SB)/1, $0x01
+DATA wordShuf0<>+8(SB)/1, $0x00
+DATA wordShuf0<>+9(SB)/1, $0x01
+DATA wordShuf0<>+10(SB)/1, $0x00
+DATA wordShuf0<>+11(SB)/1, $0x01
+DATA wordShuf0<>+12(SB)/1, $0x00
+DATA wordShuf0<>+13(SB)/1, $0x01
+DATA wordShuf0<>+14(SB)/1, $0x00
+DATA wordShuf0<>+15(SB)/1, $0x01
+DATA wordShuf0<>+16(SB)/1, $0x00
+DATA wordShuf0<>+17(SB)/1, $0x01
+DATA wordShuf0<>+18(SB)/1, $0x00
+DATA wordShuf0<>+19(SB)/1, $0x01
+DATA wordShuf0<>+20(SB)/1, $0x00
+DATA wordShuf0<>+21(SB)/1, $0x01
+DATA wordShuf0<>+22(SB)/1, $0x00
+DATA wordShuf0<>+23(SB)/1, $0x01
+DATA wordShuf0<>+24(SB)/1, $0x00
+DATA wordShuf0<>+25(SB)/1, $0x01
+DATA wordShuf0<>+26(SB)/1, $0x00
+DATA wordShuf0<>+27(SB)/1, $0x01
+DATA wordShuf0<>+28(SB)/1, $0x00
+DATA wordShuf0<>+29(SB)/1, $0x01
+DATA wordShuf0<>+30(SB)/1, $0x00
+DATA wordShuf0<>+31(SB)/1, $0x01
+GLOBL wordShuf0<>(SB), RODATA|NOPTR, $32
+
+DATA wordShuf1<>+0(SB)/1, $0x02
+DATA wordShuf1<>+1(SB)/1, $0x03
+DATA wordShuf1<>+2(SB)/1, $0x02
+DATA wordShuf1<>+3(SB)/1, $0x03
+DATA wordShuf1<>+4(SB)/1, $0x02
+DATA wordShuf1<>+5(SB)/1, $0x03
+DATA wordShuf1<>+6(SB)/1, $0x02
+DATA wordShuf1<>+7(SB)/1, $0x03
+DATA wordShuf1<>+8(SB)/1, $0x02
+DATA wordShuf1<>+9(SB)/1, $0x03
+DATA wordShuf1<>+10(SB)/1, $0x02
+DATA wordShuf1<>+11(SB)/1, $0x03
+DATA wordShuf1<>+12(SB)/1, $0x02
+DATA wordShuf1<>+13(SB)/1, $0x03
+DATA wordShuf1<>+14(SB)/1, $0x02
+DATA wordShuf1<>+15(SB)/1, $0x03
+DATA wordShuf1<>+16(SB)/1, $0x02
+DATA wordShuf1<>+17(SB)/1, $0x03
+DATA wordShuf1<>+18(SB)/1, $0x02
+DATA wordShuf1<>+19(SB)/1, $0x03
+DATA wordShuf1<>+20(SB)/1, $0x02
+DATA wordShuf1<>+21(SB)/1, $0x03
+DATA wordShuf1<>+22(SB)/1, $0x02
+DATA wordShuf1<>+23(SB)/1, $0x03
+DATA wordShuf1<>+24(SB)/1, $0x02
+DATA wordShuf1<>+25(SB)/1, $0x03
+DATA wordShuf1<>+26(SB)/1, $0x02
+DATA wordShuf1<>+27(SB)/1, $0x03
+DATA wordShuf1<>+28(SB)/1, $0x02
+DATA wordShuf1<>+29(SB)/1, $0x03
+DATA wordShuf1<>+30(SB)/1, $0x02
+DATA wordShuf1<>+31(SB)/1, $0x03
+GLOBL wordShuf1<>(SB), RODATA|NOPTR, $32
+
+DATA wordShuf2<>+0(SB)/1, $0x04
+DATA wordShuf2<>+1(SB)/1, $0x05
+DATA wordShuf2<>+2(SB)/1, $0x04
+DATA wordShuf2<>+3(SB)/1, $0x05
+DATA wordShuf2<>+4(SB)/1, $0x04
+DATA wordShuf2<>+5(SB)/1, $0x05
+DATA wordShuf2<>+6(SB)/1, $0x04
+DATA wordShuf2<>+7(SB)/1, $0x05
+DATA wordShuf2<>+8(SB)/1, $0x04
+DATA wordShuf2<>+9(SB)/1, $0x05
+DATA wordShuf2<>+10(SB)/1, $0x04
+DATA wordShuf2<>+11(SB)/1, $0x05
+DATA wordShuf2<>+12(SB)/1, $0x04
+DATA wordShuf2<>+13(SB)/1, $0x05
+DATA wordShuf2<>+14(SB)/1, $0x04
+DATA wordShuf2<>+15(SB)/1, $0x05
+DATA wordShuf2<>+16(SB)/1, $0x04
+DATA wordShuf2<>+17(SB)/1, $0x05
+DATA wordShuf2<>+18(SB)/1, $0x04
+DATA wordShuf2<>+19(SB)/1, $0x05
+DATA wordShuf2<>+20(SB)/1, $0x04
+DATA wordShuf2<>+21(SB)/1, $0x05
+DATA wordShuf2<>+22(SB)/1, $0x04
+DATA wordShuf2<>+23(SB)/1, $0x05
+DATA wordShuf2<>+24(SB)/1, $0x04
+DATA wordShuf2<>+25(SB)/1, $0x05
+DATA wordShuf2<>+26(SB)/1, $0x04
+DATA wordShuf2<>+27(SB)/1, $0x05
+DATA wordShuf2<>+28(SB)/1, $0x04
+DATA wordShuf2<>+29(SB)/1, $0x05
+DATA wordShuf2<>+30(SB)/1, $0x04
+DATA wordShuf2<>+31(SB)/1, $0x05
+GLOBL wordShuf2<>(SB), RODATA|NOPTR, $32
+
+DATA wordShuf3<>+0(SB)/1, $0x06
+DATA wordShuf3<>+1(SB)/1, $0x07
+DATA wordShuf3<>+2(SB)/1, $0x06
+DATA wordShuf3<>+3(SB)/1, $0x07
+DATA wordShuf3<>+4(SB)/1, $0x06
+DATA wordShuf3<>+5(SB)/1, $0x07
+DATA wordShuf3<>+6(SB)/1, $0x06
+DATA wordShuf3<>+7(SB)/1, $0x07
+DATA wordShuf3<>+8(SB)/1, $0x06
+DATA wordShuf3<>+9(SB)/1, $0x07
+DATA wordShuf3<>+10(SB)/1, $0x06
+DATA wordShuf3<>+11(SB)/1, $0x07
+DATA wordShuf3<>+12(SB)/1, $0x06
+DATA wordShuf3<>+13(SB)/1, $0x07
+DATA wordShuf3<>+14(SB)/1, $0x06
+DATA wordShuf3<>+15(SB)/1, $0x07
+DATA wordShuf3<>+16(SB)/1, $0x06
+DATA wordShuf3<>+17(SB)/1, $0x07
+DATA wordShuf3<>+18(SB)/1, $0x06
+DATA wordShuf3<>+19(SB)/1, $0x07
+DATA wordShuf3<>+20(SB)/1, $0x06
+DATA wordShuf3<>+21(SB)/1, $0x07
+DATA wordShuf3<>+22(SB)/1, $0x06
+DATA wordShuf3<>+23(SB)/1, $0x07
+DATA wordShuf3<>+24(SB)/1, $0x06
+DATA wordShuf3<>+25(SB)/1, $0x07
+DATA wordShuf3<>+26(SB)/1, $0x06
+DATA wordShuf3<>+27(SB)/1, $0x07
+DATA wordShuf3<>+28(SB)/1, $0x06
+DATA wordShuf3<>+29(SB)/1, $0x07
+DATA wordShuf3<>+30(SB)/1, $0x06
+DATA wordShuf3<>+31(SB)/1, $0x07
+GLOBL wordShuf3<>(SB), RODATA|NOPTR, $32
+
+DATA wordShuf4<>+0(SB)/1, $0x08
+DATA wordShuf4<>+1(SB)/1, $0x09
+DATA wordShuf4<>+2(SB)/1, $0x08
+DATA wordShuf4<>+3(SB)/1, $0x09
+DATA wordShuf4<>+4(SB)/1, $0x08
+DATA wordShuf4<>+5(SB)/1, $0x09
+DATA wordShuf4<>+6(SB)/1, $0x08
+DATA wordShuf4<>+7(SB)/1, $0x09
+DATA wordShuf4<>+8(SB)/1, $0x08
+DATA wordShuf4<>+9(SB)/1, $0x09
+DATA wordShuf4<>+10(SB)/1, $0x08
+DATA wordShuf4<>+11(SB)/1, $0x09
+DATA wordShuf4<>+12(SB)/1, $0x08
+DATA wordShuf4<>+13(SB)/1, $0x09
+DATA wordShuf4<>+14(SB)/1, $0x08
+DATA wordShuf4<>+15(SB)/1, $0x09
+DATA wordShuf4<>+16(SB)/1, $0x08
+DATA wordShuf4<>+17(SB)/1, $0x09
+DATA wordShuf4<>+18(SB)/1, $0x08
+DATA wordShuf4<>+19(SB)/1, $0x09
+DATA wordShuf4<>+20(SB)/1, $0x08
+DATA wordShuf4<>+21(SB)/1, $0x09
+DATA wordShuf4<>+22(SB)/1, $0x08
+DATA wordShuf4<>+23(SB)/1, $0x09
+DATA wordShuf4<>+24(SB)/1, $0x08
+DATA wordShuf4<>+25(SB)/1, $0x09
+DATA wordShuf4<>+26(SB)/1, $0x08
+DATA wordShuf4<>+27(SB)/1, $0x09
+DATA wordShuf4<>+28(SB)/1, $0x08
+DATA wordShuf4<>+29(SB)/1, $0x09
+DATA wordShuf4<>+30(SB)/1, $0x08
+DATA wordShuf4<>+31(SB)/1, $0x09
+GLOBL wordShuf4<>(SB), RODATA|NOPTR, $32
+
+DATA wordShuf5<>+0(SB)/1, $0x0a
+DATA wordShuf5<>+1(SB)/1, $0x0b
+DATA wordShuf5<>+2(SB)/1, $0x0a
+DATA wordShuf5<>+3(SB)/1, $0x0b
+DATA wordShuf5<>+4(SB)/1, $0x0a
+DATA wordShuf5<>+5(SB)/1, $0x0b
+DATA wordShuf5<>+6(SB)/1, $0x0a
+DATA wordShuf5<>+7(SB)/1, $0x0b
+DATA wordShuf5<>+8(SB)/1, $0x0a
+DATA wordShuf5<>+9(SB)/1, $0x0b
+DATA wordShuf5<>+10(SB)/1, $0x0a
+DATA wordShuf5<>+11(SB)/1, $0x0b
+DATA wordShuf5<>+12(SB)/1, $0x0a
+DATA wordShuf5<>+13(SB)/1, $0x0b
+DATA wordShuf5<>+14(SB)/1, $0x0a
+DATA wordShuf5<>+15(SB)/1, $0x0b
+DATA wordShuf5<>+16(SB)/1, $0x0a
+DATA wordShuf5<>+17(SB)/1, $0x0b
+DATA wordShuf5<>+18(SB)/1, $0x0a
+DATA wordShuf5<>+19(SB)/1, $0x0b
+DATA wordShuf5<>+20(SB)/1, $0x0a
+DATA wordShuf5<>+21(SB)/1, $0x0b
+DATA wordShuf5<>+22(SB)/1, $0x0a
+DATA wordShuf5<>+23(SB)/1, $0x0b
+DATA wordShuf5<>+24(SB)/1, $0x0a
+DATA wordShuf5<>+25(SB)/1, $0x0b
+DATA wordShuf5<>+26(SB)/1, $0x0a
+DATA wordShuf5<>+27(SB)/1, $0x0b
+DATA wordShuf5<>+28(SB)/1, $0x0a
+DATA wordShuf5<>+29(SB)/1, $0x0b
+DATA wordShuf5<>+30(SB)/1, $0x0a
+DATA wordShuf5<>+31(SB)/1, $0x0b
+GLOBL wordShuf5<>(SB), RODATA|NOPTR, $32
+
+DATA wordShuf6<>+0(SB)/1, $0x0c
+DATA wordShuf6<>+1(SB)/1, $0x0d
+DATA wordShuf6<>+2(SB)/1, $0x0c
+DATA wordShuf6<>+3(SB)/1, $0x0d
+DATA wordShuf6<>+4(SB)/1, $0x0c
+DATA wordShuf6<>+5(SB)/1, $0x0d
+DATA wordShuf6<>+6(SB)/1, $0x0c
+DATA wordShuf6<>+7(SB)/1, $0x0d
+DATA wordShuf6<>+8(SB)/1, $0x0c
+DATA wordShuf6<>+9(SB)/1, $0x0d
+DATA wordShuf6<>+10(SB)/1, $0x0c
+DATA wordShuf6<>+11(SB)/1, $0x0d
+DATA wordShuf6<>+12(SB)/1, $0x0c
+DATA wordShuf6<>+13(SB)/1, $0x0d
+DATA wordShuf6<>+14(SB)/1, $0x0c
+DATA wordShuf6<>+15(SB)/1, $0x0d
+DATA wordShuf6<>+16(SB)/1, $0x0c
+DATA wordShuf6<>+17(SB)/1, $0x0d
+DATA wordShuf6<>+18(SB)/1, $0x0c
+DATA wordShuf6<>+19(SB)/1, $0x0d
+DATA wordShuf6<>+20(SB)/1, $0x0c
+DATA wordShuf6<>+21(SB)/1, $0x0d
+DATA wordShuf6<>+22(SB)/1, $0x0c
+DATA wordShuf6<>+23(SB)/1, $0x0d
+DATA wordShuf6<>+24(SB)/1, $0x0c
+DATA wordShuf6<>+25(SB)/1, $0x0d
+DATA wordShuf6<>+26(SB)/1, $0x0c
+DATA wordShuf6<>+27(SB)/1, $0x0d
+DATA wordShuf6<>+28(SB)/1, $0x0c
+DATA wordShuf6<>+29(SB)/1, $0x0d
+DATA wordShuf6<>+30(SB)/1, $0x0c
+DATA wordShuf6<>+31(SB)/1, $0x0d
+GLOBL wordShuf6<>(SB), RODATA|NOPTR, $32
+
+DATA wordShuf7<>+0(SB)/1, $0x0e
+DATA wordShuf7<>+1(SB)/1, $0x0f
+DATA wordShuf7<>+2(SB)/1, $0x0e
+DATA wordShuf7<>+3(SB)/1, $0x0f
+DATA wordShuf7<>+4(SB)/1, $0x0e
+DATA wordShuf7<>+5(SB)/1, $0x0f
+DATA wordShuf7<>+6(SB)/1, $0x0e
+DATA wordShuf7<>+7(SB)/1, $0x0f
+DATA wordShuf7<>+8(SB)/1, $0x0e
+DATA wordShuf7<>+9(SB)/1, $0x0f
+DATA wordShuf7<>+10(SB)/1, $0x0e
+DATA wordShuf7<>+11(SB)/1, $0x0f
+DATA wordShuf7<>+12(SB)/1, $0x0e
+DATA wordShuf7<>+13(SB)/1, $0x0f
+DATA wordShuf7<>+14(SB)/1, $0x0e
+DATA wordShuf7<>+15(SB)/1, $0x0f
+DATA wordShuf7<>+16(SB)/1, $0x0e
+DATA wordShuf7<>+17(SB)/1, $0x0f
+DATA wordShuf7<>+18(SB)/1, $0x0e
+DATA wordShuf7<>+19(SB)/1, $0x0f
+DATA wordShuf7<>+20(SB)/1, $0x0e
+DATA wordShuf7<>+21(SB)/1, $0x0f
+DATA wordShuf7<>+22(SB)/1, $0x0e
+DATA wordShuf7<>+23(SB)/1, $0x0f
+DATA wordShuf7<>+24(SB)/1, $0x0e
+DATA wordShuf7<>+25(SB)/1, $0x0f
+DATA wordShuf7<>+26(SB)/1, $0x0e
+DATA wordShuf7<>+27(SB)/1, $0x0f
+DATA wordShuf7<>+28(SB)/1, $0x0e
+DATA wordShuf7<>+29(SB)/1, $0x0f
+DATA wordShuf7<>+30(SB)/1, $0x0e
+DATA wordShuf7<>+31(SB)/1, $0x0f
+GLOBL wordShuf7<>(SB), RODATA|NOPTR, $32
+
+DATA wordPairShuf0<>+0(SB)/1, $0x00
+DATA wordPairShuf0<>+1(SB)/1, $0x01
+DATA wordPairShuf0<>+2(SB)/1, $0x00
+DATA wordPairShuf0<>+3(SB)/1, $0x01
+DATA wordPairShuf0<>+4(SB)/1, $0x00
+DATA wordPairShuf0<>+5(SB)/1, $0x01
+DATA wordPairShuf0<>+6(SB)/1, $0x00
+DATA wordPairShuf0<>+7(SB)/1, $0x01
+DATA wordPairShuf0<>+8(SB)/1, $0x00
+DATA wordPairShuf0<>+9(SB)/1, $0x01
+DATA wordPairShuf0<>+10(SB)/1, $0x00
+DATA wordPairShuf0<>+11(SB)/1, $0x01
+DATA wordPairShuf0<>+12(SB)/1, $0x00
+DATA wordPairShuf0<>+13(SB)/1, $0x01
+DATA wordPairShuf0<>+14(SB)/1, $0x00
+DATA wordPairShuf0<>+15(SB)/1, $0x01
+DATA wordPairShuf0<>+16(SB)/1, $0x02
+DATA wordPairShuf0<>+17(SB)/1, $0x03
+DATA wordPairShuf0<>+18(SB)/1, $0x02
+DATA wordPairShuf0<>+19(SB)/1, $0x03
+DATA wordPairShuf0<>+20(SB)/1, $0x02
+DATA wordPairShuf0<>+21(SB)/1, $0x03
+DATA wordPairShuf0<>+22(SB)/1, $0x02
+DATA wordPairShuf0<>+23(SB)/1, $0x03
+DATA wordPairShuf0<>+24(SB)/1, $0x02
+DATA wordPairShuf0<>+25(SB)/1, $0x03
+DATA wordPairShuf0<>+26(SB)/1, $0x02
+DATA wordPairShuf0<>+27(SB)/1, $0x03
+DATA wordPairShuf0<>+28(SB)/1, $0x02
+DATA wordPairShuf0<>+29(SB)/1, $0x03
+DATA wordPairShuf0<>+30(SB)/1, $0x02
+DATA wordPairShuf0<>+31(SB)/1, $0x03
+GLOBL wordPairShuf0<>(SB), RODATA|NOPTR, $32
+
+DATA wordPairShuf1<>+0(SB)/1, $0x02
+DATA wordPairShuf1<>+1(SB)/1, $0x03
+DATA wordPairShuf1<>+2(SB)/1, $0x02
+DATA wordPairShuf1<>+3(SB)/1, $0x03
+DATA wordPairShuf1<>+4(SB)/1, $0x02
+DATA wordPairShuf1<>+5(SB)/1, $0x03
+DATA wordPairShuf1<>+6(SB)/1, $0x02
+DATA wordPairShuf1<>+7(SB)/1, $0x03
+DATA wordPairShuf1<>+8(SB)/1, $0x02
+DATA wordPairShuf1<>+9(SB)/1, $0x03
+DATA wordPairShuf1<>+10(SB)/1, $0x02
+DATA wordPairShuf1<>+11(SB)/1, $0x03
+DATA wordPairShuf1<>+12(SB)/1, $0x02
+DATA wordPairShuf1<>+13(SB)/1, $0x03
+DATA wordPairShuf1<>+14(SB)/1, $0x02
+DATA wordPairShuf1<>+15(SB)/1, $0x03
+DATA wordPairShuf1<>+16(SB)/1, $0x04
+DATA wordPairShuf1<>+17(SB)/1, $0x05
+DATA wordPairShuf1<>+18(SB)/1, $0x04
+DATA wordPairShuf1<>+19(SB)/1, $0x05
+DATA wordPairShuf1<>+20(SB)/1, $0x04
+DATA wordPairShuf1<>+21(SB)/1, $0x05
+DATA wordPairShuf1<>+22(SB)/1, $0x04
+DATA wordPairShuf1<>+23(SB)/1, $0x05
+DATA wordPairShuf1<>+24(SB)/1, $0x04
+DATA wordPairShuf1<>+25(SB)/1, $0x05
+DATA wordPairShuf1<>+26(SB)/1, $0x04
+DATA wordPairShuf1<>+27(SB)/1, $0x05
+DATA wordPairShuf1<>+28(SB)/1, $0x04
+DATA wordPairShuf1<>+29(SB)/1, $0x05
+DATA wordPairShuf1<>+30(SB)/1, $0x04
+DATA wordPairShuf1<>+31(SB)/1, $0x05
+GLOBL wordPairShuf1<>(SB), RODATA|NOPTR, $32
+
+DATA wordPairShuf2<>+0(SB)/1, $0x04
+DATA wordPairShuf2<>+1(SB)/1, $0x05
+DATA wordPairShuf2<>+2(SB)/1, $0x04
+DATA wordPairShuf2<>+3(SB)/1, $0x05
+DATA wordPairShuf2<>+4(SB)/1, $0x04
+DATA wordPairShuf2<>+5(SB)/1, $0x05
+DATA wordPairShuf2<>+6(SB)/1, $0x04
+DATA wordPairShuf2<>+7(SB)/1, $0x05
+DATA wordPairShuf2<>+8(SB)/1, $0x04
+DATA wordPairShuf2<>+9(SB)/1, $0x05
+DATA wordPairShuf2<>+10(SB)/1, $0x04
+DATA wordPairShuf2<>+11(SB)/1, $0x05
+DATA wordPairShuf2<>+12(SB)/1, $0x04
+DATA wordPairShuf2<>+13(SB)/1, $0x05
+DATA wordPairShuf2<>+14(SB)/1, $0x04
+DATA wordPairShuf2<>+15(SB)/1, $0x05
+DATA wordPairShuf2<>+16(SB)/1, $0x06
+DATA wordPairShuf2<>+17(SB)/1, $0x07
+DATA wordPairShuf2<>+18(SB)/1, $0x06
+DATA wordPairShuf2<>+19(SB)/1, $0x07
+DATA wordPairShuf2<>+20(SB)/1, $0x06
+DATA wordPairShuf2<>+21(SB)/1, $0x07
+DATA wordPairShuf2<>+22(SB)/1, $0x06
+DATA wordPairShuf2<>+23(SB)/1, $0x07
+DATA wordPairShuf2<>+24(SB)/1, $0x06
+DATA wordPairShuf2<>+25(SB)/1, $0x07
+DATA wordPairShuf2<>+26(SB)/1, $0x06
+DATA wordPairShuf2<>+27(SB)/1, $0x07
+DATA wordPairShuf2<>+28(SB)/1, $0x06
+DATA wordPairShuf2<>+29(SB)/1, $0x07
+DATA wordPairShuf2<>+30(SB)/1, $0x06
+DATA wordPairShuf2<>+31(SB)/1, $0x07
+GLOBL wordPairShuf2<>(SB), RODATA|NOPTR, $32
+
+DATA wordPairShuf3<>+0(SB)/1, $0x06
+DATA wordPairShuf3<>+1(SB)/1, $0x07
+DATA wordPairShuf3<>+2(SB)/1, $0x06
+DATA wordPairShuf3<>+3(SB)/1, $0x07
+DATA wordPairShuf3<>+4(SB)/1, $0x06
+DATA wordPairShuf3<>+5(SB)/1, $0x07
+DATA wordPairShuf3<>+6(SB)/1, $0x06
+DATA wordPairShuf3<>+7(SB)/1, $0x07
+DATA wordPairShuf3<>+8(SB)/1, $0x06
+DATA wordPairShuf3<>+9(SB)/1, $0x07
+DATA wordPairShuf3<>+10(SB)/1, $0x06
+DATA wordPairShuf3<>+11(SB)/1, $0x07
+DATA wordPairShuf3<>+12(SB)/1, $0x06
+DATA wordPairShuf3<>+13(SB)/1, $0x07
+DATA wordPairShuf3<>+14(SB)/1, $0x06
+DATA wordPairShuf3<>+15(SB)/1, $0x07
+DATA wordPairShuf3<>+16(SB)/1, $0x08
+DATA wordPairShuf3<>+17(SB)/1, $0x09
+DATA wordPairShuf3<>+18(SB)/1, $0x08
+DATA wordPairShuf3<>+19(SB)/1, $0x09
+DATA wordPairShuf3<>+20(SB)/1, $0x08
+DATA wordPairShuf3<>+21(SB)/1, $0x09
+DATA wordPairShuf3<>+22(SB)/1, $0x08
+DATA wordPairShuf3<>+23(SB)/1, $0x09
+DATA wordPairShuf3<>+24(SB)/1, $0x08
+DATA wordPairShuf3<>+25(SB)/1, $0x09
+DATA wordPairShuf3<>+26(SB)/1, $0x08
+DATA wordPairShuf3<>+27(SB)/1, $0x09
+DATA wordPairShuf3<>+28(SB)/1, $0x08
+DATA wordPairShuf3<>+29(SB)/1, $0x09
+DATA wordPairShuf3<>+30(SB)/1, $0x08
+DATA wordPairShuf3<>+31(SB)/1, $0x09
+GLOBL wordPairShuf3<>(SB), RODATA|NOPTR, $32
+
+DATA wordPairShuf4<>+0(SB)/1, $0x08
+DATA wordPairShuf4<>+1(SB)/1, $0x09
+DATA wordPairShuf4<>+2(SB)/1, $0x08
+DATA wordPairShuf4<>+3(SB)/1, $0x09
+DATA wordPairShuf4<>+4(SB)/1, $0x08
+DATA wordPairShuf4<>+5(SB)/1, $0x09
+DATA wordPairShuf4<>+6(SB)/1, $0x08
+DATA wordPairShuf4<>+7(SB)/1, $0x09
+DATA wordPairShuf4<>+8(SB)/1, $0x08
+DATA wordPairShuf4<>+9(SB)/1, $0x09
+DATA wordPairShuf4<>+10(SB)/1, $0x08
+DATA wordPairShuf4<>+11(SB)/1, $0x09
+DATA wordPairShuf4<>+12(SB)/1, $0x08
+DATA wordPairShuf4<>+13(SB)/1, $0x09
+DATA wordPairShuf4<>+14(SB)/1, $0x08
+DATA wordPairShuf4<>+15(SB)/1, $0x09
+DATA wordPairShuf4<>+16(SB)/1, $0x0a
+DATA wordPairShuf4<>+17(SB)/1, $0x0b
+DATA wordPairShuf4<>+18(SB)/1, $0x0a
+DATA wordPairShuf4<>+19(SB)/1, $0x0b
+DATA wordPairShuf4<>+20(SB)/1, $0x0a
+DATA wordPairShuf4<>+21(SB)/1, $0x0b
+DATA wordPairShuf4<>+22(SB)/1, $0x0a
+DATA wordPairShuf4<>+23(SB)/1, $0x0b
+DATA wordPairShuf4<>+24(SB)/1, $0x0a
+DATA wordPairShuf4<>+25(SB)/1, $0x0b
+DATA wordPairShuf4<>+26(SB)/1, $0x0a
+DATA wordPairShuf4<>+27(SB)/1, $0x0b
+DATA wordPairShuf4<>+28(SB)/1, $0x0a
+DATA wordPairShuf4<>+29(SB)/1, $0x0b
+DATA wordPairShuf4<>+30(SB)/1, $0x0a
+DATA wordPairShuf4<>+31(SB)/1, $0x0b
+GLOBL wordPairShuf4<>(SB), RODATA|NOPTR, $32
+
+DATA wordPairShuf5<>+0(SB)/1, $0x0a
+DATA wordPairShuf5<>+1(SB)/1, $0x0b
+DATA wordPairShuf5<>+2(SB)/1, $0x0a
+DATA wordPairShuf5<>+3(SB)/1, $0x0b
+DATA wordPairShuf5<>+4(SB)/1, $0x0a
+DATA wordPairShuf5<>+5(SB)/1, $0x0b
+DATA wordPairShuf5<>+6(SB)/1, $0x0a
+DATA wordPairShuf5<>+7(SB)/1, $0x0b
+DATA wordPairShuf5<>+8(SB)/1, $0x0a
+DATA wordPairShuf5<>+9(SB)/1, $0x0b
+DATA wordPairShuf5<>+10(SB)/1, $0x0a
+DATA wordPairShuf5<>+11(SB)/1, $0x0b
+DATA wordPairShuf5<>+12(SB)/1, $0x0a
+DATA wordPairShuf5<>+13(SB)/1, $0x0b
+DATA wordPairShuf5<>+14(SB)/1, $0x0a
+DATA wordPairShuf5<>+15(SB)/1, $0x0b
+DATA wordPairShuf5<>+16(SB)/1, $0x0c
+DATA wordPairShuf5<>+17(SB)/1, $0x0d
+DATA wordPairShuf5<>+18(SB)/1, $0x0c
+DATA wordPairShuf5<>+19(SB)/1, $0x0d
+DATA wordPairShuf5<>+20(SB)/1, $0x0c
+DATA wordPairShuf5<>+21(SB)/1, $0x0d
+DATA wordPairShuf5<>+22(SB)/1, $0x0c
+DATA wordPairShuf5<>+23(SB)/1, $0x0d
+DATA wordPairShuf5<>+24(SB)/1, $0x0c
+DATA wordPairShuf5<>+25(SB)/1, $0x0d
+DATA wordPairShuf5<>+26(SB)/1, $0x0c
+DATA wordPairShuf5<>+27(SB)/1, $0x0d
+DATA wordPairShuf5<>+28(SB)/1, $0x0c
+DATA wordPairShuf5<>+29(SB)/1, $0x0d
+DATA wordPairShuf5<>+30(SB)/1, $0x0c
+DATA wordPairShuf5<>+31(SB)/1, $0x0d
+GLOBL wordPairShuf5<>(SB), RODATA|NOPTR, $32
+
+DATA wordPairShuf6<>+0(SB)/1, $0x0c
+DATA wordPairShuf6<>+1(SB)/1, $0x0d
+DATA wordPairShuf6<>+2(SB)/1, $0x0c
+DATA wordPairShuf6<>+3(SB)/1, $0x0d
+DATA wordPairShuf6<>+4(SB)/1, $0x0c
+DATA wordPairShuf6<>+5(SB)/1, $0x0d
+DATA wordPairShuf6<>+6(SB)/1, $0x0c
+DATA wordPairShuf6<>+7(SB)/1, $0x0d
+DATA wordPairShuf6<>+8(SB)/1, $0x0c
+DATA wordPairShuf6<>+9(SB)/1, $0x0d
+DATA wordPairShuf6<>+10(SB)/1, $0x0c
+DATA wordPairShuf6<>+11(SB)/1, $0x0d
+DATA wordPairShuf6<>+12(SB)/1, $0x0c
+DATA wordPairShuf6<>+13(SB)/1, $0x0d
+DATA wordPairShuf6<>+14(SB)/1, $0x0c
+DATA wordPairShuf6<>+15(SB)/1, $0x0d
+DATA wordPairShuf6<>+16(SB)/1, $0x0e
+DATA wordPairShuf6<>+17(SB)/1, $0x0f
+DATA wordPairShuf6<>+18(SB)/1, $0x0e
+DATA wordPairShuf6<>+19(SB)/1, $0x0f
+DATA wordPairShuf6<>+20(SB)/1, $0x0e
+DATA wordPairShuf6<>+21(SB)/1, $0x0f
+DATA wordPairShuf6<>+22(SB)/1, $0x0e
+DATA wordPairShuf6<>+23(SB)/1, $0x0f
+DATA wordPairShuf6<>+24(SB)/1, $0x0e
+DATA wordPairShuf6<>+25(SB)/1, $0x0f
+DATA wordPairShuf6<>+26(SB)/1, $0x0e
+DATA wordPairShuf6<>+27(SB)/1, $0x0f
+DATA wordPairShuf6<>+28(SB)/1, $0x0e
+DATA wordPairShuf6<>+29(SB)/1, $0x0f
+DATA wordPairShuf6<>+30(SB)/1, $0x0e
+DATA wordPairShuf6<>+31(SB)/1, $0x0f
+GLOBL wordPairShuf6<>(SB), RODATA|NOPTR, $32
+
 // func dotF32AVX2(x *float32, y *float32, n int) float32
 // Requires: AVX, FMA3, SSE
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
@@ -298,9 +808,9 @@ TEXT ·dotQ4_KAVX2(SB), NOSPLIT, $16-44
 	VXORPS Y0, Y0, Y0
 	VXORPS X1, X1, X1
 
-loop:
+dotQ4_KAVX2_loop:
 	TESTQ        SI, SI
-	JE           done
+	JE           dotQ4_KAVX2_done
 	MOVL         4(AX), DI
 	MOVL         8(AX), R8
 	MOVL         12(AX), R9
@@ -324,104 +834,91 @@ loop:
 	MOVL         R9, 4(SP)
 	MOVL         R8, 8(SP)
 	MOVL         R10, 12(SP)
-	VPMOVZXBW    8(SP), X2
-	VMOVDQU      (BX), Y3
-	VEXTRACTI128 $0x01, Y3, X4
-	VPHADDW      X4, X3, X4
-	VPMADDWD     X2, X4, X4
-	VPHADDD      X4, X4, X4
-	VPHADDD      X4, X4, X4
-	VCVTDQ2PS    X4, X2
-	MOVSS        (DX), X3
+	VBROADCASTSS (DX), X2
+	VPMOVZXBW    8(SP), X3
+	VMOVDQU      (BX), Y4
+	VEXTRACTI128 $0x01, Y4, X5
+	VPHADDW      X5, X4, X5
+	VPMADDWD     X3, X5, X5
+	VCVTDQ2PS    X5, X5
 	MOVWLZX      2(AX), DI
-	VMOVD        DI, X4
-	VCVTPH2PS    X4, X4
-	VMULSS       X3, X4, X4
-	VFMADD231SS  X2, X4, X1
-	VPXOR        Y2, Y2, Y2
-	VMOVDQU      16(AX), Y4
-	VPAND        bytes0f<>+0(SB), Y4, Y5
-	VPSRLW       $0x04, Y4, Y4
-	VPAND        bytes0f<>+0(SB), Y4, Y4
-	VPMADDUBSW   (CX), Y5, Y5
-	MOVBLZX      (SP), DI
-	VMOVD        DI, X6
-	VPBROADCASTW X6, Y6
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y2, Y2
-	VPMADDUBSW   32(CX), Y4, Y4
-	MOVBLZX      1(SP), DI
-	VMOVD        DI, X5
-	VPBROADCASTW X5, Y5
-	VPMADDWD     Y5, Y4, Y4
-	VPADDD       Y4, Y2, Y2
-	VMOVDQU      48(AX), Y4
-	VPAND        bytes0f<>+0(SB), Y4, Y5
-	VPSRLW       $0x04, Y4, Y4
-	VPAND        bytes0f<>+0(SB), Y4, Y4
-	VPMADDUBSW   64(CX), Y5, Y5
-	MOVBLZX      2(SP), DI
-	VMOVD        DI, X6
-	VPBROADCASTW X6, Y6
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y2, Y2
-	VPMADDUBSW   96(CX), Y4, Y4
-	MOVBLZX      3(SP), DI
-	VMOVD        DI, X5
-	VPBROADCASTW X5, Y5
-	VPMADDWD     Y5, Y4, Y4
-	VPADDD       Y4, Y2, Y2
-	VMOVDQU      80(AX), Y4
-	VPAND        bytes0f<>+0(SB), Y4, Y5
-	VPSRLW       $0x04, Y4, Y4
-	VPAND        bytes0f<>+0(SB), Y4, Y4
-	VPMADDUBSW   128(CX), Y5, Y5
-	MOVBLZX      4(SP), DI
-	VMOVD        DI, X6
-	VPBROADCASTW X6, Y6
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y2, Y2
-	VPMADDUBSW   160(CX), Y4, Y4
-	MOVBLZX      5(SP), DI
-	VMOVD        DI, X5
-	VPBROADCASTW X5, Y5
-	VPMADDWD     Y5, Y4, Y4
-	VPADDD       Y4, Y2, Y2
-	VMOVDQU      112(AX), Y4
-	VPAND        bytes0f<>+0(SB), Y4, Y5
-	VPSRLW       $0x04, Y4, Y4
-	VPAND        bytes0f<>+0(SB), Y4, Y4
-	VPMADDUBSW   192(CX), Y5, Y5
-	MOVBLZX      6(SP), DI
-	VMOVD        DI, X6
-	VPBROADCASTW X6, Y6
-	VPMADDWD     Y6, Y5, Y5
-	VPADDD       Y5, Y2, Y2
-	VPMADDUBSW   224(CX), Y4, Y4
-	MOVBLZX      7(SP), DI
-	VMOVD        DI, X5
-	VPBROADCASTW X5, Y5
-	VPMADDWD     Y5, Y4, Y4
-	VPADDD       Y4, Y2, Y2
-	VCVTDQ2PS    Y2, Y2
+	VMOVD        DI, X3
+	VCVTPH2PS    X3, X3
+	VMULSS       X2, X3, X3
+	VBROADCASTSS X3, X3
+	VFMADD231PS  X5, X3, X1
+	VPMOVZXBW    (SP), X3
+	VINSERTI128  $0x01, X3, Y3, Y4
+	VPXOR        Y5, Y5, Y5
+	VMOVDQU      16(AX), Y6
+	VPAND        bytes0f<>+0(SB), Y6, Y7
+	VPSRLW       $0x04, Y6, Y6
+	VPAND        bytes0f<>+0(SB), Y6, Y6
+	VPMADDUBSW   (CX), Y7, Y7
+	VPSHUFB      wordShuf0<>+0(SB), Y4, Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPMADDUBSW   32(CX), Y6, Y6
+	VPSHUFB      wordShuf1<>+0(SB), Y4, Y7
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y5, Y5
+	VMOVDQU      48(AX), Y6
+	VPAND        bytes0f<>+0(SB), Y6, Y7
+	VPSRLW       $0x04, Y6, Y6
+	VPAND        bytes0f<>+0(SB), Y6, Y6
+	VPMADDUBSW   64(CX), Y7, Y7
+	VPSHUFB      wordShuf2<>+0(SB), Y4, Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPMADDUBSW   96(CX), Y6, Y6
+	VPSHUFB      wordShuf3<>+0(SB), Y4, Y7
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y5, Y5
+	VMOVDQU      80(AX), Y6
+	VPAND        bytes0f<>+0(SB), Y6, Y7
+	VPSRLW       $0x04, Y6, Y6
+	VPAND        bytes0f<>+0(SB), Y6, Y6
+	VPMADDUBSW   128(CX), Y7, Y7
+	VPSHUFB      wordShuf4<>+0(SB), Y4, Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPMADDUBSW   160(CX), Y6, Y6
+	VPSHUFB      wordShuf5<>+0(SB), Y4, Y7
+	VPMADDWD     Y7, Y6, Y6
+	VPADDD       Y6, Y5, Y5
+	VMOVDQU      112(AX), Y6
+	VPAND        bytes0f<>+0(SB), Y6, Y7
+	VPSRLW       $0x04, Y6, Y6
+	VPAND        bytes0f<>+0(SB), Y6, Y6
+	VPMADDUBSW   192(CX), Y7, Y7
+	VPSHUFB      wordShuf6<>+0(SB), Y4, Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPMADDUBSW   224(CX), Y6, Y6
+	VPSHUFB      wordShuf7<>+0(SB), Y4, Y4
+	VPMADDWD     Y4, Y6, Y6
+	VPADDD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
 	MOVWLZX      (AX), DI
-	VMOVD        DI, X4
-	VCVTPH2PS    X4, X4
-	VMULSS       X3, X4, X4
-	VBROADCASTSS X4, Y3
-	VFMADD231PS  Y2, Y3, Y0
+	VMOVD        DI, X3
+	VCVTPH2PS    X3, X3
+	VMULSS       X2, X3, X3
+	VBROADCASTSS X3, Y2
+	VFMADD231PS  Y5, Y2, Y0
 	ADDQ         $0x00000090, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x04, DX
 	ADDQ         $0x20, BX
 	DECQ         SI
-	JMP          loop
+	JMP          dotQ4_KAVX2_loop
 
-done:
+dotQ4_KAVX2_done:
 	VEXTRACTF128 $0x01, Y0, X2
 	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
 	VSUBSS       X1, X0, X0
 	VZEROUPPER
 	MOVSS        X0, ret+40(FP)
@@ -429,7 +926,7 @@ done:
 
 // func dotQ6_KAVX2(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
-TEXT ·dotQ6_KAVX2(SB), NOSPLIT, $32-44
+TEXT ·dotQ6_KAVX2(SB), NOSPLIT, $0-44
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
 	MOVQ   d+16(FP), DX
@@ -437,120 +934,107 @@ TEXT ·dotQ6_KAVX2(SB), NOSPLIT, $32-44
 	MOVQ   nb+32(FP), SI
 	VXORPS Y0, Y0, Y0
 
-loop:
+dotQ6_KAVX2_loop:
 	TESTQ        SI, SI
-	JE           done
+	JE           dotQ6_KAVX2_done
 	VPMOVSXBW    192(AX), Y1
-	VMOVDQU      Y1, (SP)
 	VPMADDWD     (BX), Y1, Y1
 	VPSLLD       $0x05, Y1, Y1
-	VPXOR        Y3, Y3, Y3
-	VPSUBD       Y1, Y3, Y3
-	VMOVDQU      (AX), Y1
-	VMOVDQU      32(AX), Y4
-	VMOVDQU      128(AX), Y5
-	VPAND        bytes0f<>+0(SB), Y1, Y6
-	VPSLLW       $0x04, Y5, Y7
+	VPXOR        Y2, Y2, Y2
+	VPSUBD       Y1, Y2, Y1
+	VPMOVSXBW    192(AX), X3
+	VINSERTI128  $0x01, X3, Y3, Y2
+	VMOVDQU      (AX), Y4
+	VMOVDQU      32(AX), Y5
+	VMOVDQU      128(AX), Y6
+	VPAND        bytes0f<>+0(SB), Y4, Y7
+	VPSLLW       $0x04, Y6, Y8
+	VPAND        bytes30<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPMADDUBSW   (CX), Y7, Y7
+	VPSHUFB      wordPairShuf0<>+0(SB), Y2, Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPAND        bytes0f<>+0(SB), Y5, Y7
+	VPSLLW       $0x02, Y6, Y8
+	VPAND        bytes30<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPMADDUBSW   32(CX), Y7, Y7
+	VPSHUFB      wordPairShuf2<>+0(SB), Y2, Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
+	VMOVDQA      Y6, Y7
 	VPAND        bytes30<>+0(SB), Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VPMADDUBSW   (CX), Y6, Y6
-	VPBROADCASTW (SP), X2
-	VPBROADCASTW 2(SP), X7
-	VINSERTI128  $0x01, X7, Y2, Y7
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y3, Y3
-	VPAND        bytes0f<>+0(SB), Y4, Y6
-	VPSLLW       $0x02, Y5, Y7
+	VPOR         Y7, Y4, Y4
+	VPMADDUBSW   64(CX), Y4, Y4
+	VPSHUFB      wordPairShuf4<>+0(SB), Y2, Y7
+	VPMADDWD     Y7, Y4, Y4
+	VPADDD       Y4, Y1, Y1
+	VPSRLW       $0x04, Y5, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
+	VPSRLW       $0x02, Y6, Y5
+	VPAND        bytes30<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPMADDUBSW   96(CX), Y4, Y4
+	VPSHUFB      wordPairShuf6<>+0(SB), Y2, Y2
+	VPMADDWD     Y2, Y4, Y4
+	VPADDD       Y4, Y1, Y1
+	VPMOVSXBW    200(AX), X3
+	VINSERTI128  $0x01, X3, Y3, Y2
+	VMOVDQU      64(AX), Y4
+	VMOVDQU      96(AX), Y5
+	VMOVDQU      160(AX), Y6
+	VPAND        bytes0f<>+0(SB), Y4, Y7
+	VPSLLW       $0x04, Y6, Y8
+	VPAND        bytes30<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPMADDUBSW   128(CX), Y7, Y7
+	VPSHUFB      wordPairShuf0<>+0(SB), Y2, Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPAND        bytes0f<>+0(SB), Y5, Y7
+	VPSLLW       $0x02, Y6, Y8
+	VPAND        bytes30<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPMADDUBSW   160(CX), Y7, Y7
+	VPSHUFB      wordPairShuf2<>+0(SB), Y2, Y8
+	VPMADDWD     Y8, Y7, Y7
+	VPADDD       Y7, Y1, Y1
+	VPSRLW       $0x04, Y4, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
+	VMOVDQA      Y6, Y7
 	VPAND        bytes30<>+0(SB), Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VPMADDUBSW   32(CX), Y6, Y6
-	VPBROADCASTW 4(SP), X2
-	VPBROADCASTW 6(SP), X7
-	VINSERTI128  $0x01, X7, Y2, Y7
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y3, Y3
-	VPSRLW       $0x04, Y1, Y1
-	VPAND        bytes0f<>+0(SB), Y1, Y1
-	VMOVDQA      Y5, Y6
-	VPAND        bytes30<>+0(SB), Y6, Y6
-	VPOR         Y6, Y1, Y1
-	VPMADDUBSW   64(CX), Y1, Y1
-	VPBROADCASTW 8(SP), X2
-	VPBROADCASTW 10(SP), X6
-	VINSERTI128  $0x01, X6, Y2, Y6
-	VPMADDWD     Y6, Y1, Y1
-	VPADDD       Y1, Y3, Y3
-	VPSRLW       $0x04, Y4, Y1
-	VPAND        bytes0f<>+0(SB), Y1, Y1
-	VPSRLW       $0x02, Y5, Y4
-	VPAND        bytes30<>+0(SB), Y4, Y4
-	VPOR         Y4, Y1, Y1
-	VPMADDUBSW   96(CX), Y1, Y1
-	VPBROADCASTW 12(SP), X2
-	VPBROADCASTW 14(SP), X4
-	VINSERTI128  $0x01, X4, Y2, Y4
-	VPMADDWD     Y4, Y1, Y1
-	VPADDD       Y1, Y3, Y3
-	VMOVDQU      64(AX), Y1
-	VMOVDQU      96(AX), Y4
-	VMOVDQU      160(AX), Y5
-	VPAND        bytes0f<>+0(SB), Y1, Y6
-	VPSLLW       $0x04, Y5, Y7
-	VPAND        bytes30<>+0(SB), Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VPMADDUBSW   128(CX), Y6, Y6
-	VPBROADCASTW 16(SP), X2
-	VPBROADCASTW 18(SP), X7
-	VINSERTI128  $0x01, X7, Y2, Y7
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y3, Y3
-	VPAND        bytes0f<>+0(SB), Y4, Y6
-	VPSLLW       $0x02, Y5, Y7
-	VPAND        bytes30<>+0(SB), Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VPMADDUBSW   160(CX), Y6, Y6
-	VPBROADCASTW 20(SP), X2
-	VPBROADCASTW 22(SP), X7
-	VINSERTI128  $0x01, X7, Y2, Y7
-	VPMADDWD     Y7, Y6, Y6
-	VPADDD       Y6, Y3, Y3
-	VPSRLW       $0x04, Y1, Y1
-	VPAND        bytes0f<>+0(SB), Y1, Y1
-	VMOVDQA      Y5, Y6
-	VPAND        bytes30<>+0(SB), Y6, Y6
-	VPOR         Y6, Y1, Y1
-	VPMADDUBSW   192(CX), Y1, Y1
-	VPBROADCASTW 24(SP), X2
-	VPBROADCASTW 26(SP), X6
-	VINSERTI128  $0x01, X6, Y2, Y6
-	VPMADDWD     Y6, Y1, Y1
-	VPADDD       Y1, Y3, Y3
-	VPSRLW       $0x04, Y4, Y1
-	VPAND        bytes0f<>+0(SB), Y1, Y1
-	VPSRLW       $0x02, Y5, Y4
-	VPAND        bytes30<>+0(SB), Y4, Y4
-	VPOR         Y4, Y1, Y1
-	VPMADDUBSW   224(CX), Y1, Y1
-	VPBROADCASTW 28(SP), X2
-	VPBROADCASTW 30(SP), X4
-	VINSERTI128  $0x01, X4, Y2, Y4
-	VPMADDWD     Y4, Y1, Y1
-	VPADDD       Y1, Y3, Y3
-	VCVTDQ2PS    Y3, Y3
+	VPOR         Y7, Y4, Y4
+	VPMADDUBSW   192(CX), Y4, Y4
+	VPSHUFB      wordPairShuf4<>+0(SB), Y2, Y7
+	VPMADDWD     Y7, Y4, Y4
+	VPADDD       Y4, Y1, Y1
+	VPSRLW       $0x04, Y5, Y4
+	VPAND        bytes0f<>+0(SB), Y4, Y4
+	VPSRLW       $0x02, Y6, Y5
+	VPAND        bytes30<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPMADDUBSW   224(CX), Y4, Y4
+	VPSHUFB      wordPairShuf6<>+0(SB), Y2, Y2
+	VPMADDWD     Y2, Y4, Y4
+	VPADDD       Y4, Y1, Y1
+	VCVTDQ2PS    Y1, Y1
 	MOVWLZX      208(AX), DI
-	VMOVD        DI, X1
-	VCVTPH2PS    X1, X1
-	VMULSS       (DX), X1, X1
-	VBROADCASTSS X1, Y1
-	VFMADD231PS  Y3, Y1, Y0
+	VMOVD        DI, X2
+	VCVTPH2PS    X2, X2
+	VMULSS       (DX), X2, X2
+	VBROADCASTSS X2, Y2
+	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         $0x000000d2, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x04, DX
 	ADDQ         $0x20, BX
 	DECQ         SI
-	JMP          loop
+	JMP          dotQ6_KAVX2_loop
 
-done:
+dotQ6_KAVX2_done:
 	VEXTRACTF128 $0x01, Y0, X1
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0

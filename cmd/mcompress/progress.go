@@ -131,5 +131,6 @@ func (r *reporter) Finish() {
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // type names such as list<struct<...>> stay readable
 	return enc.Encode(v)
 }

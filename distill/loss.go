@@ -333,6 +333,7 @@ func topKGrad(z []float32, v int, tk *TopKBatch, skip []bool, o LossOptions, g [
 // topKScratch holds the per-row buffers of topKGrad.
 type topKScratch struct {
 	a, c []float64 // student and teacher bucket log-probabilities (then tempered, normalised)
+	e    []float64 // exp(z − max z) of the row
 }
 
 // row computes one row's KL between bucketed distributions and writes its gradient into g.
@@ -355,15 +356,20 @@ func (s *topKScratch) row(z []float32, ids []int32, lp []float32, tail float64, 
 	}
 	s.a = grow(s.a, n)
 	s.c = grow(s.c, n)
-	// Student: log-sum-exp over all tokens, and over the tail tokens.
-	m := math.Inf(-1)
-	for _, x := range z {
-		m = math.Max(m, float64(x))
+	// Student: log-sum-exp over all tokens, and over the tail tokens; e keeps exp(z − max).
+	mx := z[0]
+	for _, x := range z[1:] {
+		if x > mx {
+			mx = x
+		}
 	}
+	m := float64(mx)
+	s.e = grow(s.e, len(z))
 	all, out := 0.0, 0.0
 	j := 0
 	for vi, x := range z {
 		e := math.Exp(float64(x) - m)
+		s.e[vi] = e
 		all += e
 		if j < k && int(ids[j]) == vi {
 			j++
@@ -376,7 +382,7 @@ func (s *topKScratch) row(z []float32, ids []int32, lp []float32, tail float64, 
 	if o.TopKMode == TopKRenorm {
 		in := 0.0
 		for _, id := range ids {
-			in += math.Exp(float64(z[id]) - m)
+			in += s.e[id]
 		}
 		norm = m + math.Log(in)
 	}
@@ -416,14 +422,14 @@ func (s *topKScratch) row(z []float32, ids []int32, lp []float32, tail float64, 
 		g[id] = float32(grad(i))
 	}
 	if withTail {
-		gt := grad(k)
+		gt := grad(k) / out
 		j = 0
-		for vi, x := range z {
+		for vi := range z {
 			if j < k && int(ids[j]) == vi {
 				j++
 				continue
 			}
-			g[vi] = float32(gt * math.Exp(float64(x)-lseOut))
+			g[vi] = float32(gt * s.e[vi])
 		}
 	}
 	return kl
@@ -448,6 +454,7 @@ func normalizeLog(x []float64) {
 		x[i] -= l
 	}
 }
+
 
 func grow(b []float64, n int) []float64 {
 	if cap(b) < n {

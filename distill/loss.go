@@ -455,7 +455,6 @@ func normalizeLog(x []float64) {
 	}
 }
 
-
 func grow(b []float64, n int) []float64 {
 	if cap(b) < n {
 		return make([]float64, n)

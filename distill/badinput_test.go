@@ -52,7 +52,7 @@ func TestBadInput(t *testing.T) {
 		{"dataset shorter than one sequence", func(o *Options) { o.Data.Path = short; o.SeqLen = 256 }, "fewer tokens than one sequence"},
 		{"missing dataset", func(o *Options) { o.Data.Path = filepath.Join(tmp, "none.txt") }, "none.txt"},
 		{"sequence longer than the teacher's context", func(o *Options) { o.SeqLen = 4096 }, "context"},
-		{"unwritable output", func(o *Options) { o.Output = filepath.Join(aFile, "run") }, "a-file"},
+		{"unwritable output", func(o *Options) { o.Output = filepath.Join(aFile, "run") }, "a-file is not a folder"},
 		{"alpha without teacher", func(o *Options) { o.Teacher = ""; o.Student.Tokenizer = other }, "needs a teacher"},
 		{"learning rate", func(o *Options) { o.Optim.LR = -1 }, "learning rate"},
 		{"alpha out of range", func(o *Options) { o.Loss.Alpha = 2 }, "alpha"},

@@ -258,6 +258,9 @@ func (r *runner) close() {
 // anything is written.
 func (r *runner) setup(ctx context.Context) error {
 	o := &r.o
+	if err := checkWritable(o.Output); err != nil {
+		return err
+	}
 	var err error
 	if o.TeacherCache != "" {
 		if r.cache, err = OpenCache(o.TeacherCache); err != nil {
@@ -465,6 +468,33 @@ func (r *runner) fingerprint() string {
 	b, _ := json.Marshal(v)
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// checkWritable reports, before any work, an output that cannot be created: the nearest
+// existing ancestor of path must be a folder in which a file can be created (nothing is left).
+func checkWritable(path string) error {
+	dir := filepath.Clean(path)
+	for {
+		st, err := os.Stat(dir)
+		if err == nil {
+			if !st.IsDir() {
+				return badInputf("output %s: %s is not a folder", path, dir)
+			}
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return badInputf("output %s: %v", path, err)
+		}
+		dir = parent
+	}
+	f, err := os.CreateTemp(dir, ".mcompress-write-test-")
+	if err != nil {
+		return badInputf("output %s is not writable: %v", path, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
 }
 
 // prepareOutput creates the run folder and checks that it is writable.

@@ -86,7 +86,7 @@ func TestDistillCommandBadInput(t *testing.T) {
 		{"unknown flag", []string{"distill", "--teacher", teacher, "--vocab-check"}, "unknown flag"},
 		{"config cannot be built", []string{"distill", "--teacher", teacher, "--data", short, "--student-config", badCfg}, "cannot be built"},
 		{"dataset shorter than one sequence", append([]string{"distill", "--teacher", teacher, "--data", short}, student...), "fewer tokens"},
-		{"unwritable output", append([]string{"distill", "--teacher", teacher, "--data", filepath.Join(f, "valid.txt")}, student...), "not a directory"},
+		{"unwritable output", append([]string{"distill", "--teacher", teacher, "--data", filepath.Join(f, "valid.txt")}, student...), "is not a folder"},
 		{"bad schedule", []string{"train", "--tokenizer", teacher, "--data", short, "--schedule", "sawtooth"}, "sawtooth"},
 		{"train without tokenizer", []string{"train", "--data", short}, "--tokenizer"},
 		{"bad token budget", []string{"train", "--tokenizer", teacher, "--data", short, "--tokens", "lots"}, "lots"},

@@ -10,42 +10,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcompress/mcompress/internal/testfixtures"
+
 	"github.com/stretchr/testify/require"
 )
 
-// findShared returns ../shared beside the repository root (the folder holding go.mod) and
-// whether it exists.
+// findShared returns ../shared beside the repository root and whether it exists.
 func findShared() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if st, err := os.Stat(shared); err != nil || !st.IsDir() {
-		return shared, false
-	}
-	return shared, true
+	dir, err := testfixtures.Find()
+	return dir, err == nil
 }
 
-// sharedDir returns ../shared or skips the test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	shared, ok := findShared()
-	if !ok {
-		t.Skipf("shared fixtures not found at %q (they sit at ../shared beside the repository root)", shared)
-	}
-	return shared
-}
+// sharedDir returns ../shared beside the repository, skipping the test when it is absent.
+func sharedDir(t testing.TB) string { t.Helper(); return testfixtures.Shared(t) }
 
 // parquetFixtures returns the datasets/parquet fixture folder, skipping when absent.
 func parquetFixtures(t testing.TB) string {

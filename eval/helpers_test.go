@@ -1,35 +1,16 @@
 package eval
 
 import (
-	"github.com/mcompress/mcompress/datasets"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mcompress/mcompress/datasets"
+	"github.com/mcompress/mcompress/internal/testfixtures"
 )
 
-// sharedDir returns ../shared beside the repository root, skipping the test when absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared fixtures not found at %s: %v", shared, err)
-	}
-	return shared
-}
+// sharedDir returns ../shared beside the repository, skipping the test when it is absent.
+func sharedDir(t testing.TB) string { t.Helper(); return testfixtures.Shared(t) }
 
 // fixtureDir returns the shakespeare-llama fixture folder, skipping when absent.
 func fixtureDir(t testing.TB) string {

@@ -10,31 +10,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mcompress/mcompress/internal/testfixtures"
 )
 
 // sharedDir returns ../shared beside the repository, skipping the test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(s); err != nil {
-		t.Skipf("../shared (reference fixtures) not present: %v", err)
-	}
-	return s
-}
+func sharedDir(t testing.TB) string { t.Helper(); return testfixtures.Shared(t) }
 
 // sampleMetadata covers every value type, nested arrays and empty arrays.
 func sampleMetadata() Metadata {

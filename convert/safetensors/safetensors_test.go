@@ -11,31 +11,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/mcompress/mcompress/internal/testfixtures"
 )
 
 // sharedDir returns ../shared beside the repository, skipping the test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(s); err != nil {
-		t.Skipf("../shared (reference fixtures) not present: %v", err)
-	}
-	return s
-}
+func sharedDir(t testing.TB) string { t.Helper(); return testfixtures.Shared(t) }
 
 // rawFile assembles a safetensors file from a literal header and data, without validation.
 func rawFile(header string, data []byte) []byte {

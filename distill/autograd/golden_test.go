@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/mcompress/mcompress/internal/testfixtures"
 )
 
 // The golden checks compare the engine, through the test model of llama_test.go, with the
@@ -17,29 +19,8 @@ import (
 // there): per tensor max|ours − golden| / max|golden| below 1e-4 in float32 and 1e-6 in
 // float64, losses within 1e-5 (float32) relative.
 
-// sharedDir returns ../shared beside the repository root, or skips the test.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "fixtures", "shakespeare-llama", "grads", "index.json")); err != nil {
-		t.Skipf("golden fixtures not found at %s (the shared fixture folder sits beside the repository): %v", shared, err)
-	}
-	return shared
-}
+// sharedDir returns ../shared beside the repository, skipping the test when it is absent.
+func sharedDir(t testing.TB) string { t.Helper(); return testfixtures.Shared(t) }
 
 // stFile is a parsed safetensors file (test-only reader: F32 and BF16, little-endian).
 type stFile struct {

@@ -9,33 +9,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mcompress/mcompress/internal/testfixtures"
+
 	"github.com/mcompress/mcompress/convert/dtype"
 	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // sharedDir returns ../shared beside the repository, skipping the test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(s); err != nil {
-		t.Skipf("../shared (reference fixtures) not present: %v", err)
-	}
-	return s
-}
+func sharedDir(t testing.TB) string { t.Helper(); return testfixtures.Shared(t) }
 
 // scaleOffsets lists the byte offsets of the F16 scale fields in one block of each type, which
 // random test blocks overwrite with sane values.

@@ -8,41 +8,21 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mcompress/mcompress/internal/testfixtures"
 )
 
-// findShared returns ../shared beside the repository root (the directory holding go.mod), or
-// a reason why there is none.
+// findShared returns ../shared beside the repository root, or a reason why there is none.
 func findShared() (string, string) {
-	dir, err := os.Getwd()
+	dir, err := testfixtures.Find()
 	if err != nil {
 		return "", err.Error()
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", "no go.mod above the package directory; cannot locate ../shared"
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(shared); err != nil {
-		return "", "shared fixtures not found at " + shared + "; skipping"
-	}
-	return shared, ""
+	return dir, ""
 }
 
-// sharedDir returns ../shared beside the repository root, skipping the test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, why := findShared()
-	if dir == "" {
-		t.Skip(why)
-	}
-	return dir
-}
+// sharedDir returns ../shared beside the repository, skipping the test when it is absent.
+func sharedDir(t testing.TB) string { t.Helper(); return testfixtures.Shared(t) }
 
 // vocabTest is one test vector of llama.cpp's tests/test-tokenizer-0.
 type vocabTest struct {

@@ -222,13 +222,19 @@ func orderModels(models []string, base string) []string {
 	return out
 }
 
-// modelNames gives each path a short unique name: the file name without .gguf, with "#2",
+// modelNames gives each path a short unique name: the file name without .gguf (prefixed by its
+// folder when the file is the generic "model.gguf" that train and distill write), with "#2",
 // "#3" ... appended to repeats.
 func modelNames(paths []string) []string {
 	names := make([]string, len(paths))
 	seen := map[string]int{}
 	for i, p := range paths {
 		n := strings.TrimSuffix(filepath.Base(p), ".gguf")
+		if n == "model" {
+			if dir := filepath.Base(filepath.Dir(filepath.Clean(p))); dir != "." && dir != string(filepath.Separator) {
+				n = dir + "/" + n
+			}
+		}
 		seen[n]++
 		if seen[n] > 1 {
 			n = fmt.Sprintf("%s#%d", n, seen[n])

@@ -144,7 +144,7 @@ an unknown type) exits with code 2.`,
 			if err != nil {
 				return quantizeError(err)
 			}
-			for _, w := range sum.Warnings {
+			for _, w := range condenseWarnings(sum.Warnings, 3) {
 				rep.Logf("warning: %s", w)
 			}
 			if g.json {
@@ -240,4 +240,14 @@ func openQuantizeSource(path string, threads int) (quantizeSource, error) {
 		return quantize.OpenHF(path, threads)
 	}
 	return quantize.OpenGGUF(path)
+}
+
+// condenseWarnings keeps the first n warnings and sums up the rest in one line, so that a model
+// whose every tensor falls back to another type does not flood the log (--json and --dry-run
+// list them all).
+func condenseWarnings(ws []string, n int) []string {
+	if len(ws) <= n+1 {
+		return ws
+	}
+	return append(ws[:n:n], fmt.Sprintf("... and %d more like these (--dry-run or --json lists them all)", len(ws)-n))
 }

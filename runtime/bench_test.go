@@ -58,7 +58,9 @@ var random1B = struct {
 
 // BenchmarkRandom1B measures a llama model of TinyLlama-1.1B's shape with random weights in
 // F16, Q8_0 and Q4_K_M, written to a temporary folder on first use (about 4 GB in all) and
-// removed when the benchmarks end. Skipped under -short.
+// removed when the benchmarks end. MCOMPRESS_BENCH_1B_DIR names a folder to keep them in
+// instead (written there if missing, never removed), so that repeated runs skip the writing.
+// Skipped under -short.
 func BenchmarkRandom1B(b *testing.B) {
 	if testing.Short() {
 		b.Skip("writes 4 GB of random models")
@@ -67,9 +69,16 @@ func BenchmarkRandom1B(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	dir := os.Getenv("MCOMPRESS_BENCH_1B_DIR")
 	random1B.once.Do(func() {
-		random1B.dir, err = os.MkdirTemp("", "mcompress-1b-")
+		if dir == "" {
+			random1B.dir, err = os.MkdirTemp("", "mcompress-1b-")
+			dir = random1B.dir
+		}
 	})
+	if dir == "" {
+		dir = random1B.dir
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,7 +88,7 @@ func BenchmarkRandom1B(b *testing.B) {
 		mixed bool
 	}{{"F16", gguf.TypeF16, false}, {"Q8_0", gguf.TypeQ8_0, false}, {"Q4_K_M", gguf.TypeQ4_K, true}} {
 		b.Run(c.name, func(b *testing.B) {
-			path := filepath.Join(random1B.dir, fmt.Sprintf("random-1b-%s.gguf", c.name))
+			path := filepath.Join(dir, fmt.Sprintf("random-1b-%s.gguf", c.name))
 			if _, err := os.Stat(path); err != nil {
 				if err := WriteRandomModel(path, RandomModelOptions{Config: cfg, Type: c.typ, Mixed: c.mixed, Seed: 1}); err != nil {
 					b.Fatal(err)

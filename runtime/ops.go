@@ -1,10 +1,6 @@
 package runtime
 
-import (
-	"math"
-
-	"github.com/mcompress/mcompress/runtime/kernels"
-)
+import "math"
 
 // rmsNorm writes x / sqrt(mean(x^2) + eps) * w to dst (dst may be x).
 func rmsNorm(dst, x, w []float32, eps float64) {
@@ -17,29 +13,6 @@ func rmsNorm(dst, x, w []float32, eps float64) {
 	dst = dst[:len(x)]
 	for i, v := range x {
 		dst[i] = v * scale * w[i]
-	}
-}
-
-// softmax replaces x with exp(x - max) / sum, in place.
-func softmax(x []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		m = max(m, v)
-	}
-	var sum float64
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
-		x[i] = e
-		sum += float64(e)
-	}
-	kernels.ScaleF32(float32(1/sum), x)
-}
-
-// swiglu writes silu(gate) * up into gate.
-func swiglu(gate, up []float32) {
-	up = up[:len(gate)]
-	for i, g := range gate {
-		gate[i] = g / (1 + float32(math.Exp(-float64(g)))) * up[i]
 	}
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/runtime/kernels"
@@ -18,12 +19,16 @@ const maxCacheBytes = 64 << 30
 // scratch buffers of the forward pass. A Session is not safe for concurrent use; run several
 // Sessions of one Model for that.
 type Session struct {
-	m    *Model
-	ctx  int
-	kc   [][]float32 // per layer: ctx rows of KVDim keys
-	vc   [][]float32 // per layer: ctx rows of KVDim values
-	n    int         // positions filled
-	rope *rope
+	m      *Model
+	ctx    int
+	ctxPad int         // ctx rounded up to a multiple of 64: the row length of the key cache
+	kc     [][]float32 // per layer: keys transposed, KVHeads × HeadDim rows of ctxPad positions
+	vc     [][]float32 // per layer: ctx rows of KVDim values
+	n      int         // positions filled
+	rope   *rope
+
+	attnMu   sync.Mutex
+	attnFree []*attnScratch // scratch of attention tasks not in use
 
 	// BatchSize is the most tokens processed as one matrix; longer inputs are split.
 	// 0 means DefaultBatchSize.
@@ -52,15 +57,16 @@ func (m *Model) NewSession(ctxLen int) (*Session, error) {
 	if ctxLen <= 0 {
 		return nil, fmt.Errorf("runtime: context length %d must be positive", ctxLen)
 	}
-	bytes := 2 * int64(m.cfg.Layers) * int64(ctxLen) * int64(m.cfg.KVDim()) * 4
+	ctxPad := (ctxLen + 63) &^ 63
+	bytes := int64(m.cfg.Layers) * int64(ctxLen+ctxPad) * int64(m.cfg.KVDim()) * 4
 	if bytes > maxCacheBytes {
 		return nil, fmt.Errorf("runtime: KV cache for %d positions would take %d bytes (limit %d); use a shorter context", ctxLen, bytes, int64(maxCacheBytes))
 	}
-	s := &Session{m: m, ctx: ctxLen, rope: newRope(m)}
+	s := &Session{m: m, ctx: ctxLen, ctxPad: ctxPad, rope: newRope(m)}
 	s.kc = make([][]float32, m.cfg.Layers)
 	s.vc = make([][]float32, m.cfg.Layers)
 	for i := range s.kc {
-		s.kc[i] = make([]float32, ctxLen*m.cfg.KVDim())
+		s.kc[i] = make([]float32, ctxPad*m.cfg.KVDim())
 		s.vc[i] = make([]float32, ctxLen*m.cfg.KVDim())
 	}
 	return s, nil
@@ -77,7 +83,7 @@ func (s *Session) Reset() { s.n = 0 }
 
 // CacheBytes returns the size of the KV cache in bytes.
 func (s *Session) CacheBytes() int64 {
-	return 2 * int64(len(s.kc)) * int64(s.ctx) * int64(s.m.cfg.KVDim()) * 4
+	return int64(len(s.kc)) * int64(s.ctx+s.ctxPad) * int64(s.m.cfg.KVDim()) * 4
 }
 
 // Forward evaluates tokens at positions pos, pos+1, ... and returns logits: for every token
@@ -177,7 +183,9 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 				cs := b.cs[t*s.rope.dims : (t+1)*s.rope.dims]
 				s.rope.apply(qt, hd, cs)
 				s.rope.apply(kt, hd, cs)
-				copy(kc[(pos+t)*kvd:(pos+t+1)*kvd], kt)
+				for d, kv := range kt {
+					kc[d*s.ctxPad+pos+t] = kv
+				}
 				copy(vc[(pos+t)*kvd:(pos+t+1)*kvd], v[t*kvd:(t+1)*kvd])
 			}
 		})
@@ -197,7 +205,7 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 		kernels.MatMul(p, gate, l.wgate, &b.acts)
 		kernels.MatMul(p, up, l.wup, &b.acts)
 		p.For(T, 1, func(lo, hi int) {
-			swiglu(gate[lo*cfg.FFN:hi*cfg.FFN], up[lo*cfg.FFN:hi*cfg.FFN])
+			kernels.SwiGLU(gate[lo*cfg.FFN:hi*cfg.FFN], up[lo*cfg.FFN:hi*cfg.FFN])
 		})
 		if m.observer != nil {
 			m.observe(gate, T, cfg.FFN, m.obsNames[li].down)
@@ -222,29 +230,85 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 	kernels.MatMul(p, dst, m.output, &b.acts)
 }
 
+// attnRows is the number of query rows (heads of one KV group times tokens) an attention task
+// takes: the scores of a task are attnRows × positions floats.
+const attnRows = 32
+
+// attnScratch holds one attention task's packed queries, scores and outputs.
+type attnScratch struct {
+	q, s, o []float32
+}
+
+func (s *Session) getAttnScratch() *attnScratch {
+	s.attnMu.Lock()
+	defer s.attnMu.Unlock()
+	if n := len(s.attnFree); n > 0 {
+		a := s.attnFree[n-1]
+		s.attnFree = s.attnFree[:n-1]
+		return a
+	}
+	hd := s.m.cfg.HeadDim
+	return &attnScratch{q: make([]float32, attnRows*hd), s: make([]float32, attnRows*s.ctxPad), o: make([]float32, attnRows*hd)}
+}
+
+func (s *Session) putAttnScratch(a *attnScratch) {
+	s.attnMu.Lock()
+	s.attnFree = append(s.attnFree, a)
+	s.attnMu.Unlock()
+}
+
 // attention computes causal grouped-query attention for T queries at positions pos.. against
 // the cache (which already holds their keys and values), writing each head's output into att.
+// The query rows of one KV head (its group's heads for each token, token-major) are taken
+// attnRows at a time: scores = Q·Kᵀ against the transposed key cache, the softmax of each row
+// over its causal length, then P·V; every value is computed the same way whatever the tiling,
+// so results do not depend on the thread count or on T.
 func (s *Session) attention(att, q, kc, vc []float32, T, pos int) {
 	cfg := s.m.cfg
-	nh, hd, qd, kvd := cfg.Heads, cfg.HeadDim, cfg.QDim(), cfg.KVDim()
-	group := nh / cfg.KVHeads
+	nh, nkv, hd, qd, kvd := cfg.Heads, cfg.KVHeads, cfg.HeadDim, cfg.QDim(), cfg.KVDim()
+	group := nh / nkv
+	rows := T * group
+	blocks := (rows + attnRows - 1) / attnRows
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	s.m.pool.For(nh*T, 1, func(lo, hi int) {
-		scores := make([]float32, pos+T)
-		for idx := lo; idx < hi; idx++ {
-			t, hh := idx/nh, idx%nh
-			n := pos + t + 1
-			g := hh / group
-			qv := q[t*qd+hh*hd : t*qd+(hh+1)*hd]
-			sc := scores[:n]
-			for j := range sc {
-				sc[j] = kernels.DotF32(qv, kc[j*kvd+g*hd:j*kvd+(g+1)*hd]) * scale
+	s.m.pool.For(nkv*blocks, 1, func(lo, hi int) {
+		sc := s.getAttnScratch()
+		defer s.putAttnScratch(sc)
+		for task := lo; task < hi; task++ {
+			g, blk := task/blocks, task%blocks
+			m0, m1 := blk*attnRows, min(rows, (blk+1)*attnRows)
+			mr := m1 - m0
+			mp := (mr + 7) &^ 7 // rows padded for the 8-row kernels
+			nmax := pos + (m1-1)/group + 1
+			width := (nmax + 63) &^ 63 // score columns, within ctxPad
+			for m := m0; m < m1; m++ {
+				t, i := m/group, m%group
+				src := q[t*qd+(g*group+i)*hd : t*qd+(g*group+i+1)*hd]
+				dst := sc.q[(m-m0)*hd : (m-m0+1)*hd]
+				for d, v := range src {
+					dst[d] = v * scale
+				}
 			}
-			softmax(sc)
-			o := att[t*qd+hh*hd : t*qd+(hh+1)*hd]
-			clear(o)
-			for j, w := range sc {
-				kernels.AxpyF32(w, vc[j*kvd+g*hd:j*kvd+(g+1)*hd], o)
+			clear(sc.q[mr*hd : mp*hd])
+			S := sc.s[:mp*width]
+			kernels.GemmF32(mp, width, hd, sc.q, hd, kc[g*hd*s.ctxPad:(g+1)*hd*s.ctxPad], s.ctxPad, S, width)
+			var inv [attnRows]float32
+			for m := m0; m < m1; m++ {
+				n := pos + m/group + 1
+				row := S[(m-m0)*width : (m-m0)*width+width]
+				inv[m-m0] = 1 / kernels.SoftmaxExp(row[:n])
+				clear(row[n:nmax])
+			}
+			for r := mr; r < mp; r++ {
+				clear(S[r*width : r*width+nmax])
+			}
+			kernels.GemmF32(mp, hd, nmax, S, width, vc[g*hd:], kvd, sc.o, hd)
+			for m := m0; m < m1; m++ {
+				t, i := m/group, m%group
+				dst := att[t*qd+(g*group+i)*hd : t*qd+(g*group+i+1)*hd]
+				f := inv[m-m0]
+				for d, v := range sc.o[(m-m0)*hd : (m-m0+1)*hd] {
+					dst[d] = v * f
+				}
 			}
 		}
 	})

@@ -105,3 +105,21 @@ func dotF16AVX512(w *byte, x *float32, n int) float32
 
 // dotF16x4AVX512 writes to out[t] the dot product of n F16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 32.
 func dotF16x4AVX512(w *byte, x *float32, xs int, n int, out *float32)
+
+// gemmF16x4x4AVX512 writes to out[t*os+4*r bytes] the dot product of n F16 values at w+r*ws with the n floats at x+t*xs, for rows r < 4 and tokens t < 4; n is a multiple of 16.
+func gemmF16x4x4AVX512(w *byte, ws int, x *float32, xs int, n int, out *float32, os int)
+
+// gemmF32x8x32AVX512 stores into the 8x32 block at c (rows ldc bytes apart) the product of a (8 rows of k floats, lda bytes apart) and b (k rows, ldb bytes apart).
+func gemmF32x8x32AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
+// gemmF32x4x64AVX512 stores into the 4x64 block at c (rows ldc bytes apart) the product of a (4 rows of k floats, lda bytes apart) and b (k rows, ldb bytes apart).
+func gemmF32x4x64AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
+// gemmF32x8x16AVX512 stores into the 8x16 block at c (rows ldc bytes apart) the product of a (8 rows of k floats, lda bytes apart) and b (k rows, ldb bytes apart).
+func gemmF32x8x16AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
+// softmaxAVX512 replaces the n floats at x (n ≥ 1) with exp(x − max x) and returns their sum.
+func softmaxAVX512(x *float32, n int) float32
+
+// swigluAVX512 replaces the n floats at gate with gate/(1+exp(−gate))·up.
+func swigluAVX512(gate *float32, up *float32, n int)

@@ -58,7 +58,7 @@ const rowTile = 16
 func MatMul(p *Pool, dst []float32, w Matrix, x *Acts) {
 	k := kernels[w.Type]
 	x.prepare(k.act, p)
-	dot, dot4 := k.dotFn(), k.dot4Fn()
+	dot, dot4, tile4 := k.dotFn(), k.dot4Fn(), k.tile4Fn()
 	rb := w.RowBytes()
 	rows, ntok, n := w.Rows, x.Ntok, x.N
 	_ = dst[ntok*rows-1]
@@ -70,7 +70,11 @@ func MatMul(p *Pool, dst []float32, w Matrix, x *Acts) {
 			t := 0
 			for ; dot4 != nil && t+4 <= ntok; t += 4 {
 				x.row(k.act, t, &r)
-				for i := r0; i < r1; i++ {
+				i := r0
+				for ; tile4 != nil && i+4 <= r1; i += 4 {
+					tile4(w.Data[i*rb:(i+4)*rb], rb, &r, n, dst[t*rows+i:], rows)
+				}
+				for ; i < r1; i++ {
 					dot4(w.Data[i*rb:(i+1)*rb], &r, n, &o4)
 					dst[t*rows+i] = o4[0]
 					dst[(t+1)*rows+i] = o4[1]

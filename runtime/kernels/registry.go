@@ -15,7 +15,11 @@ type typeKernel struct {
 	// dot4, when set, computes the dot products of one weight row with four consecutive
 	// tokens' activations at once (r is the first token's row; the others follow it in
 	// memory), reusing the unpacked weights; n is the row length.
-	dot4    func(w []byte, r *row, n int, out *[4]float32)
+	dot4 func(w []byte, r *row, n int, out *[4]float32)
+	// tile4, when set, multiplies four consecutive weight rows (w holds them, rb bytes apart)
+	// with four consecutive tokens (r is the first token's row; n the row length), writing
+	// token t's result for row i to out[t*os+i].
+	tile4   func(w []byte, rb int, r *row, n int, out []float32, os int)
 	dequant func(dst []float32, src []byte)
 }
 
@@ -116,4 +120,11 @@ func (k *typeKernel) dot4Fn() func(w []byte, r *row, n int, out *[4]float32) {
 		return nil
 	}
 	return k.dot4
+}
+
+func (k *typeKernel) tile4Fn() func(w []byte, rb int, r *row, n int, out []float32, os int) {
+	if UsePureGo {
+		return nil
+	}
+	return k.tile4
 }

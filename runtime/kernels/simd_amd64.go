@@ -147,6 +147,11 @@ func useAVX512() {
 		s := dotF16AVX512(&w[0], &r.f[0], n)
 		return s + dotF16RowAVX2(w[2*n:], &row{f: r.f[n:]})
 	}
+	if cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL && cpu.X86.HasBMI2 {
+		gemmF32Tiles = []gemmTile{{4, 64, gemmF32x4x64AVX512}, {8, 32, gemmF32x8x32AVX512}, {8, 16, gemmF32x8x16AVX512}}
+		softmaxSIMD = softmaxAVX512
+		swigluSIMD = swigluAVX512
+	}
 	avx2F16x4 := kernels[gguf.TypeF16].dot4
 	kernels[gguf.TypeF16].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
 		if n%32 != 0 {
@@ -154,6 +159,25 @@ func useAVX512() {
 			return
 		}
 		dotF16x4AVX512(&w[0], &r.f[0], 4*n, n, &out[0])
+	}
+	kernels[gguf.TypeF16].tile4 = func(w []byte, rb int, r *row, n int, out []float32, os int) {
+		if n%16 != 0 {
+			tile4ByRows(kernels[gguf.TypeF16].dot4, w, rb, r, n, out, os)
+			return
+		}
+		_ = out[3*os+3]
+		gemmF16x4x4AVX512(&w[0], rb, &r.f[0], 4*n, n, &out[0], 4*os)
+	}
+}
+
+// tile4ByRows computes a four-row tile with a four-token kernel, one row at a time.
+func tile4ByRows(dot4 func(w []byte, r *row, n int, out *[4]float32), w []byte, rb int, r *row, n int, out []float32, os int) {
+	var o [4]float32
+	for i := range 4 {
+		dot4(w[i*rb:(i+1)*rb], r, n, &o)
+		for t := range 4 {
+			out[t*os+i] = o[t]
+		}
 	}
 }
 

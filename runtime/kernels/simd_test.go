@@ -128,3 +128,93 @@ func TestAVX2KernelsUseVEXRegisters(t *testing.T) {
 		}
 	}
 }
+
+// TestTile4MatchesDot checks the four-row, four-token tile kernels against the pure-Go
+// one-token kernels, on row lengths that take the tile path and ones that fall back.
+func TestTile4MatchesDot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 10))
+	for _, typ := range SupportedTypes() {
+		k := kernels[typ]
+		if k.tile4 == nil {
+			continue
+		}
+		lengths := []int{256, 768, 2048}
+		if k.act == ActF32 {
+			lengths = append(lengths, 40, 48)
+		}
+		for _, n := range lengths {
+			var a Acts
+			a.Reset(randomActs(rng, 4, n), 4, n)
+			a.prepare(k.act, nil)
+			w := randomRow(rng, typ, 4*n)
+			rb := len(w) / 4
+			var r row
+			a.row(k.act, 0, &r)
+			const os = 7
+			out := make([]float32, 3*os+4)
+			k.tile4(w, rb, &r, n, out, os)
+			for i := range 4 {
+				wi := w[i*rb : (i+1)*rb]
+				wf := make([]float32, n)
+				k.dequant(wf, wi)
+				for tok := range 4 {
+					var rt row
+					a.row(k.act, tok, &rt)
+					want := k.dotGo(wi, &rt)
+					var mag float64
+					for j := range wf {
+						mag += math.Abs(float64(wf[j] * rt.f[j]))
+					}
+					if got := out[tok*os+i]; math.Abs(float64(got-want)) > 1e-5*mag+1e-6 {
+						t.Errorf("%s n=%d row %d token %d: tile %g, dot %g", typ, n, i, tok, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatMulMatchesPureGo multiplies matrices whose row and token counts are not multiples of
+// the tile sizes with the SIMD and the pure-Go kernels.
+func TestMatMulMatchesPureGo(t *testing.T) {
+	defer func(v bool) { UsePureGo = v }(UsePureGo)
+	rng := rand.New(rand.NewPCG(11, 11))
+	p := NewPool(2)
+	defer p.Close()
+	const rows, cols = 45, 512
+	for _, typ := range SupportedTypes() {
+		for _, ntok := range []int{1, 3, 4, 11} {
+			data := randomRow(rng, typ, rows*cols)
+			w, err := NewMatrix(typ, rows, cols, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randomActs(rng, ntok, cols)
+			got, want := make([]float32, ntok*rows), make([]float32, ntok*rows)
+			for _, pure := range []bool{true, false} {
+				UsePureGo = pure
+				var a Acts
+				a.Reset(x, ntok, cols)
+				dst := got
+				if pure {
+					dst = want
+				}
+				MatMul(p, dst, w, &a)
+			}
+			wf := make([]float32, cols)
+			for r := range rows {
+				kernels[typ].dequant(wf, data[r*w.RowBytes():(r+1)*w.RowBytes()])
+				for tok := range ntok {
+					var mag float64
+					for j, v := range wf {
+						mag += math.Abs(float64(v * x[tok*cols+j]))
+					}
+					g, wv := got[tok*rows+r], want[tok*rows+r]
+					if math.Abs(float64(g-wv)) > 1e-5*mag+1e-6 {
+						t.Errorf("%s ntok=%d [%d,%d]: SIMD %g, Go %g", typ, ntok, tok, r, g, wv)
+					}
+				}
+			}
+		}
+	}
+}

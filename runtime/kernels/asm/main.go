@@ -47,6 +47,12 @@ func main() {
 	axpyF32AVX512()
 	dotF16AVX512()
 	dotF16x4AVX512()
+	gemmF16x4x4()
+	gemmF32(8, 2)
+	gemmF32(4, 4)
+	gemmF32(8, 1)
+	softmaxRow()
+	swiglu()
 	Generate()
 }
 

@@ -1,0 +1,145 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// withPureGo runs f with UsePureGo set to pure and restores it.
+func withPureGo(pure bool, f func()) {
+	defer func(v bool) { UsePureGo = v }(UsePureGo)
+	UsePureGo = pure
+	f()
+}
+
+func TestExpf32(t *testing.T) {
+	for _, c := range []struct{ x, want float64 }{
+		{0, 1}, {1, math.E}, {-1, 1 / math.E}, {-200, 0}, {float64(math.Inf(-1)), 0}, {-104, 0},
+	} {
+		got := expf32(float32(c.x))
+		if math.Abs(float64(got)-c.want) > 2e-7*c.want {
+			t.Errorf("expf32(%g) = %g, want %g", c.x, got, c.want)
+		}
+	}
+	if got := expf32(100); !math.IsInf(float64(got), 1) && got < 3e38 {
+		t.Errorf("expf32(100) = %g, want the top of the range", got)
+	}
+	var worst float64
+	for x := -87.0; x < 88; x += 0.001 {
+		got, want := float64(expf32(float32(x))), math.Exp(float64(float32(x)))
+		worst = max(worst, math.Abs(got-want)/want)
+	}
+	if worst > 3e-7 {
+		t.Errorf("expf32 relative error %g over [-87, 88]", worst)
+	}
+}
+
+// TestGemmF32 checks GemmF32 on shapes that mix every tile with the pure-Go edges, against a
+// float64 product and between the SIMD and pure-Go paths (which must agree exactly).
+func TestGemmF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	for _, s := range []struct{ m, n, k int }{
+		{1, 1, 1}, {3, 17, 5}, {8, 32, 32}, {9, 33, 64}, {16, 64, 32}, {32, 160, 64}, {13, 200, 129}, {4, 64, 0},
+	} {
+		lda, ldb, ldc := s.k+3, s.n+5, s.n+1
+		a := randomActs(rng, max(s.m, 1), lda)
+		b := randomActs(rng, max(s.k, 1), ldb)
+		var got, want []float32
+		for _, pure := range []bool{false, true} {
+			c := make([]float32, s.m*ldc)
+			for i := range c {
+				c[i] = float32(i) // overwritten inside the block, kept outside
+			}
+			withPureGo(pure, func() { GemmF32(s.m, s.n, s.k, a, lda, b, ldb, c, ldc) })
+			if pure {
+				want = c
+			} else {
+				got = c
+			}
+		}
+		for i := range s.m {
+			for j := range ldc {
+				g, w := got[i*ldc+j], want[i*ldc+j]
+				if math.Float32bits(g) != math.Float32bits(w) {
+					t.Fatalf("%v [%d,%d]: SIMD %g, Go %g", s, i, j, g, w)
+				}
+				if j >= s.n {
+					if g != float32(i*ldc+j) {
+						t.Fatalf("%v: wrote outside the block at [%d,%d]", s, i, j)
+					}
+					continue
+				}
+				var ref, mag float64
+				for p := range s.k {
+					v := float64(a[i*lda+p]) * float64(b[p*ldb+j])
+					ref += v
+					mag += math.Abs(v)
+				}
+				if math.Abs(float64(g)-ref) > 1e-6*mag+1e-30 {
+					t.Fatalf("%v [%d,%d]: %g, want %g", s, i, j, g, ref)
+				}
+			}
+		}
+	}
+}
+
+func TestSoftmaxExp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 13))
+	for _, n := range []int{1, 5, 16, 17, 31, 64, 100, 1000} {
+		x := randomActs(rng, 1, n)
+		x[n/2] = float32(math.Inf(-1)) // masked positions
+		var outs [2][]float32
+		var sums [2]float32
+		for i, pure := range []bool{false, true} {
+			y := append([]float32(nil), x...)
+			withPureGo(pure, func() { sums[i] = SoftmaxExp(y) })
+			outs[i] = y
+		}
+		if math.Float32bits(sums[0]) != math.Float32bits(sums[1]) {
+			t.Errorf("n=%d: sum SIMD %g, Go %g", n, sums[0], sums[1])
+		}
+		m := math.Inf(-1)
+		for _, v := range x {
+			m = math.Max(m, float64(v))
+		}
+		var sum float64
+		for i, v := range x {
+			if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+				t.Fatalf("n=%d element %d: SIMD %g, Go %g", n, i, outs[0][i], outs[1][i])
+			}
+			want := math.Exp(float64(v - float32(m))) // the argument is rounded to float32 first
+			sum += want
+			if math.Abs(float64(outs[0][i])-want) > 3e-7*want {
+				t.Fatalf("n=%d element %d: %g, want %g", n, i, outs[0][i], want)
+			}
+		}
+		if math.Abs(float64(sums[0])-sum) > 1e-6*sum {
+			t.Errorf("n=%d: sum %g, want %g", n, sums[0], sum)
+		}
+	}
+}
+
+func TestSwiGLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 14))
+	for _, n := range []int{1, 15, 16, 33, 768} {
+		g, u := randomActs(rng, 1, n), randomActs(rng, 1, n)
+		g[0], u[0] = -200, 3 // exp(200) overflows: silu → -0
+		var outs [2][]float32
+		for i, pure := range []bool{false, true} {
+			y := append([]float32(nil), g...)
+			withPureGo(pure, func() { SwiGLU(y, u) })
+			outs[i] = y
+		}
+		for i := range g {
+			if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+				t.Fatalf("n=%d element %d: SIMD %g, Go %g", n, i, outs[0][i], outs[1][i])
+			}
+			gv := float64(g[i])
+			want := gv / (1 + math.Exp(-gv)) * float64(u[i])
+			if math.Abs(float64(outs[0][i])-want) > 1e-6*math.Abs(want)+1e-30 {
+				t.Fatalf("n=%d element %d: %g, want %g", n, i, outs[0][i], want)
+			}
+		}
+	}
+}

@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin/mcompress
 PKGS ?= ./...
 
-.PHONY: all build test test-full bench lint fmt demo clean
+.PHONY: all build test test-full bench lint fmt demo demo-teacher clean
 
 all: build
 
@@ -30,5 +30,14 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# demo runs the whole pipeline offline on the bundled teacher and writes demo-out/report/.
+demo: build
+	demo/run.sh demo-out
+
+# demo-teacher re-creates demo/teacher with mcompress train (needs ../shared for the tokenizer
+# and the training text; see demo/README.md). Not part of demo: its output is committed.
+demo-teacher: build
+	demo/make-teacher.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin demo-out

@@ -108,10 +108,19 @@ func grow[T any](s []T, n int) []T {
 	return make([]T, n)
 }
 
+// SIMD versions of the quantizers (bit-exact), installed by the architecture files.
+var quantQ8SIMD, quantQ8KSIMD func(q *int8, d *float32, s *int16, x *float32, nb int)
+
 // QuantizeQ8 quantizes x (a multiple of 32 values) to 8-bit integers in blocks of 32: each
 // block's scale d[b] is max|x|/127, q = round(x/d), and s[b] is the sum of the block's q.
 func QuantizeQ8(q []int8, d []float32, s []int16, x []float32) {
-	for b := range len(x) / QK8 {
+	nb := len(x) / QK8
+	if quantQ8SIMD != nil && !UsePureGo && nb > 0 {
+		_, _, _ = q[nb*QK8-1], d[nb-1], s[nb-1]
+		quantQ8SIMD(&q[0], &d[0], &s[0], &x[0], nb)
+		return
+	}
+	for b := range nb {
 		xb := x[b*QK8 : (b+1)*QK8]
 		var amax float32
 		for _, v := range xb {
@@ -136,7 +145,13 @@ func QuantizeQ8(q []int8, d []float32, s []int16, x []float32) {
 // QuantizeQ8K quantizes x (a multiple of 256 values) to 8-bit integers in blocks of 256 with
 // scale d[b] = max|x|/127 and s holding the sum of every 16 consecutive q.
 func QuantizeQ8K(q []int8, d []float32, s []int16, x []float32) {
-	for b := range len(x) / QK_K {
+	nb := len(x) / QK_K
+	if quantQ8KSIMD != nil && !UsePureGo && nb > 0 {
+		_, _, _ = q[nb*QK_K-1], d[nb-1], s[nb*16-1]
+		quantQ8KSIMD(&q[0], &d[0], &s[0], &x[0], nb)
+		return
+	}
+	for b := range nb {
 		xb := x[b*QK_K : (b+1)*QK_K]
 		var amax float32
 		for _, v := range xb {

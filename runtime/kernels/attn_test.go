@@ -143,3 +143,45 @@ func TestSwiGLU(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeSIMDExact checks that the SIMD quantizers give the pure-Go bytes, scales and
+// sums, including values that land exactly half way between two steps and all-zero blocks.
+func TestQuantizeSIMDExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 15))
+	x := randomActs(rng, 1, 2048)
+	for i := 0; i < 256; i += 2 {
+		x[i] = float32(i%254-127) + 0.5 // ties once scaled by 127/127
+	}
+	x[1] = 127
+	clear(x[512:768])
+	for _, f := range []struct {
+		name  string
+		fn    func(q []int8, d []float32, s []int16, x []float32)
+		ns    int
+		block int
+	}{{"Q8", QuantizeQ8, 1, QK8}, {"Q8K", QuantizeQ8K, 16, QK_K}} {
+		nb := len(x) / f.block
+		var qs [2][]int8
+		var ds [2][]float32
+		var ss [2][]int16
+		for i, pure := range []bool{false, true} {
+			qs[i], ds[i], ss[i] = make([]int8, len(x)), make([]float32, nb), make([]int16, nb*f.ns)
+			withPureGo(pure, func() { f.fn(qs[i], ds[i], ss[i], x) })
+		}
+		for i := range qs[0] {
+			if qs[0][i] != qs[1][i] {
+				t.Fatalf("%s value %d (%g): SIMD %d, Go %d", f.name, i, x[i], qs[0][i], qs[1][i])
+			}
+		}
+		for i := range ds[0] {
+			if math.Float32bits(ds[0][i]) != math.Float32bits(ds[1][i]) {
+				t.Fatalf("%s scale %d: SIMD %g, Go %g", f.name, i, ds[0][i], ds[1][i])
+			}
+		}
+		for i := range ss[0] {
+			if ss[0][i] != ss[1][i] {
+				t.Fatalf("%s sum %d: SIMD %d, Go %d", f.name, i, ss[0][i], ss[1][i])
+			}
+		}
+	}
+}

@@ -5516,3 +5516,460 @@ swigluAVX512_tail:
 	VMOVUPS      Z13, K1, (AX)
 	VZEROUPPER
 	RET
+
+// func quantQ8AVX512(q *int8, d *float32, s *int16, x *float32, nb int)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+TEXT ·quantQ8AVX512(SB), NOSPLIT, $0-40
+	MOVQ         q+0(FP), AX
+	MOVQ         d+8(FP), CX
+	MOVQ         s+16(FP), DX
+	MOVQ         x+24(FP), BX
+	MOVQ         nb+32(FP), SI
+	MOVL         $0x7fffffff, DI
+	VPBROADCASTD DI, Z0
+	MOVL         $0x80000000, DI
+	VPBROADCASTD DI, Z1
+	MOVL         $0x3effffff, DI
+	VPBROADCASTD DI, Z2
+	MOVL         $0xffffff81, DI
+	VPBROADCASTD DI, Z3
+	MOVL         $0x0000007f, DI
+	VPBROADCASTD DI, Z4
+
+quantQ8AVX512_loop:
+	TESTQ         SI, SI
+	JE            quantQ8AVX512_done
+	VANDPS        (BX), Z0, Z5
+	VANDPS        64(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z5, Y6
+	VMAXPS        Y5, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X5
+	VMAXPS        X6, X5, X5
+	VPERMILPS     $0x4e, X5, X6
+	VMAXPS        X6, X5, X5
+	VPERMILPS     $0xb1, X5, X6
+	VMAXPS        X6, X5, X5
+	MOVL          $0x42fe0000, DI
+	VMOVD         DI, X6
+	VDIVSS        X6, X5, X5
+	VMOVSS        X5, (CX)
+	VXORPS        X6, X6, X6
+	VUCOMISS      X6, X5
+	JE            quantQ8AVX512_scaled
+	MOVL          $0x3f800000, DI
+	VMOVD         DI, X6
+	VDIVSS        X5, X6, X6
+
+quantQ8AVX512_scaled:
+	VBROADCASTSS  X6, Z5
+	VMULPS        (BX), Z5, Z6
+	VANDPS        Z1, Z6, Z7
+	VORPS         Z2, Z7, Z7
+	VADDPS        Z7, Z6, Z6
+	VCVTTPS2DQ    Z6, Z6
+	VPMAXSD       Z3, Z6, Z6
+	VPMINSD       Z4, Z6, Z6
+	VPMOVDB       Z6, (AX)
+	VMULPS        64(BX), Z5, Z5
+	VANDPS        Z1, Z5, Z7
+	VORPS         Z2, Z7, Z7
+	VADDPS        Z7, Z5, Z5
+	VCVTTPS2DQ    Z5, Z5
+	VPMAXSD       Z3, Z5, Z5
+	VPMINSD       Z4, Z5, Z5
+	VPMOVDB       Z5, 16(AX)
+	VPADDD        Z5, Z6, Z6
+	VEXTRACTI64X4 $0x01, Z6, Y5
+	VPADDD        Y6, Y5, Y5
+	VEXTRACTI32X4 $0x01, Y5, X6
+	VPADDD        X5, X6, X6
+	VPSHUFD       $0x4e, X6, X5
+	VPADDD        X5, X6, X6
+	VPSHUFD       $0xb1, X6, X5
+	VPADDD        X5, X6, X6
+	VMOVD         X6, DI
+	MOVW          DI, (DX)
+	ADDQ          $0x80, BX
+	ADDQ          $0x20, AX
+	ADDQ          $0x04, CX
+	ADDQ          $0x02, DX
+	DECQ          SI
+	JMP           quantQ8AVX512_loop
+
+quantQ8AVX512_done:
+	VZEROUPPER
+	RET
+
+// func quantQ8KAVX512(q *int8, d *float32, s *int16, x *float32, nb int)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+TEXT ·quantQ8KAVX512(SB), NOSPLIT, $0-40
+	MOVQ         q+0(FP), AX
+	MOVQ         d+8(FP), CX
+	MOVQ         s+16(FP), DX
+	MOVQ         x+24(FP), BX
+	MOVQ         nb+32(FP), SI
+	MOVL         $0x7fffffff, DI
+	VPBROADCASTD DI, Z0
+	MOVL         $0x80000000, DI
+	VPBROADCASTD DI, Z1
+	MOVL         $0x3effffff, DI
+	VPBROADCASTD DI, Z2
+	MOVL         $0xffffff81, DI
+	VPBROADCASTD DI, Z3
+	MOVL         $0x0000007f, DI
+	VPBROADCASTD DI, Z4
+
+quantQ8KAVX512_loop:
+	TESTQ         SI, SI
+	JE            quantQ8KAVX512_done
+	VANDPS        (BX), Z0, Z5
+	VANDPS        64(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        128(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        192(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        256(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        320(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        384(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        448(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        512(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        576(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        640(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        704(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        768(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        832(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        896(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VANDPS        960(BX), Z0, Z6
+	VMAXPS        Z6, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z5, Y6
+	VMAXPS        Y5, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X5
+	VMAXPS        X6, X5, X5
+	VPERMILPS     $0x4e, X5, X6
+	VMAXPS        X6, X5, X5
+	VPERMILPS     $0xb1, X5, X6
+	VMAXPS        X6, X5, X5
+	MOVL          $0x42fe0000, DI
+	VMOVD         DI, X6
+	VDIVSS        X6, X5, X5
+	VMOVSS        X5, (CX)
+	VXORPS        X6, X6, X6
+	VUCOMISS      X6, X5
+	JE            quantQ8KAVX512_scaled
+	MOVL          $0x3f800000, DI
+	VMOVD         DI, X6
+	VDIVSS        X5, X6, X6
+
+quantQ8KAVX512_scaled:
+	VBROADCASTSS  X6, Z5
+	VMULPS        (BX), Z5, Z6
+	VANDPS        Z1, Z6, Z7
+	VORPS         Z2, Z7, Z7
+	VADDPS        Z7, Z6, Z6
+	VCVTTPS2DQ    Z6, Z6
+	VPMAXSD       Z3, Z6, Z6
+	VPMINSD       Z4, Z6, Z6
+	VPMOVDB       Z6, (AX)
+	VMULPS        64(BX), Z5, Z7
+	VANDPS        Z1, Z7, Z8
+	VORPS         Z2, Z8, Z8
+	VADDPS        Z8, Z7, Z7
+	VCVTTPS2DQ    Z7, Z7
+	VPMAXSD       Z3, Z7, Z7
+	VPMINSD       Z4, Z7, Z7
+	VPMOVDB       Z7, 16(AX)
+	VMULPS        128(BX), Z5, Z8
+	VANDPS        Z1, Z8, Z9
+	VORPS         Z2, Z9, Z9
+	VADDPS        Z9, Z8, Z8
+	VCVTTPS2DQ    Z8, Z8
+	VPMAXSD       Z3, Z8, Z8
+	VPMINSD       Z4, Z8, Z8
+	VPMOVDB       Z8, 32(AX)
+	VMULPS        192(BX), Z5, Z9
+	VANDPS        Z1, Z9, Z10
+	VORPS         Z2, Z10, Z10
+	VADDPS        Z10, Z9, Z9
+	VCVTTPS2DQ    Z9, Z9
+	VPMAXSD       Z3, Z9, Z9
+	VPMINSD       Z4, Z9, Z9
+	VPMOVDB       Z9, 48(AX)
+	VMULPS        256(BX), Z5, Z10
+	VANDPS        Z1, Z10, Z11
+	VORPS         Z2, Z11, Z11
+	VADDPS        Z11, Z10, Z10
+	VCVTTPS2DQ    Z10, Z10
+	VPMAXSD       Z3, Z10, Z10
+	VPMINSD       Z4, Z10, Z10
+	VPMOVDB       Z10, 64(AX)
+	VMULPS        320(BX), Z5, Z11
+	VANDPS        Z1, Z11, Z12
+	VORPS         Z2, Z12, Z12
+	VADDPS        Z12, Z11, Z11
+	VCVTTPS2DQ    Z11, Z11
+	VPMAXSD       Z3, Z11, Z11
+	VPMINSD       Z4, Z11, Z11
+	VPMOVDB       Z11, 80(AX)
+	VMULPS        384(BX), Z5, Z12
+	VANDPS        Z1, Z12, Z13
+	VORPS         Z2, Z13, Z13
+	VADDPS        Z13, Z12, Z12
+	VCVTTPS2DQ    Z12, Z12
+	VPMAXSD       Z3, Z12, Z12
+	VPMINSD       Z4, Z12, Z12
+	VPMOVDB       Z12, 96(AX)
+	VMULPS        448(BX), Z5, Z13
+	VANDPS        Z1, Z13, Z14
+	VORPS         Z2, Z14, Z14
+	VADDPS        Z14, Z13, Z13
+	VCVTTPS2DQ    Z13, Z13
+	VPMAXSD       Z3, Z13, Z13
+	VPMINSD       Z4, Z13, Z13
+	VPMOVDB       Z13, 112(AX)
+	VMULPS        512(BX), Z5, Z14
+	VANDPS        Z1, Z14, Z15
+	VORPS         Z2, Z15, Z15
+	VADDPS        Z15, Z14, Z14
+	VCVTTPS2DQ    Z14, Z14
+	VPMAXSD       Z3, Z14, Z14
+	VPMINSD       Z4, Z14, Z14
+	VPMOVDB       Z14, 128(AX)
+	VMULPS        576(BX), Z5, Z15
+	VANDPS        Z1, Z15, Z16
+	VORPS         Z2, Z16, Z16
+	VADDPS        Z16, Z15, Z15
+	VCVTTPS2DQ    Z15, Z15
+	VPMAXSD       Z3, Z15, Z15
+	VPMINSD       Z4, Z15, Z15
+	VPMOVDB       Z15, 144(AX)
+	VMULPS        640(BX), Z5, Z16
+	VANDPS        Z1, Z16, Z17
+	VORPS         Z2, Z17, Z17
+	VADDPS        Z17, Z16, Z16
+	VCVTTPS2DQ    Z16, Z16
+	VPMAXSD       Z3, Z16, Z16
+	VPMINSD       Z4, Z16, Z16
+	VPMOVDB       Z16, 160(AX)
+	VMULPS        704(BX), Z5, Z17
+	VANDPS        Z1, Z17, Z18
+	VORPS         Z2, Z18, Z18
+	VADDPS        Z18, Z17, Z17
+	VCVTTPS2DQ    Z17, Z17
+	VPMAXSD       Z3, Z17, Z17
+	VPMINSD       Z4, Z17, Z17
+	VPMOVDB       Z17, 176(AX)
+	VMULPS        768(BX), Z5, Z18
+	VANDPS        Z1, Z18, Z19
+	VORPS         Z2, Z19, Z19
+	VADDPS        Z19, Z18, Z18
+	VCVTTPS2DQ    Z18, Z18
+	VPMAXSD       Z3, Z18, Z18
+	VPMINSD       Z4, Z18, Z18
+	VPMOVDB       Z18, 192(AX)
+	VMULPS        832(BX), Z5, Z19
+	VANDPS        Z1, Z19, Z20
+	VORPS         Z2, Z20, Z20
+	VADDPS        Z20, Z19, Z19
+	VCVTTPS2DQ    Z19, Z19
+	VPMAXSD       Z3, Z19, Z19
+	VPMINSD       Z4, Z19, Z19
+	VPMOVDB       Z19, 208(AX)
+	VMULPS        896(BX), Z5, Z20
+	VANDPS        Z1, Z20, Z21
+	VORPS         Z2, Z21, Z21
+	VADDPS        Z21, Z20, Z20
+	VCVTTPS2DQ    Z20, Z20
+	VPMAXSD       Z3, Z20, Z20
+	VPMINSD       Z4, Z20, Z20
+	VPMOVDB       Z20, 224(AX)
+	VMULPS        960(BX), Z5, Z5
+	VANDPS        Z1, Z5, Z21
+	VORPS         Z2, Z21, Z21
+	VADDPS        Z21, Z5, Z5
+	VCVTTPS2DQ    Z5, Z5
+	VPMAXSD       Z3, Z5, Z5
+	VPMINSD       Z4, Z5, Z5
+	VPMOVDB       Z5, 240(AX)
+	VEXTRACTI64X4 $0x01, Z6, Y21
+	VPADDD        Y6, Y21, Y21
+	VEXTRACTI32X4 $0x01, Y21, X6
+	VPADDD        X21, X6, X6
+	VPSHUFD       $0x4e, X6, X21
+	VPADDD        X21, X6, X6
+	VPSHUFD       $0xb1, X6, X21
+	VPADDD        X21, X6, X6
+	VMOVD         X6, DI
+	MOVW          DI, (DX)
+	VEXTRACTI64X4 $0x01, Z7, Y6
+	VPADDD        Y7, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 2(DX)
+	VEXTRACTI64X4 $0x01, Z8, Y6
+	VPADDD        Y8, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 4(DX)
+	VEXTRACTI64X4 $0x01, Z9, Y6
+	VPADDD        Y9, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 6(DX)
+	VEXTRACTI64X4 $0x01, Z10, Y6
+	VPADDD        Y10, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 8(DX)
+	VEXTRACTI64X4 $0x01, Z11, Y6
+	VPADDD        Y11, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 10(DX)
+	VEXTRACTI64X4 $0x01, Z12, Y6
+	VPADDD        Y12, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 12(DX)
+	VEXTRACTI64X4 $0x01, Z13, Y6
+	VPADDD        Y13, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 14(DX)
+	VEXTRACTI64X4 $0x01, Z14, Y6
+	VPADDD        Y14, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 16(DX)
+	VEXTRACTI64X4 $0x01, Z15, Y6
+	VPADDD        Y15, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 18(DX)
+	VEXTRACTI64X4 $0x01, Z16, Y6
+	VPADDD        Y16, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 20(DX)
+	VEXTRACTI64X4 $0x01, Z17, Y6
+	VPADDD        Y17, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 22(DX)
+	VEXTRACTI64X4 $0x01, Z18, Y6
+	VPADDD        Y18, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 24(DX)
+	VEXTRACTI64X4 $0x01, Z19, Y6
+	VPADDD        Y19, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 26(DX)
+	VEXTRACTI64X4 $0x01, Z20, Y6
+	VPADDD        Y20, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X7
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0x4e, X7, X6
+	VPADDD        X6, X7, X7
+	VPSHUFD       $0xb1, X7, X6
+	VPADDD        X6, X7, X7
+	VMOVD         X7, DI
+	MOVW          DI, 28(DX)
+	VEXTRACTI64X4 $0x01, Z5, Y6
+	VPADDD        Y5, Y6, Y6
+	VEXTRACTI32X4 $0x01, Y6, X5
+	VPADDD        X6, X5, X5
+	VPSHUFD       $0x4e, X5, X6
+	VPADDD        X6, X5, X5
+	VPSHUFD       $0xb1, X5, X6
+	VPADDD        X6, X5, X5
+	VMOVD         X5, DI
+	MOVW          DI, 30(DX)
+	ADDQ          $0x00000400, BX
+	ADDQ          $0x00000100, AX
+	ADDQ          $0x04, CX
+	ADDQ          $0x20, DX
+	DECQ          SI
+	JMP           quantQ8KAVX512_loop
+
+quantQ8KAVX512_done:
+	VZEROUPPER
+	RET

@@ -123,3 +123,9 @@ func softmaxAVX512(x *float32, n int) float32
 
 // swigluAVX512 replaces the n floats at gate with gate/(1+exp(−gate))·up.
 func swigluAVX512(gate *float32, up *float32, n int)
+
+// quantQ8AVX512 quantizes nb blocks of 32 floats at x as QuantizeQ8 does.
+func quantQ8AVX512(q *int8, d *float32, s *int16, x *float32, nb int)
+
+// quantQ8KAVX512 quantizes nb blocks of 256 floats at x as QuantizeQ8K does.
+func quantQ8KAVX512(q *int8, d *float32, s *int16, x *float32, nb int)

@@ -147,10 +147,12 @@ func useAVX512() {
 		s := dotF16AVX512(&w[0], &r.f[0], n)
 		return s + dotF16RowAVX2(w[2*n:], &row{f: r.f[n:]})
 	}
-	if cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL && cpu.X86.HasBMI2 {
+	if cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasBMI2 {
 		gemmF32Tiles = []gemmTile{{4, 64, gemmF32x4x64AVX512}, {8, 32, gemmF32x8x32AVX512}, {8, 16, gemmF32x8x16AVX512}}
 		softmaxSIMD = softmaxAVX512
 		swigluSIMD = swigluAVX512
+		quantQ8SIMD = quantQ8AVX512
+		quantQ8KSIMD = quantQ8KAVX512
 	}
 	avx2F16x4 := kernels[gguf.TypeF16].dot4
 	kernels[gguf.TypeF16].dot4 = func(w []byte, r *row, n int, out *[4]float32) {

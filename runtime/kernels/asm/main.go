@@ -53,6 +53,8 @@ func main() {
 	gemmF32(8, 1)
 	softmaxRow()
 	swiglu()
+	quantQ8()
+	quantQ8K()
 	Generate()
 }
 

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // withPureGo runs f with UsePureGo set to pure and restores it.
@@ -181,6 +183,69 @@ func TestQuantizeSIMDExact(t *testing.T) {
 		for i := range ss[0] {
 			if ss[0][i] != ss[1][i] {
 				t.Fatalf("%s sum %d: SIMD %d, Go %d", f.name, i, ss[0][i], ss[1][i])
+			}
+		}
+	}
+}
+
+// groupTwins lists the pure-Go twins of the 16-token kernels by weight type.
+var groupTwins = map[gguf.TensorType]groupKernel{
+	gguf.TypeQ4_K: {prepBytes: prepK8Bytes, prep: prepQ4_KGo, mul: mulK8Go},
+	gguf.TypeQ6_K: {prepBytes: prepQ6KBytes, prep: prepQ6_KGo, mul: mulQ6_KGo},
+}
+
+// TestGroupKernelsExact checks the SIMD 16-token kernels (preparation and product) against
+// their pure-Go twins bit for bit, with a last group only partly filled with tokens.
+func TestGroupKernelsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 16))
+	for typ, twin := range groupTwins {
+		gk := kernels[typ].g16
+		if gk == nil {
+			t.Logf("%s: no SIMD 16-token kernel here", typ)
+			continue
+		}
+		const n, ntok = 768, 27
+		nb := n / QK_K
+		if kernels[typ].act == ActQ8 {
+			nb = n / QK8
+		}
+		w := randomRow(rng, typ, 3*n)
+		rb := len(w) / 3
+		var a Acts
+		a.Reset(randomActs(rng, ntok, n), ntok, n)
+		a.prepare(kernels[typ].act, nil)
+		g := a.group(2, nil)
+		var preps [2][]byte
+		var outs [2][]float32
+		for i, k := range []groupKernel{*gk, twin} {
+			preps[i] = make([]byte, 3*nb*k.prepBytes)
+			for r := range 3 {
+				k.prep(preps[i][r*nb*k.prepBytes:], w[r*rb:(r+1)*rb], nb)
+			}
+			outs[i] = make([]float32, 4*2*groupTokens)
+			k.mul(preps[i], nb*k.prepBytes, nb, g, 0, 2, outs[i], 2*groupTokens)
+			k.mul(preps[i][2*nb*k.prepBytes:], 0, nb, g, 1, 1, outs[i][2*2*groupTokens:], groupTokens)
+		}
+		for i := range preps[0] {
+			if preps[0][i] != preps[1][i] {
+				t.Fatalf("%s: prepared byte %d: SIMD %#x, Go %#x", typ, i, preps[0][i], preps[1][i])
+			}
+		}
+		for i := range outs[0] {
+			if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+				t.Fatalf("%s: output %d: SIMD %g, Go %g", typ, i, outs[0][i], outs[1][i])
+			}
+		}
+		// And the values are the dot products.
+		for r := range 2 {
+			for tok := range ntok {
+				var rt row
+				a.row(kernels[typ].act, tok, &rt)
+				want := kernels[typ].dotGo(w[r*rb:(r+1)*rb], &rt)
+				got := outs[1][r*2*groupTokens+tok]
+				if math.Abs(float64(got-want)) > 1e-4*math.Abs(float64(want))+1e-3 {
+					t.Errorf("%s row %d token %d: %g, dot %g", typ, r, tok, got, want)
+				}
 			}
 		}
 	}

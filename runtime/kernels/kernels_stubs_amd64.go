@@ -129,3 +129,15 @@ func quantQ8AVX512(q *int8, d *float32, s *int16, x *float32, nb int)
 
 // quantQ8KAVX512 quantizes nb blocks of 256 floats at x as QuantizeQ8K does.
 func quantQ8KAVX512(q *int8, d *float32, s *int16, x *float32, nb int)
+
+// prepQ4_KAVX512 prepares nsb Q4_K super-blocks at w for the 16-token kernel (352 bytes each at dst).
+func prepQ4_KAVX512(w *byte, nsb int, dst *byte)
+
+// gemmQ4_Kx16AVX512 writes to out[r*os bytes + 16g + t] the dot products of prepared Q4_K rows r < 2 (wp + r*ws) with token t of group g < ng.
+func gemmQ4_Kx16AVX512(wp *byte, ws int, nsb int, x *byte, da *float32, bsp *float32, ng int, out *float32, os int)
+
+// prepQ6_KAVX512 prepares nsb Q6_K super-blocks at w for the 16-token kernel (384 bytes each at dst).
+func prepQ6_KAVX512(w *byte, nsb int, dst *byte)
+
+// gemmQ6_Kx16AVX512 writes to out[r*os bytes + 16g + t] the dot products of prepared Q6_K rows r < 2 (wp + r*ws) with token t of group g < ng.
+func gemmQ6_Kx16AVX512(wp *byte, ws int, nsb int, x *byte, da *float32, ng int, out *float32, os int)

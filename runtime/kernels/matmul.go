@@ -58,16 +58,28 @@ const rowTile = 16
 func MatMul(p *Pool, dst []float32, w Matrix, x *Acts) {
 	k := kernels[w.Type]
 	x.prepare(k.act, p)
-	dot, dot4, tile4 := k.dotFn(), k.dot4Fn(), k.tile4Fn()
-	rb := w.RowBytes()
 	rows, ntok, n := w.Rows, x.Ntok, x.N
 	_ = dst[ntok*rows-1]
+	t0 := 0
+	if gk := k.g16Fn(); gk != nil && ntok >= groupMin {
+		ng := ntok / groupTokens
+		if ntok%groupTokens >= groupMin/2 {
+			ng++ // a last, partly empty group rather than the four-token kernels
+		}
+		matMulGroups(p, dst, w, x, gk, ng)
+		t0 = min(ntok, ng*groupTokens)
+		if t0 == ntok {
+			return
+		}
+	}
+	dot, dot4, tile4 := k.dotFn(), k.dot4Fn(), k.tile4Fn()
+	rb := w.RowBytes()
 	p.For((rows+rowTile-1)/rowTile, 1, func(lo, hi int) {
 		var r row
 		var o4 [4]float32
 		for tile := lo; tile < hi; tile++ {
 			r0, r1 := tile*rowTile, min(rows, (tile+1)*rowTile)
-			t := 0
+			t := t0
 			for ; dot4 != nil && t+4 <= ntok; t += 4 {
 				x.row(k.act, t, &r)
 				i := r0
@@ -92,3 +104,6 @@ func MatMul(p *Pool, dst []float32, w Matrix, x *Acts) {
 		}
 	})
 }
+
+// groupMin is the fewest tokens for which MatMul takes a type's 16-token path.
+const groupMin = 16

@@ -19,7 +19,9 @@ type typeKernel struct {
 	// tile4, when set, multiplies four consecutive weight rows (w holds them, rb bytes apart)
 	// with four consecutive tokens (r is the first token's row; n the row length), writing
 	// token t's result for row i to out[t*os+i].
-	tile4   func(w []byte, rb int, r *row, n int, out []float32, os int)
+	tile4 func(w []byte, rb int, r *row, n int, out []float32, os int)
+	// g16, when set, is the 16-token path for batches of at least groupMin tokens.
+	g16     *groupKernel
 	dequant func(dst []float32, src []byte)
 }
 
@@ -120,6 +122,13 @@ func (k *typeKernel) dot4Fn() func(w []byte, r *row, n int, out *[4]float32) {
 		return nil
 	}
 	return k.dot4
+}
+
+func (k *typeKernel) g16Fn() *groupKernel {
+	if UsePureGo {
+		return nil
+	}
+	return k.g16
 }
 
 func (k *typeKernel) tile4Fn() func(w []byte, rb int, r *row, n int, out []float32, os int) {

@@ -153,6 +153,18 @@ func useAVX512() {
 		swigluSIMD = swigluAVX512
 		quantQ8SIMD = quantQ8AVX512
 		quantQ8KSIMD = quantQ8KAVX512
+		if cpu.X86.HasAVX512VNNI {
+			kernels[gguf.TypeQ4_K].g16 = &groupKernel{
+				prepBytes: prepK8Bytes,
+				prep:      func(dst, w []byte, nb int) { prepQ4_KAVX512(&w[0], nb, &dst[0]) },
+				mul:       mulK8AVX512,
+			}
+			kernels[gguf.TypeQ6_K].g16 = &groupKernel{
+				prepBytes: prepQ6KBytes,
+				prep:      func(dst, w []byte, nb int) { prepQ6_KAVX512(&w[0], nb, &dst[0]) },
+				mul:       mulQ6_KAVX512,
+			}
+		}
 	}
 	avx2F16x4 := kernels[gguf.TypeF16].dot4
 	kernels[gguf.TypeF16].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
@@ -238,3 +250,19 @@ type block32Fn func(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss i
 
 // kquantFn is the signature of the generated kernels for K-quant super-blocks.
 type kquantFn func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// mulK8AVX512 runs the Q4_K/Q5_K 16-token kernel (see groupKernel.mul).
+func mulK8AVX512(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os int) {
+	gb := g0 * x.nb
+	_, _ = wp[ws+nb*prepK8Bytes-1], out[os+ng*groupTokens-1]
+	_, _, _ = x.q[(gb+ng*nb)*groupTokens*QK_K-1], x.d[(gb+ng*nb)*groupTokens-1], x.b[(gb+ng*nb)*groupTokens*8-1]
+	gemmQ4_Kx16AVX512(&wp[0], ws, nb, &x.q[gb*groupTokens*QK_K], &x.d[gb*groupTokens], &x.b[gb*groupTokens*8], ng, &out[0], 4*os)
+}
+
+// mulQ6_KAVX512 runs the Q6_K 16-token kernel (see groupKernel.mul).
+func mulQ6_KAVX512(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os int) {
+	gb := g0 * x.nb
+	_, _ = wp[ws+nb*prepQ6KBytes-1], out[os+ng*groupTokens-1]
+	_, _ = x.q[(gb+ng*nb)*groupTokens*QK_K-1], x.d[(gb+ng*nb)*groupTokens-1]
+	gemmQ6_Kx16AVX512(&wp[0], ws, nb, &x.q[gb*groupTokens*QK_K], &x.d[gb*groupTokens], ng, &out[0], 4*os)
+}

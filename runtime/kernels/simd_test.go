@@ -183,7 +183,7 @@ func TestMatMulMatchesPureGo(t *testing.T) {
 	defer p.Close()
 	const rows, cols = 45, 512
 	for _, typ := range SupportedTypes() {
-		for _, ntok := range []int{1, 3, 4, 11} {
+		for _, ntok := range []int{1, 3, 4, 11, 16, 27, 37} {
 			data := randomRow(rng, typ, rows*cols)
 			w, err := NewMatrix(typ, rows, cols, data)
 			if err != nil {

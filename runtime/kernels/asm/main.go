@@ -55,6 +55,10 @@ func main() {
 	swiglu()
 	quantQ8()
 	quantQ8K()
+	prepQ4_K()
+	gemmQ4_Kx16()
+	prepQ6_K()
+	gemmQ6_Kx16()
 	Generate()
 }
 

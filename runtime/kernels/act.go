@@ -37,15 +37,15 @@ type Acts struct {
 	s8, s8k       []int16
 	have8, have8k bool
 
-	g8k     groups // 16-token form of the ActQ8K activations (g16.go)
-	haveG8k bool
+	g8, g8k         groups // 16-token forms of the quantized activations (g16.go)
+	haveG8, haveG8k bool
 }
 
 // Reset points a at x (ntok rows of n values) and forgets earlier quantized forms. The slices
 // already allocated are reused.
 func (a *Acts) Reset(x []float32, ntok, n int) {
 	a.F, a.N, a.Ntok = x[:ntok*n], n, ntok
-	a.have8, a.have8k, a.haveG8k = false, false, false
+	a.have8, a.have8k, a.haveG8, a.haveG8k = false, false, false, false
 }
 
 // row is one activation row in every form a dot product may need.

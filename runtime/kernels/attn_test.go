@@ -190,8 +190,10 @@ func TestQuantizeSIMDExact(t *testing.T) {
 
 // groupTwins lists the pure-Go twins of the 16-token kernels by weight type.
 var groupTwins = map[gguf.TensorType]groupKernel{
-	gguf.TypeQ4_K: {prepBytes: prepK8Bytes, prep: prepQ4_KGo, mul: mulK8Go},
-	gguf.TypeQ6_K: {prepBytes: prepQ6KBytes, prep: prepQ6_KGo, mul: mulQ6_KGo},
+	gguf.TypeQ4_K: {prepBytes: prepK8Bytes, prep: prepQ4_KGo, mul: mulK8Go, act: ActQ8K},
+	gguf.TypeQ6_K: {prepBytes: prepQ6KBytes, prep: prepQ6_KGo, mul: mulQ6_KGo, act: ActQ8K},
+	gguf.TypeQ8_0: {prepBytes: prepB32Bytes, prep: prepQ8_0Go, mul: mulB32Go, act: ActQ8},
+	gguf.TypeQ4_0: {prepBytes: prepB32Bytes, prep: prepQ4_0Go, mul: mulB32Go, act: ActQ8},
 }
 
 // TestGroupKernelsExact checks the SIMD 16-token kernels (preparation and product) against
@@ -204,17 +206,17 @@ func TestGroupKernelsExact(t *testing.T) {
 			t.Logf("%s: no SIMD 16-token kernel here", typ)
 			continue
 		}
-		const n, ntok = 768, 27
-		nb := n / QK_K
+		const ntok = 27
+		n, nb := 768, 3
 		if kernels[typ].act == ActQ8 {
-			nb = n / QK8
+			n, nb = 800, 25 // four blocks at a time and a last one
 		}
 		w := randomRow(rng, typ, 3*n)
 		rb := len(w) / 3
 		var a Acts
 		a.Reset(randomActs(rng, ntok, n), ntok, n)
 		a.prepare(kernels[typ].act, nil)
-		g := a.group(2, nil)
+		g := a.group(twin.act, 2, nil)
 		var preps [2][]byte
 		var outs [2][]float32
 		for i, k := range []groupKernel{*gk, twin} {

@@ -28,60 +28,75 @@ type groupKernel struct {
 	// mul writes to out[r*os+16g+t] the products of the prepared rows r < 2 (wp and wp[ws:])
 	// with token t of groups g < ng of x.
 	mul func(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os int)
+	// act is the activation form the kernel reads (ActQ8 or ActQ8K).
+	act ActKind
 }
 
-// groups is the 16-token form of a batch of ActQ8K activations.
+// groups is the 16-token form of a batch of quantized activations.
 type groups struct {
 	n, nb int       // groups built and blocks per row
-	q     []byte    // per group and block: 16 tokens × 256 bytes, q+128 interleaved by four
+	q     []byte    // per group and block: 16 tokens × block bytes, q+128 interleaved by four
 	d     []float32 // per group and block: 16 scales
-	b     []float32 // per group and block: 8 sub-block sums × 16 tokens
+	b     []float32 // ActQ8K: per group and block, 8 sub-block sums × 16 tokens
 }
 
-// group returns the activations in 16-token form (ActQ8K only for now), building them on first
-// use for the first ng groups; tokens past Ntok are zero.
-func (a *Acts) group(ng int, p *Pool) *groups {
-	g := &a.g8k
-	if a.haveG8k && g.n >= ng {
+// group returns the activations of form kind (ActQ8 or ActQ8K, prepared) in 16-token form,
+// building them on first use for the first ng groups; tokens past Ntok are zero.
+func (a *Acts) group(kind ActKind, ng int, p *Pool) *groups {
+	g, have := &a.g8k, &a.haveG8k
+	bs := QK_K
+	if kind == ActQ8 {
+		g, have, bs = &a.g8, &a.haveG8, QK8
+	}
+	if *have && g.n >= ng {
 		return g
 	}
-	nb := a.N / QK_K
+	nb := a.N / bs
 	g.n, g.nb = ng, nb
-	g.q = grow(g.q, ng*nb*groupTokens*QK_K)
+	g.q = grow(g.q, ng*nb*groupTokens*bs)
 	g.d = grow(g.d, ng*nb*groupTokens)
-	g.b = grow(g.b, ng*nb*groupTokens*8)
+	if kind == ActQ8K {
+		g.b = grow(g.b, ng*nb*groupTokens*8)
+	}
 	p.For(ng*nb, 1, func(lo, hi int) {
 		for gb := lo; gb < hi; gb++ {
 			gi, blk := gb/nb, gb%nb
-			q := g.q[gb*groupTokens*QK_K : (gb+1)*groupTokens*QK_K]
+			q := g.q[gb*groupTokens*bs : (gb+1)*groupTokens*bs]
 			d := g.d[gb*groupTokens : (gb+1)*groupTokens]
-			b := g.b[gb*groupTokens*8 : (gb+1)*groupTokens*8]
 			for t := range groupTokens {
 				tok := gi*groupTokens + t
 				if tok >= a.Ntok {
-					for i := range QK_K / 4 {
+					for i := range bs / 4 {
 						binary.LittleEndian.PutUint32(q[64*i+4*t:], 0x80808080)
 					}
 					d[t] = 0
-					for j := range 8 {
-						b[16*j+t] = 0
+					if kind == ActQ8K {
+						for j := range 8 {
+							g.b[gb*groupTokens*8+16*j+t] = 0
+						}
 					}
 					continue
 				}
-				src := a.q8k[tok*a.N+blk*QK_K : tok*a.N+(blk+1)*QK_K]
-				for i := range QK_K / 4 {
+				var src []int8
+				if kind == ActQ8K {
+					src = a.q8k[tok*a.N+blk*bs : tok*a.N+(blk+1)*bs]
+					d[t] = a.d8k[tok*nb+blk]
+					s := a.s8k[(tok*nb+blk)*16 : (tok*nb+blk+1)*16]
+					for j := range 8 {
+						g.b[gb*groupTokens*8+16*j+t] = float32(int32(s[2*j]) + int32(s[2*j+1]))
+					}
+				} else {
+					src = a.q8[tok*a.N+blk*bs : tok*a.N+(blk+1)*bs]
+					d[t] = a.d8[tok*nb+blk]
+				}
+				for i := range bs / 4 {
 					v := uint32(uint8(src[4*i])) | uint32(uint8(src[4*i+1]))<<8 | uint32(uint8(src[4*i+2]))<<16 | uint32(uint8(src[4*i+3]))<<24
 					binary.LittleEndian.PutUint32(q[64*i+4*t:], v^0x80808080)
-				}
-				d[t] = a.d8k[tok*nb+blk]
-				s := a.s8k[(tok*nb+blk)*16 : (tok*nb+blk+1)*16]
-				for j := range 8 {
-					b[16*j+t] = float32(int32(s[2*j]) + int32(s[2*j+1]))
 				}
 			}
 		}
 	})
-	a.haveG8k = true
+	*have = true
 	return g
 }
 
@@ -173,7 +188,7 @@ const groupBlock = 8
 // weight rows are split into tiles of rowTile over the pool, each tile prepared once and then
 // multiplied two rows at a time with blocks of groupBlock groups.
 func matMulGroups(p *Pool, dst []float32, w Matrix, x *Acts, gk *groupKernel, ng int) {
-	g := x.group(ng, p)
+	g := x.group(gk.act, ng, p)
 	rb := w.RowBytes()
 	rows, nb := w.Rows, g.nb
 	rowPrep := nb * gk.prepBytes
@@ -260,6 +275,68 @@ func mulQ6_KGo(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os i
 						sb = fma32(float32(acc), getF32(p[320+4*grp:]), sb)
 					}
 					total = fma32(x.d[gb*groupTokens+t], sb, total)
+				}
+				out[r*os+16*(g-g0)+t] = total
+			}
+		}
+	}
+}
+
+// prepB32Bytes is the size of a prepared 32-weight block (Q8_0, Q4_0): 32 signed weights,
+// −128·Σw as int32 and the scale d as float32.
+const prepB32Bytes = 40
+
+func prepQ8_0Go(dst, w []byte, nb int) {
+	var q [32]int8
+	for b := range nb {
+		blk := w[b*34 : (b+1)*34]
+		for i := range q {
+			q[i] = int8(blk[2+i])
+		}
+		putB32(dst[b*prepB32Bytes:], &q, f16le(blk))
+	}
+}
+
+func prepQ4_0Go(dst, w []byte, nb int) {
+	var q [32]int8
+	for b := range nb {
+		blk := w[b*18 : (b+1)*18]
+		for i := range 16 {
+			q[i] = int8(blk[2+i]&0xF) - 8
+			q[i+16] = int8(blk[2+i]>>4) - 8
+		}
+		putB32(dst[b*prepB32Bytes:], &q, f16le(blk))
+	}
+}
+
+func putB32(o []byte, q *[32]int8, d float32) {
+	var s int32
+	for i, v := range q {
+		o[i] = byte(v)
+		s += int32(v)
+	}
+	binary.LittleEndian.PutUint32(o[32:], uint32(-128*s))
+	putF32(o[36:], d)
+}
+
+// mulB32Go is the pure-Go twin of the 32-weight block 16-token kernel.
+func mulB32Go(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os int) {
+	for r := range 2 {
+		row := wp[r*ws:]
+		for g := g0; g < g0+ng; g++ {
+			for t := range groupTokens {
+				var total float32
+				for blk := range nb {
+					gb := g*x.nb + blk
+					q := x.q[gb*groupTokens*QK8:]
+					p := row[blk*prepB32Bytes:]
+					acc := int32(binary.LittleEndian.Uint32(p[32:]))
+					for e := range 8 {
+						for k := range 4 {
+							acc += int32(q[64*e+4*t+k]) * int32(int8(p[4*e+k]))
+						}
+					}
+					total = fma32(float32(acc), getF32(p[36:])*x.d[gb*groupTokens+t], total)
 				}
 				out[r*os+16*(g-g0)+t] = total
 			}

@@ -141,3 +141,12 @@ func prepQ6_KAVX512(w *byte, nsb int, dst *byte)
 
 // gemmQ6_Kx16AVX512 writes to out[r*os bytes + 16g + t] the dot products of prepared Q6_K rows r < 2 (wp + r*ws) with token t of group g < ng.
 func gemmQ6_Kx16AVX512(wp *byte, ws int, nsb int, x *byte, da *float32, ng int, out *float32, os int)
+
+// prepQ8_0AVX512 prepares nb Q8_0 blocks at w for the 16-token kernel (40 bytes each at dst).
+func prepQ8_0AVX512(w *byte, nb int, dst *byte)
+
+// prepQ4_0AVX512 prepares nb Q4_0 blocks at w for the 16-token kernel (40 bytes each at dst).
+func prepQ4_0AVX512(w *byte, nb int, dst *byte)
+
+// gemmB32x16AVX512 writes to out[r*os bytes + 16g + t] the dot products of prepared rows r < 2 of 32-weight blocks (wp + r*ws) with token t of group g < ng.
+func gemmB32x16AVX512(wp *byte, ws int, nb int, x *byte, da *float32, ng int, out *float32, os int)

@@ -158,11 +158,25 @@ func useAVX512() {
 				prepBytes: prepK8Bytes,
 				prep:      func(dst, w []byte, nb int) { prepQ4_KAVX512(&w[0], nb, &dst[0]) },
 				mul:       mulK8AVX512,
+				act:       ActQ8K,
 			}
 			kernels[gguf.TypeQ6_K].g16 = &groupKernel{
 				prepBytes: prepQ6KBytes,
 				prep:      func(dst, w []byte, nb int) { prepQ6_KAVX512(&w[0], nb, &dst[0]) },
 				mul:       mulQ6_KAVX512,
+				act:       ActQ8K,
+			}
+			kernels[gguf.TypeQ8_0].g16 = &groupKernel{
+				prepBytes: prepB32Bytes,
+				prep:      func(dst, w []byte, nb int) { prepQ8_0AVX512(&w[0], nb, &dst[0]) },
+				mul:       mulB32AVX512,
+				act:       ActQ8,
+			}
+			kernels[gguf.TypeQ4_0].g16 = &groupKernel{
+				prepBytes: prepB32Bytes,
+				prep:      func(dst, w []byte, nb int) { prepQ4_0AVX512(&w[0], nb, &dst[0]) },
+				mul:       mulB32AVX512,
+				act:       ActQ8,
 			}
 		}
 	}
@@ -265,4 +279,12 @@ func mulQ6_KAVX512(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, 
 	_, _ = wp[ws+nb*prepQ6KBytes-1], out[os+ng*groupTokens-1]
 	_, _ = x.q[(gb+ng*nb)*groupTokens*QK_K-1], x.d[(gb+ng*nb)*groupTokens-1]
 	gemmQ6_Kx16AVX512(&wp[0], ws, nb, &x.q[gb*groupTokens*QK_K], &x.d[gb*groupTokens], ng, &out[0], 4*os)
+}
+
+// mulB32AVX512 runs the 16-token kernel of 32-weight blocks (see groupKernel.mul).
+func mulB32AVX512(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os int) {
+	gb := g0 * x.nb
+	_, _ = wp[ws+nb*prepB32Bytes-1], out[os+ng*groupTokens-1]
+	_, _ = x.q[(gb+ng*nb)*groupTokens*QK8-1], x.d[(gb+ng*nb)*groupTokens-1]
+	gemmB32x16AVX512(&wp[0], ws, nb, &x.q[gb*groupTokens*QK8], &x.d[gb*groupTokens], ng, &out[0], 4*os)
 }

@@ -59,6 +59,9 @@ func main() {
 	gemmQ4_Kx16()
 	prepQ6_K()
 	gemmQ6_Kx16()
+	prepQ8_0()
+	prepQ4_0()
+	gemmB32x16()
 	Generate()
 }
 

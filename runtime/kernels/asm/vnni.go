@@ -358,3 +358,153 @@ func gemmQ6_Kx16() {
 	VZEROUPPER()
 	RET()
 }
+
+// Prepared 32-weight block (Q8_0, Q4_0): 32 signed weights, −128·Σw (int32) and d (float32).
+const (
+	prepB32Bytes = 40
+	prepB32Init  = 32
+	prepB32Scale = 36
+)
+
+func prepQ8_0() {
+	name := "prepQ8_0AVX512"
+	TEXT(name, NOSPLIT, "func(w *byte, nb int, dst *byte)")
+	Doc(name + " prepares nb Q8_0 blocks at w for the 16-token kernel (40 bytes each at dst).")
+	prepB32(name, 34, func(w Register) VecVirtual {
+		v := YMM()
+		VMOVDQU(Mem{Base: w, Disp: 2}, v)
+		return v
+	})
+}
+
+func prepQ4_0() {
+	name := "prepQ4_0AVX512"
+	TEXT(name, NOSPLIT, "func(w *byte, nb int, dst *byte)")
+	Doc(name + " prepares nb Q4_0 blocks at w for the 16-token kernel (40 bytes each at dst).")
+	m4 := broadcastB(0x0F)
+	eight := broadcastB(8)
+	prepB32(name, 18, func(w Register) VecVirtual {
+		v := nibbles32(Mem{Base: w, Disp: 2}, m4)
+		VPSUBB(eight, v, v)
+		return v
+	})
+}
+
+// prepB32 is the loop of the 32-weight block preparations: load returns the block's weights
+// as signed bytes; the F16 scale is at the block's start.
+func prepB32(name string, blockBytes int, load func(w Register) VecVirtual) {
+	w := Load(Param("w"), GP64())
+	nb := Load(Param("nb"), GP64())
+	dst := Load(Param("dst"), GP64())
+	x80 := broadcastB(0x80)
+	zero := YMM()
+	VPXOR(zero, zero, zero)
+	Label(name + "_loop")
+	TESTQ(nb, nb)
+	JE(LabelRef(name + "_done"))
+	v := load(w)
+	VMOVDQU(v, Mem{Base: dst})
+	u := YMM()
+	VPXOR(x80, v, u) // w+128, unsigned
+	g := sumBytesY(u, zero)
+	SUBL(U32(32*128), g)
+	NEGL(g)
+	SHLL(U8(7), g)
+	MOVL(g, Mem{Base: dst, Disp: prepB32Init})
+	f := f16(Mem{Base: w})
+	VMOVSS(f, Mem{Base: dst, Disp: prepB32Scale})
+	ADDQ(U8(uint8(blockBytes)), w)
+	ADDQ(U8(prepB32Bytes), dst)
+	DECQ(nb)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// gemmB32x16 multiplies two prepared rows of 32-weight blocks with ng groups of 16 tokens of
+// Q8 activations (per block 512 bytes at x, element-group i of token t at 64i+4t, and 16
+// scales at da), four blocks at a time.
+func gemmB32x16() {
+	name := "gemmB32x16AVX512"
+	TEXT(name, NOSPLIT, "func(wp *byte, ws int, nb int, x *byte, da *float32, ng int, out *float32, os int)")
+	Doc(name + " writes to out[r*os bytes + 16g + t] the dot products of prepared rows r < 2 of 32-weight blocks (wp + r*ws) with token t of group g < ng.")
+	wp := Load(Param("wp"), GP64())
+	ws := Load(Param("ws"), GP64())
+	x := Load(Param("x"), GP64())
+	da := Load(Param("da"), GP64())
+	ng := Load(Param("ng"), GP64())
+	out := Load(Param("out"), GP64())
+	os := Load(Param("os"), GP64())
+	c, s := GP64(), GP64()
+	row := func(r, disp int) Mem {
+		if r == 0 {
+			return Mem{Base: c, Disp: disp}
+		}
+		return Mem{Base: c, Index: ws, Scale: 1, Disp: disp}
+	}
+	Label(name + "_group")
+	TESTQ(ng, ng)
+	JE(LabelRef(name + "_done"))
+	var total [2]VecVirtual
+	for r := range total {
+		total[r] = ZMM()
+		VXORPS(total[r], total[r], total[r])
+	}
+	MOVQ(wp, c)
+	Load(Param("nb"), s)
+	// blocks emits the code for nblk consecutive blocks.
+	blocks := func(nblk int) {
+		acc := make([][]VecVirtual, 2)
+		for r := range 2 {
+			acc[r] = make([]VecVirtual, nblk)
+			for b := range nblk {
+				acc[r][b] = ZMM()
+				VPBROADCASTD(row(r, prepB32Bytes*b+prepB32Init), acc[r][b])
+			}
+		}
+		for i := range 8 {
+			for b := range nblk {
+				xv := ZMM()
+				VMOVDQU32(Mem{Base: x, Disp: 512*b + 64*i}, xv)
+				for r := range 2 {
+					vpdpbusd(row(r, prepB32Bytes*b+4*i), xv, acc[r][b], true)
+				}
+			}
+		}
+		for b := range nblk {
+			dv := ZMM()
+			VMOVUPS(Mem{Base: da, Disp: 64 * b}, dv)
+			for r := range 2 {
+				f := acc[r][b]
+				VCVTDQ2PS(f, f)
+				sc := ZMM()
+				VMULPS_BCST(row(r, prepB32Bytes*b+prepB32Scale), dv, sc)
+				VFMADD231PS(sc, f, total[r])
+			}
+		}
+		ADDQ(U32(uint32(prepB32Bytes*nblk)), c)
+		ADDQ(U32(uint32(512*nblk)), x)
+		ADDQ(U32(uint32(64*nblk)), da)
+		SUBQ(U8(uint8(nblk)), s)
+	}
+	Label(name + "_four")
+	CMPQ(s, U8(4))
+	JL(LabelRef(name + "_one"))
+	blocks(4)
+	JMP(LabelRef(name + "_four"))
+	Label(name + "_one")
+	TESTQ(s, s)
+	JE(LabelRef(name + "_store"))
+	blocks(1)
+	JMP(LabelRef(name + "_one"))
+	Label(name + "_store")
+	VMOVUPS(total[0], Mem{Base: out})
+	VMOVUPS(total[1], Mem{Base: out, Index: os, Scale: 1})
+	ADDQ(U8(64), out)
+	DECQ(ng)
+	JMP(LabelRef(name + "_group"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}

@@ -325,7 +325,7 @@ func mulB32Go(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os in
 		row := wp[r*ws:]
 		for g := g0; g < g0+ng; g++ {
 			for t := range groupTokens {
-				var total float32
+				var c [4]float32
 				for blk := range nb {
 					gb := g*x.nb + blk
 					q := x.q[gb*groupTokens*QK8:]
@@ -336,9 +336,9 @@ func mulB32Go(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os in
 							acc += int32(q[64*e+4*t+k]) * int32(int8(p[4*e+k]))
 						}
 					}
-					total = fma32(float32(acc), getF32(p[36:])*x.d[gb*groupTokens+t], total)
+					c[blk%4] = fma32(float32(acc), getF32(p[36:])*x.d[gb*groupTokens+t], c[blk%4])
 				}
-				out[r*os+16*(g-g0)+t] = total
+				out[r*os+16*(g-g0)+t] = (c[0] + c[1]) + (c[2] + c[3])
 			}
 		}
 	}

@@ -5,148 +5,246 @@
 package kernels
 
 // dotF32AVX2 returns the dot product of n floats at x and y; n is a multiple of 32.
+//
+//go:noescape
 func dotF32AVX2(x *float32, y *float32, n int) float32
 
 // axpyF32AVX2 adds a times the n floats at x to those at y; n is a multiple of 16.
+//
+//go:noescape
 func axpyF32AVX2(a float32, x *float32, y *float32, n int)
 
 // dotF16AVX2 returns the dot product of n F16 values at w with n floats at x; n is a multiple of 32.
+//
+//go:noescape
 func dotF16AVX2(w *byte, x *float32, n int) float32
 
-// dotQ8_0AVX2 returns the dot product of nb Q8_0 blocks at w with 8-bit activations q scaled per 32 by d.
-func dotQ8_0AVX2(w *byte, q *int8, d *float32, nb int) float32
+// dotQ8_0cAVX2 stores to c[k] the chain over blocks b ≡ k (mod 4), b < 4·nb4, of fma(s_b, d_b·dy_b) for Q8_0 weights at w and Q8 activations q, d.
+//
+//go:noescape
+func dotQ8_0cAVX2(w *byte, q *int8, d *float32, nb4 int, c *float32)
 
-// dotQ4_0AVX2 returns the dot product of nb Q4_0 blocks at w with 8-bit activations q scaled per 32 by d.
-func dotQ4_0AVX2(w *byte, q *int8, d *float32, nb int) float32
+// dotQ4_0cAVX2 stores to c[k] the chain over blocks b ≡ k (mod 4), b < 4·nb4, of fma(s_b, d_b·dy_b) for Q4_0 weights at w and Q8 activations q, d.
+//
+//go:noescape
+func dotQ4_0cAVX2(w *byte, q *int8, d *float32, nb4 int, c *float32)
 
 // dotQ4_KAVX2 returns the dot product of nb Q4_K super-blocks at w with Q8_K activations.
+//
+//go:noescape
 func dotQ4_KAVX2(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
 
 // dotQ6_KAVX2 returns the dot product of nb Q6_K super-blocks at w with Q8_K activations.
+//
+//go:noescape
 func dotQ6_KAVX2(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
 
 // dotF16x4AVX2 writes to out[t] the dot product of n F16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 16.
+//
+//go:noescape
 func dotF16x4AVX2(w *byte, x *float32, xs int, n int, out *float32)
 
-// dotQ8_0x4AVX2 writes to out[t] the dot product of nb Q8_0 blocks at w with the activations of token t (q+t*qs, d+t*ds bytes), t < 4.
-func dotQ8_0x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, nb int, out *float32)
+// dotQ8_0cx4AVX2 stores to c[4t+k] the chains of Q8_0 for token t < 4 (q+t*qs, d+t*ds bytes), as dotQ8_0cAVX2 does.
+//
+//go:noescape
+func dotQ8_0cx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, nb4 int, c *float32)
 
-// dotQ4_0x4AVX2 writes to out[t] the dot product of nb Q4_0 blocks at w with the activations of token t (q+t*qs, d+t*ds bytes), t < 4.
-func dotQ4_0x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, nb int, out *float32)
+// dotQ4_0cx4AVX2 stores to c[4t+k] the chains of Q4_0 for token t < 4 (q+t*qs, d+t*ds bytes), as dotQ4_0cAVX2 does.
+//
+//go:noescape
+func dotQ4_0cx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, nb4 int, c *float32)
 
 // dotQ4_Kx4AVX2 writes to out[t] the dot product of nb Q4_K super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+//
+//go:noescape
 func dotQ4_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotQ6_Kx4AVX2 writes to out[t] the dot product of nb Q6_K super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+//
+//go:noescape
 func dotQ6_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotQ4_1x1AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 1.
+//
+//go:noescape
 func dotQ4_1x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
 
 // dotQ5_0x1AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 1.
+//
+//go:noescape
 func dotQ5_0x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
 
 // dotQ5_1x1AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 1.
+//
+//go:noescape
 func dotQ5_1x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
 
 // dotIQ4_NLx1AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 1.
+//
+//go:noescape
 func dotIQ4_NLx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
 
 // dotQ5_Kx1AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 1.
+//
+//go:noescape
 func dotQ5_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotQ3_Kx1AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 1.
+//
+//go:noescape
 func dotQ3_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotQ2_Kx1AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 1.
+//
+//go:noescape
 func dotQ2_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotIQ4_XSx1AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 1.
+//
+//go:noescape
 func dotIQ4_XSx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotQ4_1x4AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 4.
+//
+//go:noescape
 func dotQ4_1x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
 
 // dotQ5_0x4AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 4.
+//
+//go:noescape
 func dotQ5_0x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
 
 // dotQ5_1x4AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 4.
+//
+//go:noescape
 func dotQ5_1x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
 
 // dotIQ4_NLx4AVX2 writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < 4.
+//
+//go:noescape
 func dotIQ4_NLx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
 
 // dotQ5_Kx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+//
+//go:noescape
 func dotQ5_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotQ3_Kx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+//
+//go:noescape
 func dotQ3_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotQ2_Kx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+//
+//go:noescape
 func dotQ2_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotIQ4_XSx4AVX2 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.
+//
+//go:noescape
 func dotIQ4_XSx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // dotBF16AVX2 returns the dot product of n BF16 values at w with n floats at x; n is a multiple of 32.
+//
+//go:noescape
 func dotBF16AVX2(w *byte, x *float32, n int) float32
 
 // dotBF16x4AVX2 writes to out[t] the dot product of n BF16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 16.
+//
+//go:noescape
 func dotBF16x4AVX2(w *byte, x *float32, xs int, n int, out *float32)
 
 // dotF32AVX512 returns the dot product of n floats at x and y; n is a multiple of 64.
+//
+//go:noescape
 func dotF32AVX512(x *float32, y *float32, n int) float32
 
 // axpyF32AVX512 adds a times the n floats at x to those at y; n is a multiple of 32.
+//
+//go:noescape
 func axpyF32AVX512(a float32, x *float32, y *float32, n int)
 
 // dotF16AVX512 returns the dot product of n F16 values at w with n floats at x; n is a multiple of 64.
+//
+//go:noescape
 func dotF16AVX512(w *byte, x *float32, n int) float32
 
 // dotF16x4AVX512 writes to out[t] the dot product of n F16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 32.
+//
+//go:noescape
 func dotF16x4AVX512(w *byte, x *float32, xs int, n int, out *float32)
 
 // gemmF16x4x4AVX512 writes to out[t*os+4*r bytes] the dot product of n F16 values at w+r*ws with the n floats at x+t*xs, for rows r < 4 and tokens t < 4; n is a multiple of 16.
+//
+//go:noescape
 func gemmF16x4x4AVX512(w *byte, ws int, x *float32, xs int, n int, out *float32, os int)
 
 // gemmF32x8x32AVX512 stores into the 8x32 block at c (rows ldc bytes apart) the product of a (8 rows of k floats, lda bytes apart) and b (k rows, ldb bytes apart).
+//
+//go:noescape
 func gemmF32x8x32AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 
 // gemmF32x4x64AVX512 stores into the 4x64 block at c (rows ldc bytes apart) the product of a (4 rows of k floats, lda bytes apart) and b (k rows, ldb bytes apart).
+//
+//go:noescape
 func gemmF32x4x64AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 
 // gemmF32x8x16AVX512 stores into the 8x16 block at c (rows ldc bytes apart) the product of a (8 rows of k floats, lda bytes apart) and b (k rows, ldb bytes apart).
+//
+//go:noescape
 func gemmF32x8x16AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 
 // softmaxAVX512 replaces the n floats at x (n ≥ 1) with exp(x − max x) and returns their sum.
+//
+//go:noescape
 func softmaxAVX512(x *float32, n int) float32
 
 // swigluAVX512 replaces the n floats at gate with gate/(1+exp(−gate))·up.
+//
+//go:noescape
 func swigluAVX512(gate *float32, up *float32, n int)
 
 // quantQ8AVX512 quantizes nb blocks of 32 floats at x as QuantizeQ8 does.
+//
+//go:noescape
 func quantQ8AVX512(q *int8, d *float32, s *int16, x *float32, nb int)
 
 // quantQ8KAVX512 quantizes nb blocks of 256 floats at x as QuantizeQ8K does.
+//
+//go:noescape
 func quantQ8KAVX512(q *int8, d *float32, s *int16, x *float32, nb int)
 
 // prepQ4_KAVX512 prepares nsb Q4_K super-blocks at w for the 16-token kernel (352 bytes each at dst).
+//
+//go:noescape
 func prepQ4_KAVX512(w *byte, nsb int, dst *byte)
 
 // gemmQ4_Kx16AVX512 writes to out[r*os bytes + 16g + t] the dot products of prepared Q4_K rows r < 2 (wp + r*ws) with token t of group g < ng.
+//
+//go:noescape
 func gemmQ4_Kx16AVX512(wp *byte, ws int, nsb int, x *byte, da *float32, bsp *float32, ng int, out *float32, os int)
 
 // prepQ6_KAVX512 prepares nsb Q6_K super-blocks at w for the 16-token kernel (384 bytes each at dst).
+//
+//go:noescape
 func prepQ6_KAVX512(w *byte, nsb int, dst *byte)
 
 // gemmQ6_Kx16AVX512 writes to out[r*os bytes + 16g + t] the dot products of prepared Q6_K rows r < 2 (wp + r*ws) with token t of group g < ng.
+//
+//go:noescape
 func gemmQ6_Kx16AVX512(wp *byte, ws int, nsb int, x *byte, da *float32, ng int, out *float32, os int)
 
 // prepQ8_0AVX512 prepares nb Q8_0 blocks at w for the 16-token kernel (40 bytes each at dst).
+//
+//go:noescape
 func prepQ8_0AVX512(w *byte, nb int, dst *byte)
 
 // prepQ4_0AVX512 prepares nb Q4_0 blocks at w for the 16-token kernel (40 bytes each at dst).
+//
+//go:noescape
 func prepQ4_0AVX512(w *byte, nb int, dst *byte)
 
 // gemmB32x16AVX512 writes to out[r*os bytes + 16g + t] the dot products of prepared rows r < 2 of 32-weight blocks (wp + r*ws) with token t of group g < ng.
+//
+//go:noescape
 func gemmB32x16AVX512(wp *byte, ws int, nb int, x *byte, da *float32, ng int, out *float32, os int)

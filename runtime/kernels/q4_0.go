@@ -16,15 +16,13 @@ func dequantQ4_0(dst []float32, src []byte) {
 }
 
 func dotQ4_0Go(w []byte, r *row) float32 {
-	var sum float32
-	for b := range len(r.d) {
-		blk := w[b*18 : b*18+18 : b*18+18]
-		q := r.q[b*32 : b*32+32 : b*32+32]
-		var si int32
-		for j := range 16 {
-			si += int32(int8(blk[2+j]&0xF)-8)*int32(q[j]) + int32(int8(blk[2+j]>>4)-8)*int32(q[j+16])
-		}
-		sum += f16le(blk) * r.d[b] * float32(si)
+	var c [4]float32
+	return finishB32(&c, 0, w, 18, r)
+}
+
+func unpackQ4_0(q *[32]int8, blk []byte) {
+	for j := range 16 {
+		q[j] = int8(blk[2+j]&0xF) - 8
+		q[j+16] = int8(blk[2+j]>>4) - 8
 	}
-	return sum
 }

@@ -20,11 +20,13 @@ func init() {
 	axpyF32SIMD = axpyF32Wrap
 	kernels[gguf.TypeF32].dot = dotF32RowAVX2
 	kernels[gguf.TypeF16].dot = dotF16RowAVX2
-	kernels[gguf.TypeQ8_0].dot = func(w []byte, r *row) float32 {
-		return dotQ8_0AVX2(&w[0], &r.q[0], &r.d[0], len(r.d))
-	}
-	kernels[gguf.TypeQ4_0].dot = func(w []byte, r *row) float32 {
-		return dotQ4_0AVX2(&w[0], &r.q[0], &r.d[0], len(r.d))
+	for _, typ := range []gguf.TensorType{gguf.TypeQ8_0, gguf.TypeQ4_0} {
+		bb := 34
+		if typ == gguf.TypeQ4_0 {
+			bb = 18
+		}
+		kernels[typ].dot = func(w []byte, r *row) float32 { return dotB32AVX2(bb, w, r) }
+		kernels[typ].dot4 = func(w []byte, r *row, n int, out *[4]float32) { dotB32x4AVX2(bb, w, r, n, out) }
 	}
 	kernels[gguf.TypeQ4_K].dot = func(w []byte, r *row) float32 {
 		return dotQ4_KAVX2(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))
@@ -32,37 +34,9 @@ func init() {
 	kernels[gguf.TypeQ6_K].dot = func(w []byte, r *row) float32 {
 		return dotQ6_KAVX2(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))
 	}
-	for typ, fns := range map[gguf.TensorType][2]block32Fn{
-		gguf.TypeQ4_1:   {dotQ4_1x1AVX2, dotQ4_1x4AVX2},
-		gguf.TypeQ5_0:   {dotQ5_0x1AVX2, dotQ5_0x4AVX2},
-		gguf.TypeQ5_1:   {dotQ5_1x1AVX2, dotQ5_1x4AVX2},
-		gguf.TypeIQ4_NL: {dotIQ4_NLx1AVX2, dotIQ4_NLx4AVX2},
-	} {
-		x1, x4 := fns[0], fns[1]
-		kernels[typ].dot = func(w []byte, r *row) float32 {
-			var out [4]float32
-			x1(&w[0], &r.q[0], 0, &r.d[0], 0, &r.s[0], 0, len(r.d), &out[0])
-			return out[0]
-		}
-		kernels[typ].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
-			x4(&w[0], &r.q[0], n, &r.d[0], n/QK8*4, &r.s[0], n/QK8*2, len(r.d), &out[0])
-		}
-	}
-	for typ, fns := range map[gguf.TensorType][2]kquantFn{
-		gguf.TypeQ5_K:   {dotQ5_Kx1AVX2, dotQ5_Kx4AVX2},
-		gguf.TypeQ3_K:   {dotQ3_Kx1AVX2, dotQ3_Kx4AVX2},
-		gguf.TypeQ2_K:   {dotQ2_Kx1AVX2, dotQ2_Kx4AVX2},
-		gguf.TypeIQ4_XS: {dotIQ4_XSx1AVX2, dotIQ4_XSx4AVX2},
-	} {
-		x1, x4 := fns[0], fns[1]
-		kernels[typ].dot = func(w []byte, r *row) float32 {
-			var out [4]float32
-			x1(&w[0], &r.q[0], 0, &r.d[0], 0, &r.s[0], 0, len(r.d), &out[0])
-			return out[0]
-		}
-		kernels[typ].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
-			x4(&w[0], &r.q[0], n, &r.d[0], n/QK_K*4, &r.s[0], n/QK_K*32, len(r.d), &out[0])
-		}
+	for _, typ := range []gguf.TensorType{gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeIQ4_NL, gguf.TypeQ5_K, gguf.TypeQ3_K, gguf.TypeQ2_K, gguf.TypeIQ4_XS} {
+		kernels[typ].dot = func(w []byte, r *row) float32 { return dotX1AVX2(typ, w, r) }
+		kernels[typ].dot4 = func(w []byte, r *row, n int, out *[4]float32) { dotX4AVX2(typ, w, r, n, out) }
 	}
 	kernels[gguf.TypeBF16].dot = func(w []byte, r *row) float32 {
 		x := r.f
@@ -94,12 +68,6 @@ func init() {
 			return
 		}
 		dotF16x4AVX2(&w[0], &r.f[0], 4*n, n, &out[0])
-	}
-	kernels[gguf.TypeQ8_0].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
-		dotQ8_0x4AVX2(&w[0], &r.q[0], n, &r.d[0], n/QK8*4, len(r.d), &out[0])
-	}
-	kernels[gguf.TypeQ4_0].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
-		dotQ4_0x4AVX2(&w[0], &r.q[0], n, &r.d[0], n/QK8*4, len(r.d), &out[0])
 	}
 	kernels[gguf.TypeQ4_K].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
 		dotQ4_Kx4AVX2(&w[0], &r.q[0], n, &r.d[0], n/QK_K*4, &r.s[0], n/QK_K*32, len(r.d), &out[0])
@@ -198,6 +166,102 @@ func useAVX512() {
 	}
 }
 
+// dotB32AVX2 is the one-token Q8_0 (bb = 34) or Q4_0 (bb = 18) dot product (see finishB32).
+// The kernels are called directly rather than through function values so that c stays on
+// the stack.
+func dotB32AVX2(bb int, w []byte, r *row) float32 {
+	var c [4]float32
+	nb4 := len(r.d) / 4
+	if nb4 > 0 {
+		_ = w[4*nb4*bb-1]
+		if bb == 18 {
+			dotQ4_0cAVX2(&w[0], &r.q[0], &r.d[0], nb4, &c[0])
+		} else {
+			dotQ8_0cAVX2(&w[0], &r.q[0], &r.d[0], nb4, &c[0])
+		}
+	}
+	if 4*nb4 == len(r.d) {
+		return (c[0] + c[1]) + (c[2] + c[3])
+	}
+	return finishB32(&c, 4*nb4, w, bb, r)
+}
+
+// dotB32x4AVX2 is dotB32AVX2 for four consecutive tokens.
+func dotB32x4AVX2(bb int, w []byte, r *row, n int, out *[4]float32) {
+	var c [4][4]float32
+	nb := n / QK8
+	nb4 := nb / 4
+	qs, ds := unsafe.Slice(&r.q[0], 4*n), unsafe.Slice(&r.d[0], 4*nb)
+	if nb4 > 0 {
+		_ = w[4*nb4*bb-1]
+		if bb == 18 {
+			dotQ4_0cx4AVX2(&w[0], &r.q[0], n, &r.d[0], 4*nb, nb4, &c[0][0])
+		} else {
+			dotQ8_0cx4AVX2(&w[0], &r.q[0], n, &r.d[0], 4*nb, nb4, &c[0][0])
+		}
+	}
+	for t := range 4 {
+		if 4*nb4 == nb {
+			out[t] = (c[t][0] + c[t][1]) + (c[t][2] + c[t][3])
+			continue
+		}
+		rt := row{q: qs[t*n : (t+1)*n], d: ds[t*nb : (t+1)*nb]}
+		out[t] = finishB32(&c[t], 4*nb4, w, bb, &rt)
+	}
+}
+
+// dotX1AVX2 runs the generated one-token kernel of typ (block32 and K-quant families).
+func dotX1AVX2(typ gguf.TensorType, w []byte, r *row) float32 {
+	var out [4]float32
+	wp, qp, dp, sp, nb := &w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d)
+	switch typ {
+	case gguf.TypeQ4_1:
+		dotQ4_1x1AVX2(wp, qp, 0, dp, 0, sp, 0, nb, &out[0])
+	case gguf.TypeQ5_0:
+		dotQ5_0x1AVX2(wp, qp, 0, dp, 0, sp, 0, nb, &out[0])
+	case gguf.TypeQ5_1:
+		dotQ5_1x1AVX2(wp, qp, 0, dp, 0, sp, 0, nb, &out[0])
+	case gguf.TypeIQ4_NL:
+		dotIQ4_NLx1AVX2(wp, qp, 0, dp, 0, sp, 0, nb, &out[0])
+	case gguf.TypeQ5_K:
+		dotQ5_Kx1AVX2(wp, qp, 0, dp, 0, sp, 0, nb, &out[0])
+	case gguf.TypeQ3_K:
+		dotQ3_Kx1AVX2(wp, qp, 0, dp, 0, sp, 0, nb, &out[0])
+	case gguf.TypeQ2_K:
+		dotQ2_Kx1AVX2(wp, qp, 0, dp, 0, sp, 0, nb, &out[0])
+	case gguf.TypeIQ4_XS:
+		dotIQ4_XSx1AVX2(wp, qp, 0, dp, 0, sp, 0, nb, &out[0])
+	}
+	return out[0]
+}
+
+// dotX4AVX2 runs the generated four-token kernel of typ (block32 and K-quant families).
+func dotX4AVX2(typ gguf.TensorType, w []byte, r *row, n int, out *[4]float32) {
+	wp, qp, dp, sp, nb := &w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d)
+	qs, ds, ss := n, n/QK8*4, n/QK8*2
+	if kernels[typ].act == ActQ8K {
+		ds, ss = n/QK_K*4, n/QK_K*32
+	}
+	switch typ {
+	case gguf.TypeQ4_1:
+		dotQ4_1x4AVX2(wp, qp, qs, dp, ds, sp, ss, nb, &out[0])
+	case gguf.TypeQ5_0:
+		dotQ5_0x4AVX2(wp, qp, qs, dp, ds, sp, ss, nb, &out[0])
+	case gguf.TypeQ5_1:
+		dotQ5_1x4AVX2(wp, qp, qs, dp, ds, sp, ss, nb, &out[0])
+	case gguf.TypeIQ4_NL:
+		dotIQ4_NLx4AVX2(wp, qp, qs, dp, ds, sp, ss, nb, &out[0])
+	case gguf.TypeQ5_K:
+		dotQ5_Kx4AVX2(wp, qp, qs, dp, ds, sp, ss, nb, &out[0])
+	case gguf.TypeQ3_K:
+		dotQ3_Kx4AVX2(wp, qp, qs, dp, ds, sp, ss, nb, &out[0])
+	case gguf.TypeQ2_K:
+		dotQ2_Kx4AVX2(wp, qp, qs, dp, ds, sp, ss, nb, &out[0])
+	case gguf.TypeIQ4_XS:
+		dotIQ4_XSx4AVX2(wp, qp, qs, dp, ds, sp, ss, nb, &out[0])
+	}
+}
+
 // tile4ByRows computes a four-row tile with a four-token kernel, one row at a time.
 func tile4ByRows(dot4 func(w []byte, r *row, n int, out *[4]float32), w []byte, rb int, r *row, n int, out []float32, os int) {
 	var o [4]float32
@@ -258,12 +322,6 @@ func dotF16RowAVX2(w []byte, r *row) float32 {
 	}
 	return s
 }
-
-// block32Fn is the signature of the generated kernels for 32-value block types.
-type block32Fn func(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
-
-// kquantFn is the signature of the generated kernels for K-quant super-blocks.
-type kquantFn func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
 
 // mulK8AVX512 runs the Q4_K/Q5_K 16-token kernel (see groupKernel.mul).
 func mulK8AVX512(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os int) {

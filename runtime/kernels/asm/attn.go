@@ -17,7 +17,7 @@ import (
 // one sequential fused multiply-add chain over k, A's values broadcast from memory.
 func gemmF32(mr, nv int) {
 	name := fmt.Sprintf("gemmF32x%dx%dAVX512", mr, 16*nv)
-	TEXT(name, NOSPLIT, "func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)")
+	text(name, NOSPLIT, "func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)")
 	Doc(fmt.Sprintf("%s stores into the %dx%d block at c (rows ldc bytes apart) the product of a (%d rows of k floats, lda bytes apart) and b (k rows, ldb bytes apart).", name, mr, 16*nv, mr))
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
@@ -160,7 +160,7 @@ func tailMask(n Register, k Op) {
 
 func softmaxRow() {
 	name := "softmaxAVX512"
-	TEXT(name, NOSPLIT, "func(x *float32, n int) float32")
+	text(name, NOSPLIT, "func(x *float32, n int) float32")
 	Doc(name + " replaces the n floats at x (n ≥ 1) with exp(x − max x) and returns their sum.")
 	x := Load(Param("x"), GP64())
 	n := Load(Param("n"), GP64())
@@ -233,7 +233,7 @@ func softmaxRow() {
 
 func swiglu() {
 	name := "swigluAVX512"
-	TEXT(name, NOSPLIT, "func(gate *float32, up *float32, n int)")
+	text(name, NOSPLIT, "func(gate *float32, up *float32, n int)")
 	Doc(name + " replaces the n floats at gate with gate/(1+exp(−gate))·up.")
 	g := Load(Param("gate"), GP64())
 	u := Load(Param("up"), GP64())

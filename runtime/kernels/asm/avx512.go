@@ -25,7 +25,7 @@ func hsumZ(z VecVirtual) Register {
 }
 
 func dotF32AVX512() {
-	TEXT("dotF32AVX512", NOSPLIT, "func(x, y *float32, n int) float32")
+	text("dotF32AVX512", NOSPLIT, "func(x, y *float32, n int) float32")
 	Doc("dotF32AVX512 returns the dot product of n floats at x and y; n is a multiple of 64.")
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
@@ -57,7 +57,7 @@ func dotF32AVX512() {
 }
 
 func axpyF32AVX512() {
-	TEXT("axpyF32AVX512", NOSPLIT, "func(a float32, x, y *float32, n int)")
+	text("axpyF32AVX512", NOSPLIT, "func(a float32, x, y *float32, n int)")
 	Doc("axpyF32AVX512 adds a times the n floats at x to those at y; n is a multiple of 32.")
 	ax := XMM()
 	MOVSS(NewParamAddr("a", 0), ax)
@@ -85,7 +85,7 @@ func axpyF32AVX512() {
 }
 
 func dotF16AVX512() {
-	TEXT("dotF16AVX512", NOSPLIT, "func(w *byte, x *float32, n int) float32")
+	text("dotF16AVX512", NOSPLIT, "func(w *byte, x *float32, n int) float32")
 	Doc("dotF16AVX512 returns the dot product of n F16 values at w with n floats at x; n is a multiple of 64.")
 	w := Load(Param("w"), GP64())
 	x := Load(Param("x"), GP64())
@@ -117,7 +117,7 @@ func dotF16AVX512() {
 }
 
 func dotF16x4AVX512() {
-	TEXT("dotF16x4AVX512", NOSPLIT, "func(w *byte, x *float32, xs int, n int, out *float32)")
+	text("dotF16x4AVX512", NOSPLIT, "func(w *byte, x *float32, xs int, n int, out *float32)")
 	Doc("dotF16x4AVX512 writes to out[t] the dot product of n F16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 32.")
 	w := Load(Param("w"), GP64())
 	x := loadStrided("x", "xs")

@@ -16,7 +16,7 @@ func bf16Load(m Mem) VecVirtual {
 }
 
 func dotBF16() {
-	TEXT("dotBF16AVX2", NOSPLIT, "func(w *byte, x *float32, n int) float32")
+	text("dotBF16AVX2", NOSPLIT, "func(w *byte, x *float32, n int) float32")
 	Doc("dotBF16AVX2 returns the dot product of n BF16 values at w with n floats at x; n is a multiple of 32.")
 	w := Load(Param("w"), GP64())
 	x := Load(Param("x"), GP64())
@@ -47,7 +47,7 @@ func dotBF16() {
 }
 
 func dotBF16x4() {
-	TEXT("dotBF16x4AVX2", NOSPLIT, "func(w *byte, x *float32, xs int, n int, out *float32)")
+	text("dotBF16x4AVX2", NOSPLIT, "func(w *byte, x *float32, xs int, n int, out *float32)")
 	Doc("dotBF16x4AVX2 writes to out[t] the dot product of n BF16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 16.")
 	w := Load(Param("w"), GP64())
 	x := loadStrided("x", "xs")

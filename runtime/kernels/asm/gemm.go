@@ -70,7 +70,7 @@ func storeTile4x4(acc [4][4]VecVirtual, out, os Register) {
 
 func gemmF16x4x4() {
 	name := "gemmF16x4x4AVX512"
-	TEXT(name, NOSPLIT, "func(w *byte, ws int, x *float32, xs int, n int, out *float32, os int)")
+	text(name, NOSPLIT, "func(w *byte, ws int, x *float32, xs int, n int, out *float32, os int)")
 	Doc(name + " writes to out[t*os+4*r bytes] the dot product of n F16 values at w+r*ws with the n floats at x+t*xs, for rows r < 4 and tokens t < 4; n is a multiple of 16.")
 	w := loadRows4("w", "ws")
 	x := loadRows4("x", "xs")

@@ -10,7 +10,7 @@ import (
 
 // kquantHeader declares a T-token K-quant kernel and loads its pointers; it zeroes out[0..T).
 func kquantHeader(name string, T int) (w Register, q, d, b strided, nb, out Register) {
-	TEXT(name, NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)")
+	text(name, NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)")
 	Doc(fmt.Sprintf("%s writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < %d.", name, T))
 	w = Load(Param("w"), GP64())
 	q = loadStrided("q", "qs")

@@ -10,6 +10,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/mmcloughlin/avo/attr"
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -22,13 +23,13 @@ func main() {
 	dotF32()
 	axpyF32()
 	dotF16()
-	dotQ8_0()
-	dotQ4_0()
+	dotB32Canon("Q8_0", 34, q8_0Loader)
+	dotB32Canon("Q4_0", 18, q4_0Loader)
 	dotQ4_K()
 	dotQ6_K()
 	dotF16x4()
-	dotQ8_0x4()
-	dotQ4_0x4()
+	dotB32Canonx4("Q8_0", 34, q8_0Loader)
+	dotB32Canonx4("Q4_0", 18, q4_0Loader)
 	dotQ4_Kx4()
 	dotQ6_Kx4()
 	for _, T := range []int{1, 4} {
@@ -127,7 +128,7 @@ func dotI8(w, q VecVirtual, ones Mem) VecVirtual {
 }
 
 func dotF32() {
-	TEXT("dotF32AVX2", NOSPLIT, "func(x, y *float32, n int) float32")
+	text("dotF32AVX2", NOSPLIT, "func(x, y *float32, n int) float32")
 	Doc("dotF32AVX2 returns the dot product of n floats at x and y; n is a multiple of 32.")
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
@@ -159,7 +160,7 @@ func dotF32() {
 }
 
 func axpyF32() {
-	TEXT("axpyF32AVX2", NOSPLIT, "func(a float32, x, y *float32, n int)")
+	text("axpyF32AVX2", NOSPLIT, "func(a float32, x, y *float32, n int)")
 	Doc("axpyF32AVX2 adds a times the n floats at x to those at y; n is a multiple of 16.")
 	ax := XMM()
 	MOVSS(NewParamAddr("a", 0), ax)
@@ -187,7 +188,7 @@ func axpyF32() {
 }
 
 func dotF16() {
-	TEXT("dotF16AVX2", NOSPLIT, "func(w *byte, x *float32, n int) float32")
+	text("dotF16AVX2", NOSPLIT, "func(w *byte, x *float32, n int) float32")
 	Doc("dotF16AVX2 returns the dot product of n F16 values at w with n floats at x; n is a multiple of 32.")
 	w := Load(Param("w"), GP64())
 	x := Load(Param("x"), GP64())
@@ -213,79 +214,6 @@ func dotF16() {
 	VADDPS(acc[3], acc[1], acc[1])
 	VADDPS(acc[1], acc[0], acc[0])
 	s := hsum(acc[0])
-	VZEROUPPER()
-	Store(s, ReturnIndex(0))
-	RET()
-}
-
-func dotQ8_0() {
-	TEXT("dotQ8_0AVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, nb int) float32")
-	Doc("dotQ8_0AVX2 returns the dot product of nb Q8_0 blocks at w with 8-bit activations q scaled per 32 by d.")
-	w := Load(Param("w"), GP64())
-	q := Load(Param("q"), GP64())
-	d := Load(Param("d"), GP64())
-	nb := Load(Param("nb"), GP64())
-	ones := broadcastW(1)
-	acc := YMM()
-	VXORPS(acc, acc, acc)
-	Label("loop")
-	TESTQ(nb, nb)
-	JE(LabelRef("done"))
-	wv, qv := YMM(), YMM()
-	VMOVDQU(Mem{Base: w, Disp: 2}, wv)
-	VMOVDQU(Mem{Base: q}, qv)
-	p := dotI8(wv, qv, ones)
-	VCVTDQ2PS(p, p)
-	sc := f16Scale(Mem{Base: w}, Mem{Base: d})
-	VFMADD231PS(p, sc, acc)
-	ADDQ(U8(34), w)
-	ADDQ(U8(32), q)
-	ADDQ(U8(4), d)
-	DECQ(nb)
-	JMP(LabelRef("loop"))
-	Label("done")
-	s := hsum(acc)
-	VZEROUPPER()
-	Store(s, ReturnIndex(0))
-	RET()
-}
-
-func dotQ4_0() {
-	TEXT("dotQ4_0AVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, nb int) float32")
-	Doc("dotQ4_0AVX2 returns the dot product of nb Q4_0 blocks at w with 8-bit activations q scaled per 32 by d.")
-	w := Load(Param("w"), GP64())
-	q := Load(Param("q"), GP64())
-	d := Load(Param("d"), GP64())
-	nb := Load(Param("nb"), GP64())
-	ones := broadcastW(1)
-	m4 := broadcastB(0x0F)
-	eight := broadcastB(8)
-	acc := YMM()
-	VXORPS(acc, acc, acc)
-	Label("loop")
-	TESTQ(nb, nb)
-	JE(LabelRef("done"))
-	lo := XMM()
-	VMOVDQU(Mem{Base: w, Disp: 2}, lo)
-	hi := XMM()
-	VPSRLW(U8(4), lo, hi)
-	wv := YMM()
-	VINSERTI128(U8(1), hi, lo.AsY(), wv)
-	VPAND(m4, wv, wv)
-	VPSUBB(eight, wv, wv)
-	qv := YMM()
-	VMOVDQU(Mem{Base: q}, qv)
-	p := dotI8(wv, qv, ones)
-	VCVTDQ2PS(p, p)
-	sc := f16Scale(Mem{Base: w}, Mem{Base: d})
-	VFMADD231PS(p, sc, acc)
-	ADDQ(U8(18), w)
-	ADDQ(U8(32), q)
-	ADDQ(U8(4), d)
-	DECQ(nb)
-	JMP(LabelRef("loop"))
-	Label("done")
-	s := hsum(acc)
 	VZEROUPPER()
 	Store(s, ReturnIndex(0))
 	RET()
@@ -323,7 +251,7 @@ func storeHsums(acc []VecVirtual, out Register) {
 }
 
 func dotF16x4() {
-	TEXT("dotF16x4AVX2", NOSPLIT, "func(w *byte, x *float32, xs int, n int, out *float32)")
+	text("dotF16x4AVX2", NOSPLIT, "func(w *byte, x *float32, xs int, n int, out *float32)")
 	Doc("dotF16x4AVX2 writes to out[t] the dot product of n F16 values at w with the n floats at x+t*xs bytes, t < 4; n is a multiple of 16.")
 	w := Load(Param("w"), GP64())
 	x := loadStrided("x", "xs")
@@ -357,89 +285,6 @@ func dotF16x4() {
 	RET()
 }
 
-// dotQ8x4 is the body shared by the Q8_0 and Q4_0 four-token kernels: load returns the 32
-// signed weight values of the block at w, which is blockBytes long.
-func dotQ8x4(name, doc string, blockBytes int, setup func() func(w Register) VecVirtual) {
-	TEXT(name, NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, nb int, out *float32)")
-	Doc(doc)
-	w := Load(Param("w"), GP64())
-	q := loadStrided("q", "qs")
-	d := loadStrided("d", "ds")
-	nb := Load(Param("nb"), GP64())
-	out := Load(Param("out"), GP64())
-	ones := broadcastW(1)
-	load := setup()
-	var acc [4]VecVirtual
-	for i := range acc {
-		acc[i] = YMM()
-		VXORPS(acc[i], acc[i], acc[i])
-	}
-	Label("loop")
-	TESTQ(nb, nb)
-	JE(LabelRef("done"))
-	wv := load(w)
-	ax := YMM()
-	VPSIGNB(wv, wv, ax)
-	r := GP32()
-	MOVWLZX(Mem{Base: w}, r)
-	wd := XMM()
-	VMOVD(r, wd)
-	VCVTPH2PS(wd, wd)
-	for t := range 4 {
-		sy := YMM()
-		VMOVDQU(q.at(t, 0), sy)
-		VPSIGNB(wv, sy, sy)
-		p := YMM()
-		VPMADDUBSW(sy, ax, p)
-		VPMADDWD(ones, p, p)
-		VCVTDQ2PS(p, p)
-		sx := XMM()
-		VMULSS(d.at(t, 0), wd, sx)
-		sc := YMM()
-		VBROADCASTSS(sx, sc)
-		VFMADD231PS(p, sc, acc[t])
-	}
-	ADDQ(U8(uint8(blockBytes)), w)
-	q.advance(32)
-	d.advance(4)
-	DECQ(nb)
-	JMP(LabelRef("loop"))
-	Label("done")
-	storeHsums(acc[:], out)
-	VZEROUPPER()
-	RET()
-}
-
-func dotQ8_0x4() {
-	dotQ8x4("dotQ8_0x4AVX2", "dotQ8_0x4AVX2 writes to out[t] the dot product of nb Q8_0 blocks at w with the activations of token t (q+t*qs, d+t*ds bytes), t < 4.", 34,
-		func() func(w Register) VecVirtual {
-			return func(w Register) VecVirtual {
-				v := YMM()
-				VMOVDQU(Mem{Base: w, Disp: 2}, v)
-				return v
-			}
-		})
-}
-
-func dotQ4_0x4() {
-	dotQ8x4("dotQ4_0x4AVX2", "dotQ4_0x4AVX2 writes to out[t] the dot product of nb Q4_0 blocks at w with the activations of token t (q+t*qs, d+t*ds bytes), t < 4.", 18,
-		func() func(w Register) VecVirtual {
-			m4 := broadcastB(0x0F)
-			eight := broadcastB(8)
-			return func(w Register) VecVirtual {
-				lo := XMM()
-				VMOVDQU(Mem{Base: w, Disp: 2}, lo)
-				hi := XMM()
-				VPSRLW(U8(4), lo, hi)
-				v := YMM()
-				VINSERTI128(U8(1), hi, lo.AsY(), v)
-				VPAND(m4, v, v)
-				VPSUBB(eight, v, v)
-				return v
-			}
-		})
-}
-
 // hsumI returns the horizontal sum of the 8 int32 lanes of y converted to float32, in the low
 // lane of an XMM register.
 func hsumI(y VecVirtual) Register {
@@ -464,7 +309,7 @@ func f16(m Mem) VecVirtual {
 }
 
 func dotQ4_Kx4() {
-	TEXT("dotQ4_Kx4AVX2", NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)")
+	text("dotQ4_Kx4AVX2", NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)")
 	Doc("dotQ4_Kx4AVX2 writes to out[t] the dot product of nb Q4_K super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.")
 	w := Load(Param("w"), GP64())
 	q := loadStrided("q", "qs")
@@ -571,7 +416,7 @@ func dotQ4_Kx4() {
 }
 
 func dotQ6_Kx4() {
-	TEXT("dotQ6_Kx4AVX2", NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)")
+	text("dotQ6_Kx4AVX2", NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)")
 	Doc("dotQ6_Kx4AVX2 writes to out[t] the dot product of nb Q6_K super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4.")
 	w := Load(Param("w"), GP64())
 	q := loadStrided("q", "qs")
@@ -727,7 +572,7 @@ func constants() {
 // minOff >= 0 the block has an F16 minimum at that offset, whose term m * d_t * s_t uses the
 // activations' block sums.
 func block32(name string, T, blockBytes int, unsigned bool, minOff int, setup func() func(w Register) VecVirtual) {
-	TEXT(name, NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)")
+	text(name, NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)")
 	Doc(fmt.Sprintf("%s writes to out[t] the dot product of nb blocks at w with the Q8 activations of token t (q+t*qs, d+t*ds, s+t*ss bytes), t < %d.", name, T))
 	w := Load(Param("w"), GP64())
 	q := loadStrided("q", "qs")
@@ -857,4 +702,12 @@ func dotIQ4_NL(T int) {
 			return v
 		}
 	})
+}
+
+// text declares a kernel with TEXT and marks it //go:noescape: no kernel keeps a pointer it
+// is given, and without the pragma every array whose address a wrapper passes (the outputs of
+// the small kernels) would be moved to the heap.
+func text(name string, a attr.Attribute, signature string) {
+	TEXT(name, a, signature)
+	Pragma("noescape")
 }

@@ -113,7 +113,7 @@ func quantBlock(c quantConsts, label string, x, q, d Register, nz int) []VecVirt
 
 func quantQ8() {
 	name := "quantQ8AVX512"
-	TEXT(name, NOSPLIT, "func(q *int8, d *float32, s *int16, x *float32, nb int)")
+	text(name, NOSPLIT, "func(q *int8, d *float32, s *int16, x *float32, nb int)")
 	Doc(name + " quantizes nb blocks of 32 floats at x as QuantizeQ8 does.")
 	q := Load(Param("q"), GP64())
 	d := Load(Param("d"), GP64())
@@ -140,7 +140,7 @@ func quantQ8() {
 
 func quantQ8K() {
 	name := "quantQ8KAVX512"
-	TEXT(name, NOSPLIT, "func(q *int8, d *float32, s *int16, x *float32, nb int)")
+	text(name, NOSPLIT, "func(q *int8, d *float32, s *int16, x *float32, nb int)")
 	Doc(name + " quantizes nb blocks of 256 floats at x as QuantizeQ8K does.")
 	q := Load(Param("q"), GP64())
 	d := Load(Param("d"), GP64())

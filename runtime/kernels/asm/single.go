@@ -53,7 +53,7 @@ func bothHalves(m Mem, signed bool) VecVirtual {
 }
 
 func dotQ4_K() {
-	TEXT("dotQ4_KAVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, bsums *int16, nb int) float32")
+	text("dotQ4_KAVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, bsums *int16, nb int) float32")
 	Doc("dotQ4_KAVX2 returns the dot product of nb Q4_K super-blocks at w with Q8_K activations.")
 	w := Load(Param("w"), GP64())
 	q := Load(Param("q"), GP64())
@@ -135,7 +135,7 @@ func dotQ4_K() {
 // their per-16 scales; the offset of 32 is removed at once through the activation's per-16
 // sums: sum_i sc_i * (sum q6*q8 - 32 * bsum_i).
 func dotQ6_K() {
-	TEXT("dotQ6_KAVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, bsums *int16, nb int) float32")
+	text("dotQ6_KAVX2", NOSPLIT, "func(w *byte, q *int8, d *float32, bsums *int16, nb int) float32")
 	Doc("dotQ6_KAVX2 returns the dot product of nb Q6_K super-blocks at w with Q8_K activations.")
 	w := Load(Param("w"), GP64())
 	q := Load(Param("q"), GP64())

@@ -54,7 +54,7 @@ func sumBytesY(y VecVirtual, zero VecVirtual) Register {
 
 func prepQ4_K() {
 	name := "prepQ4_KAVX512"
-	TEXT(name, NOSPLIT, "func(w *byte, nsb int, dst *byte)")
+	text(name, NOSPLIT, "func(w *byte, nsb int, dst *byte)")
 	Doc(name + " prepares nsb Q4_K super-blocks at w for the 16-token kernel (352 bytes each at dst).")
 	w := Load(Param("w"), GP64())
 	nsb := Load(Param("nsb"), GP64())
@@ -107,7 +107,7 @@ func prepQ4_K() {
 // i of token t at 64i+4t), 16 scales at da and 8×16 sub-block sums (float32) at bsp.
 func gemmQ4_Kx16() {
 	name := "gemmQ4_Kx16AVX512"
-	TEXT(name, NOSPLIT, "func(wp *byte, ws int, nsb int, x *byte, da *float32, bsp *float32, ng int, out *float32, os int)")
+	text(name, NOSPLIT, "func(wp *byte, ws int, nsb int, x *byte, da *float32, bsp *float32, ng int, out *float32, os int)")
 	Doc(name + " writes to out[r*os bytes + 16g + t] the dot products of prepared Q4_K rows r < 2 (wp + r*ws) with token t of group g < ng.")
 	wp := Load(Param("wp"), GP64())
 	ws := Load(Param("ws"), GP64())
@@ -196,7 +196,7 @@ const (
 
 func prepQ6_K() {
 	name := "prepQ6_KAVX512"
-	TEXT(name, NOSPLIT, "func(w *byte, nsb int, dst *byte)")
+	text(name, NOSPLIT, "func(w *byte, nsb int, dst *byte)")
 	Doc(name + " prepares nsb Q6_K super-blocks at w for the 16-token kernel (384 bytes each at dst).")
 	w := Load(Param("w"), GP64())
 	nsb := Load(Param("nsb"), GP64())
@@ -280,7 +280,7 @@ func prepQ6_K() {
 // for gemmQ4_Kx16; the sub-block sums are not used).
 func gemmQ6_Kx16() {
 	name := "gemmQ6_Kx16AVX512"
-	TEXT(name, NOSPLIT, "func(wp *byte, ws int, nsb int, x *byte, da *float32, ng int, out *float32, os int)")
+	text(name, NOSPLIT, "func(wp *byte, ws int, nsb int, x *byte, da *float32, ng int, out *float32, os int)")
 	Doc(name + " writes to out[r*os bytes + 16g + t] the dot products of prepared Q6_K rows r < 2 (wp + r*ws) with token t of group g < ng.")
 	wp := Load(Param("wp"), GP64())
 	ws := Load(Param("ws"), GP64())
@@ -368,7 +368,7 @@ const (
 
 func prepQ8_0() {
 	name := "prepQ8_0AVX512"
-	TEXT(name, NOSPLIT, "func(w *byte, nb int, dst *byte)")
+	text(name, NOSPLIT, "func(w *byte, nb int, dst *byte)")
 	Doc(name + " prepares nb Q8_0 blocks at w for the 16-token kernel (40 bytes each at dst).")
 	prepB32(name, 34, func(w Register) VecVirtual {
 		v := YMM()
@@ -379,7 +379,7 @@ func prepQ8_0() {
 
 func prepQ4_0() {
 	name := "prepQ4_0AVX512"
-	TEXT(name, NOSPLIT, "func(w *byte, nb int, dst *byte)")
+	text(name, NOSPLIT, "func(w *byte, nb int, dst *byte)")
 	Doc(name + " prepares nb Q4_0 blocks at w for the 16-token kernel (40 bytes each at dst).")
 	m4 := broadcastB(0x0F)
 	eight := broadcastB(8)
@@ -424,10 +424,11 @@ func prepB32(name string, blockBytes int, load func(w Register) VecVirtual) {
 
 // gemmB32x16 multiplies two prepared rows of 32-weight blocks with ng groups of 16 tokens of
 // Q8 activations (per block 512 bytes at x, element-group i of token t at 64i+4t, and 16
-// scales at da), four blocks at a time.
+// scales at da), four blocks at a time. As the one- and four-token kernels (canon.go), it
+// keeps four chains over the blocks b ≡ k (mod 4) and returns (c0+c1)+(c2+c3).
 func gemmB32x16() {
 	name := "gemmB32x16AVX512"
-	TEXT(name, NOSPLIT, "func(wp *byte, ws int, nb int, x *byte, da *float32, ng int, out *float32, os int)")
+	text(name, NOSPLIT, "func(wp *byte, ws int, nb int, x *byte, da *float32, ng int, out *float32, os int)")
 	Doc(name + " writes to out[r*os bytes + 16g + t] the dot products of prepared rows r < 2 of 32-weight blocks (wp + r*ws) with token t of group g < ng.")
 	wp := Load(Param("wp"), GP64())
 	ws := Load(Param("ws"), GP64())
@@ -446,15 +447,17 @@ func gemmB32x16() {
 	Label(name + "_group")
 	TESTQ(ng, ng)
 	JE(LabelRef(name + "_done"))
-	var total [2]VecVirtual
+	var total [2][4]VecVirtual
 	for r := range total {
-		total[r] = ZMM()
-		VXORPS(total[r], total[r], total[r])
+		for k := range 4 {
+			total[r][k] = ZMM()
+			VXORPS(total[r][k], total[r][k], total[r][k])
+		}
 	}
 	MOVQ(wp, c)
 	Load(Param("nb"), s)
-	// blocks emits the code for nblk consecutive blocks.
-	blocks := func(nblk int) {
+	// blocks emits the code for nblk consecutive blocks, the first going to chain k0.
+	blocks := func(nblk, k0 int) {
 		acc := make([][]VecVirtual, 2)
 		for r := range 2 {
 			acc[r] = make([]VecVirtual, nblk)
@@ -480,7 +483,7 @@ func gemmB32x16() {
 				VCVTDQ2PS(f, f)
 				sc := ZMM()
 				VMULPS_BCST(row(r, prepB32Bytes*b+prepB32Scale), dv, sc)
-				VFMADD231PS(sc, f, total[r])
+				VFMADD231PS(sc, f, total[r][k0+b])
 			}
 		}
 		ADDQ(U32(uint32(prepB32Bytes*nblk)), c)
@@ -490,17 +493,23 @@ func gemmB32x16() {
 	}
 	Label(name + "_four")
 	CMPQ(s, U8(4))
-	JL(LabelRef(name + "_one"))
-	blocks(4)
+	JL(LabelRef(name + "_tail"))
+	blocks(4, 0)
 	JMP(LabelRef(name + "_four"))
-	Label(name + "_one")
-	TESTQ(s, s)
-	JE(LabelRef(name + "_store"))
-	blocks(1)
-	JMP(LabelRef(name + "_one"))
+	Label(name + "_tail")
+	for k := range 3 {
+		TESTQ(s, s)
+		JE(LabelRef(name + "_store"))
+		blocks(1, k)
+	}
 	Label(name + "_store")
-	VMOVUPS(total[0], Mem{Base: out})
-	VMOVUPS(total[1], Mem{Base: out, Index: os, Scale: 1})
+	for r := range 2 {
+		VADDPS(total[r][1], total[r][0], total[r][0])
+		VADDPS(total[r][3], total[r][2], total[r][2])
+		VADDPS(total[r][2], total[r][0], total[r][0])
+	}
+	VMOVUPS(total[0][0], Mem{Base: out})
+	VMOVUPS(total[1][0], Mem{Base: out, Index: os, Scale: 1})
 	ADDQ(U8(64), out)
 	DECQ(ng)
 	JMP(LabelRef(name + "_group"))

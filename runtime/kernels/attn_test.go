@@ -287,3 +287,26 @@ func TestBatchInvariantTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestTranspose16(t *testing.T) {
+	src := make([]float32, 16*21)
+	for i := range src {
+		src[i] = float32(i)
+	}
+	for _, pure := range []bool{false, true} {
+		dst := make([]float32, 16*19)
+		withPureGo(pure, func() { transpose16(src, 21, dst, 19) })
+		for i := range 16 {
+			for j := range 16 {
+				if dst[j*19+i] != src[i*21+j] {
+					t.Fatalf("pure Go %v: dst[%d][%d] = %g, want %g", pure, j, i, dst[j*19+i], src[i*21+j])
+				}
+			}
+			for j := 16; j < 19 && i < 15; j++ {
+				if dst[i*19+j] != 0 {
+					t.Fatalf("pure Go %v: wrote outside the block at [%d][%d]", pure, i, j)
+				}
+			}
+		}
+	}
+}

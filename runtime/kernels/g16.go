@@ -217,12 +217,21 @@ func matMulGroups(p *Pool, dst []float32, w Matrix, x *Acts, gk *groupKernel, ng
 					}
 					gk.mul(sc.prep[(i-r0)*rowPrep:], ws, nb, g, g0, gn, sc.out[(i-r0)*os:], os)
 				}
-				// Write token by token: each token's rows r0..r1 are contiguous in dst.
-				for t := g0 * groupTokens; t < min(ntok, (g0+gn)*groupTokens); t++ {
-					d := dst[t*rows+r0 : t*rows+r1]
-					o := sc.out[t-g0*groupTokens:]
-					for r := range d {
-						d[r] = o[r*os]
+				// Transpose into dst, where each token's rows r0..r1 are contiguous.
+				for gi := g0; gi < g0+gn; gi++ {
+					t0, t1 := gi*groupTokens, min(ntok, (gi+1)*groupTokens)
+					r := r0
+					if t1-t0 == groupTokens {
+						for ; r+16 <= r1; r += 16 {
+							transpose16(sc.out[(r-r0)*os+(gi-g0)*groupTokens:], os, dst[t0*rows+r:], rows)
+						}
+					}
+					for t := t0; t < t1 && r < r1; t++ {
+						d := dst[t*rows+r : t*rows+r1]
+						o := sc.out[(r-r0)*os+t-g0*groupTokens:]
+						for i := range d {
+							d[i] = o[i*os]
+						}
 					}
 				}
 			}
@@ -340,6 +349,24 @@ func mulB32Go(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, os in
 				}
 				out[r*os+16*(g-g0)+t] = (c[0] + c[1]) + (c[2] + c[3])
 			}
+		}
+	}
+}
+
+// transpose16SIMD is the SIMD 16×16 transpose, installed by the architecture files.
+var transpose16SIMD func(src *float32, ss int, dst *float32, ds int)
+
+// transpose16 stores the transpose of the 16×16 block of src (rows ss apart) into dst (rows ds
+// apart).
+func transpose16(src []float32, ss int, dst []float32, ds int) {
+	_, _ = src[15*ss+15], dst[15*ds+15]
+	if transpose16SIMD != nil && !UsePureGo {
+		transpose16SIMD(&src[0], 4*ss, &dst[0], 4*ds)
+		return
+	}
+	for i := range 16 {
+		for j := range 16 {
+			dst[j*ds+i] = src[i*ss+j]
 		}
 	}
 }

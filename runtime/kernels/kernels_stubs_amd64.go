@@ -179,6 +179,21 @@ func dotF16x4AVX512(w *byte, x *float32, xs int, n int, out *float32)
 //go:noescape
 func gemmF16x4x4AVX512(w *byte, ws int, x *float32, xs int, n int, out *float32, os int)
 
+// gemmF32x4x4AVX512 writes to out[t*os+4*r bytes] the dot product of n F32 values at w+r*ws with the n floats at x+t*xs, for rows r < 4 and tokens t < 4; n is a multiple of 16.
+//
+//go:noescape
+func gemmF32x4x4AVX512(w *byte, ws int, x *float32, xs int, n int, out *float32, os int)
+
+// gemmBF16x4x4AVX512 writes to out[t*os+4*r bytes] the dot product of n BF16 values at w+r*ws with the n floats at x+t*xs, for rows r < 4 and tokens t < 4; n is a multiple of 16.
+//
+//go:noescape
+func gemmBF16x4x4AVX512(w *byte, ws int, x *float32, xs int, n int, out *float32, os int)
+
+// transpose16AVX512 stores the transpose of the 16×16 block at src (rows ss bytes apart) at dst (rows ds bytes apart).
+//
+//go:noescape
+func transpose16AVX512(src *float32, ss int, dst *float32, ds int)
+
 // gemmF32x8x32AVX512 stores into the 8x32 block at c (rows ldc bytes apart) the product of a (8 rows of k floats, lda bytes apart) and b (k rows, ldb bytes apart).
 //
 //go:noescape

@@ -121,6 +121,7 @@ func useAVX512() {
 		swigluSIMD = swigluAVX512
 		quantQ8SIMD = quantQ8AVX512
 		quantQ8KSIMD = quantQ8KAVX512
+		transpose16SIMD = transpose16AVX512
 		if cpu.X86.HasAVX512VNNI {
 			kernels[gguf.TypeQ4_K].g16 = &groupKernel{
 				prepBytes: prepK8Bytes,
@@ -156,13 +157,26 @@ func useAVX512() {
 		}
 		dotF16x4AVX512(&w[0], &r.f[0], 4*n, n, &out[0])
 	}
-	kernels[gguf.TypeF16].tile4 = func(w []byte, rb int, r *row, n int, out []float32, os int) {
-		if n%16 != 0 {
-			tile4ByRows(kernels[gguf.TypeF16].dot4, w, rb, r, n, out, os)
-			return
+	for typ, tile := range map[gguf.TensorType]func(w *byte, ws int, x *float32, xs int, n int, out *float32, os int){
+		gguf.TypeF16: gemmF16x4x4AVX512, gguf.TypeF32: gemmF32x4x4AVX512, gguf.TypeBF16: gemmBF16x4x4AVX512,
+	} {
+		k := kernels[typ]
+		if k.dot4 == nil {
+			k.dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+				xs := unsafe.Slice(&r.f[0], 4*n)
+				for t := range 4 {
+					out[t] = k.dot(w, &row{f: xs[t*n : (t+1)*n]})
+				}
+			}
 		}
-		_ = out[3*os+3]
-		gemmF16x4x4AVX512(&w[0], rb, &r.f[0], 4*n, n, &out[0], 4*os)
+		k.tile4 = func(w []byte, rb int, r *row, n int, out []float32, os int) {
+			if n%16 != 0 {
+				tile4ByRows(k.dot4, w, rb, r, n, out, os)
+				return
+			}
+			_ = out[3*os+3]
+			tile(&w[0], rb, &r.f[0], 4*n, n, &out[0], 4*os)
+		}
 	}
 }
 

@@ -68,10 +68,11 @@ func storeTile4x4(acc [4][4]VecVirtual, out, os Register) {
 	}
 }
 
-func gemmF16x4x4() {
-	name := "gemmF16x4x4AVX512"
+// floatTile emits a four-row, four-token kernel for float weights: load converts 16 weights
+// at m to float32 in a ZMM; wbytes is their size in bytes.
+func floatTile(name, typ string, wbytes int, load func(m Mem, z VecVirtual)) {
 	text(name, NOSPLIT, "func(w *byte, ws int, x *float32, xs int, n int, out *float32, os int)")
-	Doc(name + " writes to out[t*os+4*r bytes] the dot product of n F16 values at w+r*ws with the n floats at x+t*xs, for rows r < 4 and tokens t < 4; n is a multiple of 16.")
+	Doc(name + " writes to out[t*os+4*r bytes] the dot product of n " + typ + " values at w+r*ws with the n floats at x+t*xs, for rows r < 4 and tokens t < 4; n is a multiple of 16.")
 	w := loadRows4("w", "ws")
 	x := loadRows4("x", "xs")
 	n := Load(Param("n"), GP64())
@@ -88,7 +89,7 @@ func gemmF16x4x4() {
 	var wv [4]VecVirtual
 	for r := range 4 {
 		wv[r] = ZMM()
-		VCVTPH2PS(w.at(r, 0), wv[r])
+		load(w.at(r, 0), wv[r])
 	}
 	for t := range 4 {
 		xv := ZMM()
@@ -97,7 +98,7 @@ func gemmF16x4x4() {
 			VFMADD231PS(xv, wv[r], acc[r][t])
 		}
 	}
-	w.advance(32)
+	w.advance(16 * wbytes)
 	x.advance(64)
 	SUBQ(U8(16), n)
 	JMP(LabelRef(name + "_loop"))
@@ -105,6 +106,75 @@ func gemmF16x4x4() {
 	out := Load(Param("out"), GP64())
 	os := Load(Param("os"), GP64())
 	storeTile4x4(acc, out, os)
+	VZEROUPPER()
+	RET()
+}
+
+func gemmF16x4x4() {
+	floatTile("gemmF16x4x4AVX512", "F16", 2, func(m Mem, z VecVirtual) { VCVTPH2PS(m, z) })
+	floatTile("gemmF32x4x4AVX512", "F32", 4, func(m Mem, z VecVirtual) { VMOVUPS(m, z) })
+	floatTile("gemmBF16x4x4AVX512", "BF16", 2, func(m Mem, z VecVirtual) {
+		VPMOVZXWD(m, z)
+		VPSLLD(U8(16), z, z)
+	})
+}
+
+// transpose16 emits a 16×16 float32 transpose: 16 rows of 16 floats at src (ss bytes apart)
+// become 16 rows at dst (ds bytes apart), with the usual three rounds of shuffles.
+func transpose16() {
+	name := "transpose16AVX512"
+	text(name, NOSPLIT, "func(src *float32, ss int, dst *float32, ds int)")
+	Doc(name + " stores the transpose of the 16×16 block at src (rows ss bytes apart) at dst (rows ds bytes apart).")
+	src := Load(Param("src"), GP64())
+	ss := Load(Param("ss"), GP64())
+	var r [16]VecVirtual
+	for i := range r {
+		r[i] = ZMM()
+		VMOVUPS(Mem{Base: src}, r[i])
+		if i < 15 {
+			ADDQ(ss, src)
+		}
+	}
+	var t [16]VecVirtual
+	for i := 0; i < 16; i += 2 {
+		t[i], t[i+1] = ZMM(), ZMM()
+		VUNPCKLPS(r[i+1], r[i], t[i])
+		VUNPCKHPS(r[i+1], r[i], t[i+1])
+	}
+	var u [16]VecVirtual
+	for q := 0; q < 16; q += 4 {
+		for k, src := range [][2]int{{0, 2}, {0, 2}, {1, 3}, {1, 3}} {
+			u[q+k] = ZMM()
+			imm := uint8(0x44)
+			if k%2 == 1 {
+				imm = 0xEE
+			}
+			VSHUFPS(U8(imm), t[q+src[1]], t[q+src[0]], u[q+k])
+		}
+	}
+	var v [16]VecVirtual
+	for h := 0; h < 16; h += 8 {
+		for k := range 4 {
+			v[h+k], v[h+4+k] = ZMM(), ZMM()
+			VSHUFF32X4(U8(0x88), u[h+4+k], u[h+k], v[h+k])
+			VSHUFF32X4(U8(0xDD), u[h+4+k], u[h+k], v[h+4+k])
+		}
+	}
+	dst := Load(Param("dst"), GP64())
+	ds := Load(Param("ds"), GP64())
+	var w [16]VecVirtual
+	for k := range 8 {
+		w[k], w[k+8] = ZMM(), ZMM()
+		VSHUFF32X4(U8(0x88), v[k+8], v[k], w[k])
+		VSHUFF32X4(U8(0xDD), v[k+8], v[k], w[k+8])
+	}
+	// w[c] is column c: v[k] (k < 4) held columns k and k+8, v[4+k] columns 4+k and 12+k.
+	for c := range 16 {
+		VMOVUPS(w[c], Mem{Base: dst})
+		if c < 15 {
+			ADDQ(ds, dst)
+		}
+	}
 	VZEROUPPER()
 	RET()
 }

@@ -49,6 +49,7 @@ func main() {
 	dotF16AVX512()
 	dotF16x4AVX512()
 	gemmF16x4x4()
+	transpose16()
 	gemmF32(8, 2)
 	gemmF32(4, 4)
 	gemmF32(8, 1)

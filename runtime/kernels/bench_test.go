@@ -19,8 +19,15 @@ func BenchmarkMatMul(b *testing.B) {
 	benchMatMul(b, 64)
 }
 
-func benchMatMul(b *testing.B, ntok int) {
-	const rows, cols = 2048, 2048
+// BenchmarkMatMulSmall measures the fixture model's FFN shape: 768x256 weights times 128
+// tokens, where per-call overheads (reductions, activation regrouping) weigh most.
+func BenchmarkMatMulSmall(b *testing.B) {
+	benchMatMulShape(b, 768, 256, 128)
+}
+
+func benchMatMul(b *testing.B, ntok int) { benchMatMulShape(b, 2048, 2048, ntok) }
+
+func benchMatMulShape(b *testing.B, rows, cols, ntok int) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	x := randomActs(rng, ntok, cols)
 	p := NewPool(0)

@@ -55,16 +55,48 @@ func hsumZ32(z VecVirtual) VecVirtual {
 	return h
 }
 
-// storeTile4x4 writes the horizontal sums of acc[r][t] to out + t*os + 4*r.
+// storeTile4x4 writes the horizontal sums of acc[r][t] to out + t*os + 4*r: the sixteen
+// accumulators are reduced together (pairs unpacked and added, then 128-bit lanes exchanged)
+// into one vector whose 128-bit lane t holds token t's four rows.
 func storeTile4x4(acc [4][4]VecVirtual, out, os Register) {
+	var a [16]VecVirtual
 	for t := range 4 {
 		for r := range 4 {
-			h := hsumZ32(acc[r][t])
-			VMOVSS(h, Mem{Base: out, Disp: 4 * r})
+			a[4*t+r] = acc[r][t]
 		}
-		if t < 3 {
-			ADDQ(os, out)
-		}
+	}
+	var t1 [8]VecVirtual
+	for m := range 8 {
+		lo, hi := ZMM(), ZMM()
+		VUNPCKLPS(a[2*m+1], a[2*m], lo)
+		VUNPCKHPS(a[2*m+1], a[2*m], hi)
+		VADDPS(hi, lo, lo)
+		t1[m] = lo
+	}
+	var u [4]VecVirtual
+	for p := range 4 {
+		lo, hi := ZMM(), ZMM()
+		VSHUFPS(U8(0x44), t1[2*p+1], t1[2*p], lo)
+		VSHUFPS(U8(0xEE), t1[2*p+1], t1[2*p], hi)
+		VADDPS(hi, lo, lo)
+		u[p] = lo
+	}
+	var v [2]VecVirtual
+	for q := range 2 {
+		lo, hi := ZMM(), ZMM()
+		VSHUFF32X4(U8(0x88), u[2*q+1], u[2*q], lo)
+		VSHUFF32X4(U8(0xDD), u[2*q+1], u[2*q], hi)
+		VADDPS(hi, lo, lo)
+		v[q] = lo
+	}
+	w, hi := ZMM(), ZMM()
+	VSHUFF32X4(U8(0x88), v[1], v[0], w)
+	VSHUFF32X4(U8(0xDD), v[1], v[0], hi)
+	VADDPS(hi, w, w)
+	VMOVUPS(w.AsX(), Mem{Base: out})
+	for t := 1; t < 4; t++ {
+		ADDQ(os, out)
+		VEXTRACTF32X4(U8(uint8(t)), w, Mem{Base: out})
 	}
 }
 

@@ -147,7 +147,7 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 	q, k, v, att := b.q[:T*qd], b.k[:T*kvd], b.v[:T*kvd], b.att[:T*qd]
 	gate, up := b.gate[:T*cfg.FFN], b.up[:T*cfg.FFN]
 	eps := cfg.RMSNormEps
-	p.For(T, 1, func(lo, hi int) {
+	p.For(T, kernels.ChunkFor(4*h), func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			m.tokEmbd.Row(int(tokens[t]), x[t*h:(t+1)*h])
 			s.rope.table(b.cs[t*s.rope.dims:(t+1)*s.rope.dims], pos+t)
@@ -169,7 +169,7 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 			addBias(v, l.bv)
 		}
 		kc, vc := s.kc[li], s.vc[li]
-		p.For(T, 1, func(lo, hi int) {
+		p.For(T, kernels.ChunkFor(8*(qd+kvd)), func(lo, hi int) {
 			for t := lo; t < hi; t++ {
 				qt, kt := q[t*qd:(t+1)*qd], k[t*kvd:(t+1)*kvd]
 				if l.qNorm != nil {
@@ -204,7 +204,7 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 		b.acts.Reset(xn, T, h)
 		kernels.MatMul(p, gate, l.wgate, &b.acts)
 		kernels.MatMul(p, up, l.wup, &b.acts)
-		p.For(T, 1, func(lo, hi int) {
+		p.For(T, kernels.ChunkFor(16*cfg.FFN), func(lo, hi int) {
 			kernels.SwiGLU(gate[lo*cfg.FFN:hi*cfg.FFN], up[lo*cfg.FFN:hi*cfg.FFN])
 		})
 		if m.observer != nil {
@@ -270,7 +270,7 @@ func (s *Session) attention(att, q, kc, vc []float32, T, pos int) {
 	rows := T * group
 	blocks := (rows + attnRows - 1) / attnRows
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	s.m.pool.For(nkv*blocks, 1, func(lo, hi int) {
+	s.m.pool.For(nkv*blocks, kernels.ChunkFor(2*attnRows*(pos+T)*hd), func(lo, hi int) {
 		sc := s.getAttnScratch()
 		defer s.putAttnScratch(sc)
 		for task := lo; task < hi; task++ {
@@ -316,7 +316,7 @@ func (s *Session) attention(att, q, kc, vc []float32, T, pos int) {
 
 // norm applies RMSNorm with weight w to each of the T rows of x (n values each) into dst.
 func norm(p *kernels.Pool, dst, x, w []float32, T, n int, eps float64) {
-	p.For(T, 4, func(lo, hi int) {
+	p.For(T, kernels.ChunkFor(4*n), func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			rmsNorm(dst[t*n:(t+1)*n], x[t*n:(t+1)*n], w, eps)
 		}
@@ -325,7 +325,7 @@ func norm(p *kernels.Pool, dst, x, w []float32, T, n int, eps float64) {
 
 // add adds y to x (T rows of n values).
 func add(p *kernels.Pool, x, y []float32, T, n int) {
-	p.For(T, 4, func(lo, hi int) {
+	p.For(T, kernels.ChunkFor(n), func(lo, hi int) {
 		xs, ys := x[lo*n:hi*n], y[lo*n:hi*n]
 		for i, v := range ys {
 			xs[i] += v

@@ -67,7 +67,7 @@ func (a *Acts) prepare(kind ActKind, p *Pool) {
 		a.q8 = grow(a.q8, a.Ntok*a.N)
 		a.d8 = grow(a.d8, a.Ntok*nb)
 		a.s8 = grow(a.s8, a.Ntok*nb)
-		p.For(a.Ntok, 1, func(lo, hi int) {
+		p.For(a.Ntok, ChunkFor(4*a.N), func(lo, hi int) {
 			for t := lo; t < hi; t++ {
 				QuantizeQ8(a.q8[t*a.N:(t+1)*a.N], a.d8[t*nb:(t+1)*nb], a.s8[t*nb:(t+1)*nb], a.F[t*a.N:(t+1)*a.N])
 			}
@@ -81,7 +81,7 @@ func (a *Acts) prepare(kind ActKind, p *Pool) {
 		a.q8k = grow(a.q8k, a.Ntok*a.N)
 		a.d8k = grow(a.d8k, a.Ntok*nb)
 		a.s8k = grow(a.s8k, a.Ntok*nb*16)
-		p.For(a.Ntok, 1, func(lo, hi int) {
+		p.For(a.Ntok, ChunkFor(4*a.N), func(lo, hi int) {
 			for t := lo; t < hi; t++ {
 				QuantizeQ8K(a.q8k[t*a.N:(t+1)*a.N], a.d8k[t*nb:(t+1)*nb], a.s8k[t*nb*16:(t+1)*nb*16], a.F[t*a.N:(t+1)*a.N])
 			}

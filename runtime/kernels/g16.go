@@ -58,7 +58,7 @@ func (a *Acts) group(kind ActKind, ng int, p *Pool) *groups {
 	if kind == ActQ8K {
 		g.b = grow(g.b, ng*nb*groupTokens*8)
 	}
-	p.For(ng*nb, 1, func(lo, hi int) {
+	p.For(ng*nb, ChunkFor(2*groupTokens*bs), func(lo, hi int) {
 		for gb := lo; gb < hi; gb++ {
 			gi, blk := gb/nb, gb%nb
 			q := g.q[gb*groupTokens*bs : (gb+1)*groupTokens*bs]
@@ -197,7 +197,7 @@ func matMulGroups(p *Pool, dst []float32, w Matrix, x *Acts, gk *groupKernel, ng
 	for tileRows > rowTile && rows < 4*p.Threads()*tileRows {
 		tileRows /= 2 // enough tiles to balance the workers
 	}
-	p.For((rows+tileRows-1)/tileRows, 1, func(lo, hi int) {
+	p.For((rows+tileRows-1)/tileRows, ChunkFor(tileRows*x.N*ntok), func(lo, hi int) {
 		sc := groupScratchPool.Get().(*groupScratch)
 		defer groupScratchPool.Put(sc)
 		sc.prep = grow(sc.prep, tileRows*rowPrep)

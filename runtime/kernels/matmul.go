@@ -74,7 +74,7 @@ func MatMul(p *Pool, dst []float32, w Matrix, x *Acts) {
 	}
 	dot, dot4, tile4 := k.dotFn(), k.dot4Fn(), k.tile4Fn()
 	rb := w.RowBytes()
-	p.For((rows+rowTile-1)/rowTile, 1, func(lo, hi int) {
+	p.For((rows+rowTile-1)/rowTile, ChunkFor(rowTile*n*(ntok-t0)), func(lo, hi int) {
 		var r row
 		var o4 [4]float32
 		for tile := lo; tile < hi; tile++ {

@@ -87,6 +87,16 @@ func (p *Pool) For(n, minChunk int, fn func(lo, hi int)) {
 	t.wg.Wait()
 }
 
+// taskWork is the least work (multiply-adds, or element operations) worth a task of its own:
+// handing a range to a parked worker costs a few microseconds, so loops smaller than a few
+// tasks run on fewer workers.
+const taskWork = 1 << 18
+
+// ChunkFor returns the minimum chunk to give For for items that cost work units each (a
+// multiply-add or an element operation being one unit), so that every task has about
+// 2^18 units of work or more.
+func ChunkFor(work int) int { return max(1, taskWork/max(work, 1)) }
+
 // Close stops the workers. The pool must not be used afterwards.
 func (p *Pool) Close() {
 	if p == nil {

@@ -191,6 +191,7 @@ func TestQuantizeSIMDExact(t *testing.T) {
 // groupTwins lists the pure-Go twins of the 16-token kernels by weight type.
 var groupTwins = map[gguf.TensorType]groupKernel{
 	gguf.TypeQ4_K: {prepBytes: prepK8Bytes, prep: prepQ4_KGo, mul: mulK8Go, act: ActQ8K},
+	gguf.TypeQ5_K: {prepBytes: prepK8Bytes, prep: prepQ5_KGo, mul: mulK8Go, act: ActQ8K},
 	gguf.TypeQ6_K: {prepBytes: prepQ6KBytes, prep: prepQ6_KGo, mul: mulQ6_KGo, act: ActQ8K},
 	gguf.TypeQ8_0: {prepBytes: prepB32Bytes, prep: prepQ8_0Go, mul: mulB32Go, act: ActQ8},
 	gguf.TypeQ4_0: {prepBytes: prepB32Bytes, prep: prepQ4_0Go, mul: mulB32Go, act: ActQ8},

@@ -6652,6 +6652,193 @@ prepQ4_KAVX512_done:
 	VZEROUPPER
 	RET
 
+// func prepQ5_KAVX512(w *byte, nsb int, dst *byte)
+// Requires: AVX, AVX2, F16C
+TEXT ·prepQ5_KAVX512(SB), NOSPLIT, $16-24
+	MOVQ  w+0(FP), AX
+	MOVQ  nsb+8(FP), CX
+	MOVQ  dst+16(FP), DX
+	VPXOR Y0, Y0, Y0
+
+prepQ5_KAVX512_loop:
+	TESTQ        CX, CX
+	JE           prepQ5_KAVX512_done
+	MOVL         4(AX), BX
+	MOVL         8(AX), SI
+	MOVL         12(AX), DI
+	MOVL         DI, R8
+	SHRL         $0x04, R8
+	ANDL         $0x0f0f0f0f, R8
+	MOVL         SI, R9
+	SHRL         $0x06, R9
+	ANDL         $0x03030303, R9
+	SHLL         $0x04, R9
+	ORL          R9, R8
+	ANDL         $0x3f3f3f3f, SI
+	ANDL         $0x0f0f0f0f, DI
+	MOVL         BX, R9
+	SHRL         $0x06, R9
+	ANDL         $0x03030303, R9
+	SHLL         $0x04, R9
+	ORL          R9, DI
+	ANDL         $0x3f3f3f3f, BX
+	MOVL         BX, (SP)
+	MOVL         DI, 4(SP)
+	MOVL         SI, 8(SP)
+	MOVL         R8, 12(SP)
+	VMOVDQU      16(AX), Y1
+	VMOVDQU      48(AX), Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y3
+	VPSRLW       $0x04, Y2, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	VPAND        bytes01<>+0(SB), Y1, Y4
+	VPSLLW       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VMOVDQU      Y3, (DX)
+	VPSADBW      Y0, Y3, Y3
+	VEXTRACTI128 $0x01, Y3, X4
+	VPADDQ       X3, X4, X4
+	VPSHUFD      $0x4e, X4, X3
+	VPADDQ       X3, X4, X4
+	VMOVD        X4, BX
+	NEGL         BX
+	SHLL         $0x07, BX
+	MOVL         BX, 256(DX)
+	VPSRLW       $0x01, Y1, Y3
+	VPAND        bytes01<>+0(SB), Y3, Y3
+	VPSLLW       $0x04, Y3, Y3
+	VPOR         Y3, Y2, Y2
+	VMOVDQU      Y2, 32(DX)
+	VPSADBW      Y0, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDQ       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDQ       X2, X3, X3
+	VMOVD        X3, BX
+	NEGL         BX
+	SHLL         $0x07, BX
+	MOVL         BX, 260(DX)
+	VMOVDQU      80(AX), Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y3
+	VPSRLW       $0x04, Y2, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	VPSRLW       $0x02, Y1, Y4
+	VPAND        bytes01<>+0(SB), Y4, Y4
+	VPSLLW       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VMOVDQU      Y3, 64(DX)
+	VPSADBW      Y0, Y3, Y3
+	VEXTRACTI128 $0x01, Y3, X4
+	VPADDQ       X3, X4, X4
+	VPSHUFD      $0x4e, X4, X3
+	VPADDQ       X3, X4, X4
+	VMOVD        X4, BX
+	NEGL         BX
+	SHLL         $0x07, BX
+	MOVL         BX, 264(DX)
+	VPSRLW       $0x03, Y1, Y3
+	VPAND        bytes01<>+0(SB), Y3, Y3
+	VPSLLW       $0x04, Y3, Y3
+	VPOR         Y3, Y2, Y2
+	VMOVDQU      Y2, 96(DX)
+	VPSADBW      Y0, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDQ       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDQ       X2, X3, X3
+	VMOVD        X3, BX
+	NEGL         BX
+	SHLL         $0x07, BX
+	MOVL         BX, 268(DX)
+	VMOVDQU      112(AX), Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y3
+	VPSRLW       $0x04, Y2, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	VPSRLW       $0x04, Y1, Y4
+	VPAND        bytes01<>+0(SB), Y4, Y4
+	VPSLLW       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VMOVDQU      Y3, 128(DX)
+	VPSADBW      Y0, Y3, Y3
+	VEXTRACTI128 $0x01, Y3, X4
+	VPADDQ       X3, X4, X4
+	VPSHUFD      $0x4e, X4, X3
+	VPADDQ       X3, X4, X4
+	VMOVD        X4, BX
+	NEGL         BX
+	SHLL         $0x07, BX
+	MOVL         BX, 272(DX)
+	VPSRLW       $0x05, Y1, Y3
+	VPAND        bytes01<>+0(SB), Y3, Y3
+	VPSLLW       $0x04, Y3, Y3
+	VPOR         Y3, Y2, Y2
+	VMOVDQU      Y2, 160(DX)
+	VPSADBW      Y0, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDQ       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDQ       X2, X3, X3
+	VMOVD        X3, BX
+	NEGL         BX
+	SHLL         $0x07, BX
+	MOVL         BX, 276(DX)
+	VMOVDQU      144(AX), Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y3
+	VPSRLW       $0x04, Y2, Y2
+	VPAND        bytes0f<>+0(SB), Y2, Y2
+	VPSRLW       $0x06, Y1, Y4
+	VPAND        bytes01<>+0(SB), Y4, Y4
+	VPSLLW       $0x04, Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VMOVDQU      Y3, 192(DX)
+	VPSADBW      Y0, Y3, Y3
+	VEXTRACTI128 $0x01, Y3, X4
+	VPADDQ       X3, X4, X4
+	VPSHUFD      $0x4e, X4, X3
+	VPADDQ       X3, X4, X4
+	VMOVD        X4, BX
+	NEGL         BX
+	SHLL         $0x07, BX
+	MOVL         BX, 280(DX)
+	VPSRLW       $0x07, Y1, Y1
+	VPAND        bytes01<>+0(SB), Y1, Y1
+	VPSLLW       $0x04, Y1, Y1
+	VPOR         Y1, Y2, Y2
+	VMOVDQU      Y2, 224(DX)
+	VPSADBW      Y0, Y2, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPADDQ       X1, X2, X2
+	VPSHUFD      $0x4e, X2, X1
+	VPADDQ       X1, X2, X2
+	VMOVD        X2, BX
+	NEGL         BX
+	SHLL         $0x07, BX
+	MOVL         BX, 284(DX)
+	VPMOVZXBD    (SP), Y1
+	VCVTDQ2PS    Y1, Y1
+	MOVWLZX      (AX), BX
+	VMOVD        BX, X2
+	VCVTPH2PS    X2, X2
+	VBROADCASTSS X2, Y2
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      Y1, 288(DX)
+	VPMOVZXBD    8(SP), Y1
+	VCVTDQ2PS    Y1, Y1
+	MOVWLZX      2(AX), BX
+	VMOVD        BX, X2
+	VCVTPH2PS    X2, X2
+	VBROADCASTSS X2, Y2
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      Y1, 320(DX)
+	ADDQ         $0x000000b0, AX
+	ADDQ         $0x00000160, DX
+	DECQ         CX
+	JMP          prepQ5_KAVX512_loop
+
+prepQ5_KAVX512_done:
+	VZEROUPPER
+	RET
+
 // func gemmQ4_Kx16AVX512(wp *byte, ws int, nsb int, x *byte, da *float32, bsp *float32, ng int, out *float32, os int)
 // Requires: AVX, AVX512DQ, AVX512F, AVX512_VNNI
 TEXT ·gemmQ4_Kx16AVX512(SB), NOSPLIT, $0-72

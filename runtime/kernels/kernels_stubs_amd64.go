@@ -234,6 +234,11 @@ func quantQ8KAVX512(q *int8, d *float32, s *int16, x *float32, nb int)
 //go:noescape
 func prepQ4_KAVX512(w *byte, nsb int, dst *byte)
 
+// prepQ5_KAVX512 prepares nsb Q5_K super-blocks at w for the 16-token kernel (352 bytes each at dst).
+//
+//go:noescape
+func prepQ5_KAVX512(w *byte, nsb int, dst *byte)
+
 // gemmQ4_Kx16AVX512 writes to out[r*os bytes + 16g + t] the dot products of prepared Q4_K rows r < 2 (wp + r*ws) with token t of group g < ng.
 //
 //go:noescape

@@ -254,8 +254,12 @@ func TestQuantizeActs(t *testing.T) {
 // each element equals the row's dot product.
 func TestMatMulThreads(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	const rows, cols, ntok = 37, 512, 5
-	for _, typ := range []gguf.TensorType{gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+	const rows, cols = 37, 512
+	for _, c := range []struct {
+		typ  gguf.TensorType
+		ntok int
+	}{{gguf.TypeF16, 5}, {gguf.TypeQ8_0, 5}, {gguf.TypeQ4_K, 5}, {gguf.TypeQ6_K, 5}, {gguf.TypeF16, 37}, {gguf.TypeQ8_0, 37}, {gguf.TypeQ4_K, 37}, {gguf.TypeQ5_K, 37}, {gguf.TypeQ6_K, 37}} {
+		typ, ntok := c.typ, c.ntok
 		data := randomRow(rng, typ, rows*cols)
 		w, err := NewMatrix(typ, rows, cols, data)
 		if err != nil {

@@ -129,6 +129,12 @@ func useAVX512() {
 				mul:       mulK8AVX512,
 				act:       ActQ8K,
 			}
+			kernels[gguf.TypeQ5_K].g16 = &groupKernel{
+				prepBytes: prepK8Bytes,
+				prep:      func(dst, w []byte, nb int) { prepQ5_KAVX512(&w[0], nb, &dst[0]) },
+				mul:       mulK8AVX512,
+				act:       ActQ8K,
+			}
 			kernels[gguf.TypeQ6_K].g16 = &groupKernel{
 				prepBytes: prepQ6KBytes,
 				prep:      func(dst, w []byte, nb int) { prepQ6_KAVX512(&w[0], nb, &dst[0]) },

@@ -58,6 +58,7 @@ func main() {
 	quantQ8()
 	quantQ8K()
 	prepQ4_K()
+	prepQ5_K()
 	gemmQ4_Kx16()
 	prepQ6_K()
 	gemmQ6_Kx16()

@@ -53,13 +53,24 @@ func sumBytesY(y VecVirtual, zero VecVirtual) Register {
 }
 
 func prepQ4_K() {
-	name := "prepQ4_KAVX512"
+	prepK8("prepQ4_KAVX512", "Q4_K", 144, 16, false)
+}
+
+func prepQ5_K() {
+	prepK8("prepQ5_KAVX512", "Q5_K", 176, 48, true)
+}
+
+// prepK8 emits the preparation of Q4_K (or, with fifth bits, Q5_K) super-blocks of blockBytes
+// bytes whose 4-bit values start at qsOff: weights 0..15 (0..31) in element order, then per
+// sub-block −128·Σw, d·sc and dmin·m.
+func prepK8(name, typ string, blockBytes, qsOff int, fifth bool) {
 	text(name, NOSPLIT, "func(w *byte, nsb int, dst *byte)")
-	Doc(name + " prepares nsb Q4_K super-blocks at w for the 16-token kernel (352 bytes each at dst).")
+	Doc(name + " prepares nsb " + typ + " super-blocks at w for the 16-token kernel (352 bytes each at dst).")
 	w := Load(Param("w"), GP64())
 	nsb := Load(Param("nsb"), GP64())
 	dst := Load(Param("dst"), GP64())
 	m4 := broadcastB(0x0F)
+	b01 := broadcastB(0x01)
 	zero := YMM()
 	VPXOR(zero, zero, zero)
 	utmp := AllocLocal(16)
@@ -67,15 +78,32 @@ func prepQ4_K() {
 	TESTQ(nsb, nsb)
 	JE(LabelRef(name + "_done"))
 	unpackScalesK4(w, utmp)
+	var hb VecVirtual
+	if fifth {
+		hb = YMM()
+		VMOVDQU(Mem{Base: w, Disp: 16}, hb)
+	}
 	for k := range 4 {
 		raw := YMM()
-		VMOVDQU(Mem{Base: w, Disp: 16 + 32*k}, raw)
+		VMOVDQU(Mem{Base: w, Disp: qsOff + 32*k}, raw)
 		lo, hi := YMM(), YMM()
 		VPAND(m4, raw, lo)
 		VPSRLW(U8(4), raw, hi)
 		VPAND(m4, hi, hi)
 		for h, v := range []VecVirtual{lo, hi} {
 			j := 2*k + h
+			if fifth {
+				// Bit j of the qh bytes is the fifth bit of sub-block j.
+				bits := YMM()
+				if j > 0 {
+					VPSRLW(U8(uint8(j)), hb, bits)
+					VPAND(b01, bits, bits)
+				} else {
+					VPAND(b01, hb, bits)
+				}
+				VPSLLW(U8(4), bits, bits)
+				VPOR(bits, v, v)
+			}
 			VMOVDQU(v, Mem{Base: dst, Disp: 32 * j})
 			g := sumBytesY(v, zero)
 			NEGL(g)
@@ -93,7 +121,7 @@ func prepQ4_K() {
 		VMULPS(fb, v, v)
 		VMOVUPS(v, Mem{Base: dst, Disp: off})
 	}
-	ADDQ(U32(144), w)
+	ADDQ(U32(uint32(blockBytes)), w)
 	ADDQ(U32(prepQ4KBytes), dst)
 	DECQ(nsb)
 	JMP(LabelRef(name + "_loop"))

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,16 +11,24 @@ import (
 )
 
 // BenchmarkPerplexity measures perplexity throughput (text tokens per second) on the fixture's
-// valid.txt with n_ctx 256, 20 chunks per iteration, for a few storage types.
+// valid.txt with n_ctx 256, 20 chunks per iteration, for a few storage types, on one thread and
+// on every core.
 func BenchmarkPerplexity(b *testing.B) {
 	dir := fixtureDir(b)
 	text, err := os.ReadFile(filepath.Join(dir, "valid.txt"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, typ := range []string{"F32", "F16", "Q8_0", "Q4_K_M", "Q4_0"} {
-		b.Run(typ, func(b *testing.B) {
-			m, err := runtime.Load(filepath.Join(dir, "gguf", "teacher-"+typ+".gguf"), runtime.Options{})
+	for _, c := range []struct {
+		typ     string
+		threads int
+	}{{"F32", 1}, {"F32", 0}, {"F16", 1}, {"F16", 0}, {"Q8_0", 1}, {"Q8_0", 0}, {"Q4_K_M", 1}, {"Q4_K_M", 0}, {"Q4_0", 1}, {"Q4_0", 0}} {
+		name := c.typ + "/threads=all"
+		if c.threads > 0 {
+			name = fmt.Sprintf("%s/threads=%d", c.typ, c.threads)
+		}
+		b.Run(name, func(b *testing.B) {
+			m, err := runtime.Load(filepath.Join(dir, "gguf", "teacher-"+c.typ+".gguf"), runtime.Options{Threads: c.threads})
 			if err != nil {
 				b.Fatal(err)
 			}

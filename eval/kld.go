@@ -41,6 +41,7 @@ type klBaseWriter struct {
 	vocab int
 	nv    int
 	rowb  []byte
+	rows  []byte // one chunk's rows, encoded concurrently
 	err   error
 }
 
@@ -85,6 +86,27 @@ func (bw *klBaseWriter) flush() error {
 // row quantizes one row of logits as llama.cpp's log_softmax(…, uint16_t *log_prob, …) does,
 // writes it, and returns the NLL of tok.
 func (bw *klBaseWriter) row(logits []float32, tok int32) float64 {
+	nll := bw.encode(bw.rowb, logits, tok)
+	bw.write(bw.rowb)
+	return nll
+}
+
+// rowBytes returns the buffer for row r of a chunk (see reserve).
+func (bw *klBaseWriter) rowBytes(r int) []byte {
+	n := len(bw.rowb)
+	return bw.rows[r*n : (r+1)*n]
+}
+
+// reserve sizes the chunk buffer for rows rows; rowBytes may then be called concurrently.
+func (bw *klBaseWriter) reserve(rows int) {
+	if n := rows * len(bw.rowb); len(bw.rows) < n {
+		bw.rows = make([]byte, n)
+	}
+}
+
+// encode writes into b (2·nv bytes) the quantized log-probabilities of one row of logits and
+// returns the NLL of tok. It touches no shared state.
+func (bw *klBaseWriter) encode(b []byte, logits []float32, tok int32) float64 {
 	maxl, minl := logits[0], logits[0]
 	for _, v := range logits[1:] {
 		maxl = max(maxl, v)
@@ -98,7 +120,6 @@ func (bw *klBaseWriter) row(logits []float32, tok int32) float64 {
 	lse := float32(math.Log(sum))
 	minLogProb := minl - maxl - lse
 	scale := (maxl - minl) / 65535
-	b := bw.rowb
 	clear(b)
 	binary.LittleEndian.PutUint32(b[0:], math.Float32bits(scale))
 	binary.LittleEndian.PutUint32(b[4:], math.Float32bits(minLogProb))
@@ -112,7 +133,6 @@ func (bw *klBaseWriter) row(logits []float32, tok int32) float64 {
 			binary.LittleEndian.PutUint16(b[8+2*i:], q)
 		}
 	}
-	bw.write(b)
 	return float64(maxl) + math.Log(sum) - float64(logits[tok])
 }
 
@@ -287,6 +307,40 @@ type klSums struct {
 // uint16_t *base_log_prob, …, kl_divergence_result &) does (same float32/float64 steps), and
 // returns the row's KL-divergence and Δp.
 func klRow(logits []float32, base []byte, tok int32, s *klSums) (float64, float32) {
+	o := klCompare(logits, base, tok)
+	s.add(o)
+	return o.kld, o.d
+}
+
+// klRowResult is what one row adds to klSums.
+type klRowResult struct {
+	nll, nllBase float32
+	kld          float64
+	d            float32
+	sameTop      bool
+}
+
+// add accumulates one row, with llama.cpp's float32 products before the float64 sums.
+func (s *klSums) add(o klRowResult) {
+	s.nll += float64(o.nll)
+	s.nll2 += float64(o.nll * o.nll)
+	s.nllBase += float64(o.nllBase)
+	s.nllBase2 += float64(o.nllBase * o.nllBase)
+	s.nllNLLBase += float64(o.nll * o.nllBase)
+	s.kld += o.kld
+	s.kld2 += o.kld * o.kld
+	s.count++
+	if o.sameTop {
+		s.sameTop++
+	}
+	s.pDiff += float64(o.d)
+	d2 := float64(o.d * o.d)
+	s.pDiff2 += d2
+	s.pDiff4 += d2 * d2
+}
+
+// klCompare computes one row's contribution (see klRow); it touches no shared state.
+func klCompare(logits []float32, base []byte, tok int32) klRowResult {
 	maxl, imax := logits[0], 0
 	for i, v := range logits[1:] {
 		if v > maxl {
@@ -304,12 +358,7 @@ func klRow(logits []float32, base []byte, tok int32, s *klSums) (float64, float3
 	qv := func(i int) float32 { return float32(binary.LittleEndian.Uint16(q[2*i:])) }
 
 	nll := maxl + lse - logits[tok]
-	s.nll += float64(nll)
-	s.nll2 += float64(nll * nll)
 	nllBase := -(scale*qv(int(tok)) + minLogProb)
-	s.nllBase += float64(nllBase)
-	s.nllBase2 += float64(nllBase * nllBase)
-	s.nllNLLBase += float64(nll * nllBase)
 
 	maxl += lse
 	var sum float64
@@ -325,20 +374,9 @@ func klRow(logits []float32, base []byte, tok int32, s *klSums) (float64, float3
 			sum += float64(pb * (pl - v + maxl))
 		}
 	}
-	s.kld += sum
-	s.kld2 += sum * sum
-	s.count++
-	if imax == imaxBase {
-		s.sameTop++
-	}
 	pBase := expf(-nllBase)
 	p := expf(-nll)
-	d := p - pBase
-	s.pDiff += float64(d)
-	d2 := float64(d * d)
-	s.pDiff2 += d2
-	s.pDiff4 += d2 * d2
-	return sum, d
+	return klRowResult{nll: nll, nllBase: nllBase, kld: sum, d: p - pBase, sameTop: imax == imaxBase}
 }
 
 // KLDivergence evaluates model m on the base file's tokens (chunked as the file was, the first
@@ -369,6 +407,8 @@ func KLDivergence(ctx context.Context, m *runtime.Model, base *KLBase, o KLDOpti
 	klds := make([]float32, 0, rows*c.n)
 	pdiffs := make([]float32, 0, rows*c.n)
 	var sums klSums
+	outs := make([]klRowResult, rows)
+	threads := m.Threads()
 	buf := make([]int32, 0, c.nctx)
 	start := time.Now()
 	for i := 0; i < c.n; i++ {
@@ -383,10 +423,13 @@ func KLDivergence(ctx context.Context, m *runtime.Model, base *KLBase, o KLDOpti
 		if err != nil {
 			return nil, fmt.Errorf("eval: chunk %d: %w", i, err)
 		}
-		for r := 0; r < rows; r++ {
-			kl, d := klRow(logits[r*vocab:(r+1)*vocab], baseRows[r*rowBytes:(r+1)*rowBytes], base.Tokens[off+c.first+r+1], &sums)
-			klds = append(klds, float32(kl))
-			pdiffs = append(pdiffs, d)
+		forRows(rows, threads, func(r int) {
+			outs[r] = klCompare(logits[r*vocab:(r+1)*vocab], baseRows[r*rowBytes:(r+1)*rowBytes], base.Tokens[off+c.first+r+1])
+		})
+		for _, o := range outs {
+			sums.add(o)
+			klds = append(klds, float32(o.kld))
+			pdiffs = append(pdiffs, o.d)
 		}
 		if o.Progress != nil {
 			o.Progress(int64(i+1), int64(c.n))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcompress/mcompress/runtime"
+	"github.com/mcompress/mcompress/runtime/kernels"
 )
 
 // DefaultContext is the context length of perplexity chunks when none is given (llama.cpp's
@@ -140,11 +141,14 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 		if bw, err = newKLBaseWriter(o.SaveBase, c, vocab, tokens); err != nil {
 			return nil, err
 		}
+		bw.reserve(c.scoredPerChunk())
 	}
 	bos := chunkBOS(m)
 	var nll, nll2 float64
 	count := 0
 	buf := make([]int32, 0, c.nctx)
+	vals := make([]float64, c.scoredPerChunk())
+	threads := m.Threads()
 	start := time.Now()
 	for i := 0; i < c.n; i++ {
 		if err := ctx.Err(); err != nil {
@@ -155,20 +159,23 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 		if err != nil {
 			return nil, fmt.Errorf("eval: chunk %d: %w", i, err)
 		}
-		for r := 0; r < c.scoredPerChunk(); r++ {
+		rows := c.scoredPerChunk()
+		forRows(rows, threads, func(r int) {
 			row := logits[r*vocab : (r+1)*vocab]
 			tok := tokens[off+c.first+r+1]
-			var v float64
 			if bw != nil {
-				v = bw.row(row, tok)
+				vals[r] = bw.encode(bw.rowBytes(r), row, tok)
 			} else {
-				v = rowNLL(row, tok)
+				vals[r] = rowNLLInPlace(row, tok)
 			}
+		})
+		for _, v := range vals[:rows] {
 			nll += v
 			nll2 += v * v
 			count++
 		}
 		if bw != nil {
+			bw.write(bw.rows[:rows*len(bw.rowb)])
 			if err := bw.flush(); err != nil {
 				return nil, err
 			}
@@ -203,4 +210,17 @@ func rowNLL(row []float32, tok int32) float64 {
 		sum += math.Exp(float64(v - mx))
 	}
 	return float64(mx) + math.Log(sum) - float64(row[tok])
+}
+
+// rowNLLInPlace returns -log softmax(row)[tok] like rowNLL, overwriting row with exp(row − max)
+// to use the runtime's vector exponential (float32 terms and sums, within about 1e-6 of
+// rowNLL, far inside the 0.1% agreement with llama-perplexity that tests check).
+func rowNLLInPlace(row []float32, tok int32) float64 {
+	mx := row[0]
+	for _, v := range row[1:] {
+		mx = max(mx, v)
+	}
+	lt := row[tok]
+	sum := kernels.SoftmaxExp(row)
+	return float64(mx) + math.Log(float64(sum)) - float64(lt)
 }

@@ -1,0 +1,32 @@
+package eval
+
+import "sync"
+
+// minRowsPerWorker keeps goroutines from being started for a handful of rows: scoring one row
+// costs about one exponential per vocabulary entry.
+const minRowsPerWorker = 8
+
+// forRows calls f(r) for r in [0, n), splitting the rows into contiguous runs over up to
+// threads goroutines. f must write only to state indexed by r; callers then combine the
+// per-row results in row order, so the sums do not depend on the thread count.
+func forRows(n, threads int, f func(r int)) {
+	w := min(threads, n/minRowsPerWorker)
+	if w <= 1 {
+		for r := range n {
+			f(r)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range w {
+		lo, hi := i*n/w, (i+1)*n/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := lo; r < hi; r++ {
+				f(r)
+			}
+		}()
+	}
+	wg.Wait()
+}

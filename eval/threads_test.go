@@ -1,0 +1,90 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mcompress/mcompress/runtime"
+)
+
+// TestThreadsSameResult checks that the per-row scoring, which runs on several goroutines,
+// gives the same perplexity, the same KL-divergence base file and the same KLD statistics
+// whatever the thread count.
+func TestThreadsSameResult(t *testing.T) {
+	dir, ref, text := loadReference(t)
+	path := filepath.Join(dir, "gguf", "teacher-Q4_0.gguf")
+	type out struct {
+		ppl  *PerplexityResult
+		base []byte
+		kld  *KLDResult
+	}
+	run := func(threads int) out {
+		m, err := runtime.Load(path, runtime.Options{Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		tokens, err := Tokenize(m, string(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		r, err := Perplexity(context.Background(), m, tokens, PerplexityOptions{Context: ref.NCtx, MaxChunks: 6, SaveBase: &buf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(t.TempDir(), "base.kld")
+		if err := os.WriteFile(f, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := OpenKLBase(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		k, err := KLDivergence(context.Background(), m, b, KLDOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out{r, buf.Bytes(), k}
+	}
+	one, four := run(1), run(4)
+	if one.ppl.PPL != four.ppl.PPL || one.ppl.Uncertainty != four.ppl.Uncertainty {
+		t.Errorf("PPL %v ± %v with 1 thread, %v ± %v with 4", one.ppl.PPL, one.ppl.Uncertainty, four.ppl.PPL, four.ppl.Uncertainty)
+	}
+	if !bytes.Equal(one.base, four.base) {
+		t.Errorf("KL-divergence base files differ between 1 and 4 threads")
+	}
+	if one.kld.MeanKLD != four.kld.MeanKLD || one.kld.SameTopP != four.kld.SameTopP || one.kld.PPL != four.kld.PPL {
+		t.Errorf("KLD %+v with 1 thread, %+v with 4", *one.kld, *four.kld)
+	}
+	if one.kld.MeanKLD > 1e-3 {
+		t.Errorf("a model against its own base: mean KLD %v, want about 0", one.kld.MeanKLD)
+	}
+}
+
+// TestRowNLLInPlace checks the vector-exponential NLL against the float64 one on rows of
+// several widths and ranges.
+func TestRowNLLInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range []struct {
+		n     int
+		scale float32
+	}{{1, 1}, {7, 3}, {2048, 5}, {32000, 10}, {151936, 20}} {
+		row := make([]float32, c.n)
+		for i := range row {
+			row[i] = c.scale * float32(rng.NormFloat64())
+		}
+		tok := int32(rng.IntN(c.n))
+		want := rowNLL(row, tok)
+		got := rowNLLInPlace(append([]float32(nil), row...), tok)
+		if d := math.Abs(got - want); d > 1e-5*max(1, math.Abs(want)) {
+			t.Errorf("n=%d scale=%v: %v, float64 reference %v", c.n, c.scale, got, want)
+		}
+	}
+}

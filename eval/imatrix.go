@@ -115,7 +115,7 @@ func (c *ImatrixCollector) Collect(ctx context.Context, m *runtime.Model, tokens
 			return nil, fmt.Errorf("eval: chunk %d: %w", i, err)
 		}
 		for j := cp.first; j < cp.nctx-1; j++ {
-			nll += rowNLL(logits[j*vocab:(j+1)*vocab], tokens[i*cp.nctx+j+1])
+			nll += rowNLLInPlace(logits[j*vocab:(j+1)*vocab], tokens[i*cp.nctx+j+1])
 			count++
 		}
 		c.mu.Lock()

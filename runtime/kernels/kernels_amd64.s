@@ -8074,3 +8074,420 @@ gemmB32x16AVX512_store:
 gemmB32x16AVX512_done:
 	VZEROUPPER
 	RET
+
+// func dotQ4_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, F16C, FMA3, SSE
+TEXT ·dotQ4_KAVX512(SB), NOSPLIT, $0-44
+	MOVQ         w+0(FP), AX
+	MOVQ         q+8(FP), CX
+	MOVQ         d+16(FP), DX
+	MOVQ         bsums+24(FP), BX
+	MOVQ         nb+32(FP), SI
+	MOVQ         $0x3f3f3f3f3f3f3f3f, DI
+	MOVQ         $0x0f0f0f0f0f0f0f0f, R8
+	MOVQ         $0x0303030303030303, R9
+	VPBROADCASTD bytes0f<>+0(SB), Z0
+	VMOVDQU32    shift0and4<>+0(SB), Z1
+	VMOVDQU32    k4idx01<>+0(SB), Z2
+	VMOVDQU32    k4idx23<>+0(SB), Z3
+	VMOVDQU32    k4idx45<>+0(SB), Z4
+	VMOVDQU32    k4idx67<>+0(SB), Z5
+	VMOVDQU      minsDupShuf<>+0(SB), X6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Y8, Y8, Y8
+
+dotQ4_KAVX512_loop:
+	TESTQ           SI, SI
+	JE              dotQ4_KAVX512_done
+	MOVQ            4(AX), R10
+	MOVL            12(AX), R11
+	MOVQ            R11, R12
+	SHRL            $0x04, R12
+	SHLQ            $0x20, R12
+	ORQ             R11, R12
+	ANDQ            R8, R12
+	MOVQ            R10, R11
+	SHRQ            $0x06, R11
+	ANDQ            R9, R11
+	SHLQ            $0x04, R11
+	ORQ             R11, R12
+	ANDQ            DI, R10
+	VMOVQ           R10, X9
+	VPINSRQ         $0x01, R12, X9, X9
+	VPMOVZXBD       X9, Z10
+	VPSHUFB         X6, X9, X9
+	VPMOVZXBW       X9, Y9
+	VPMADDWD        (BX), Y9, Y9
+	VPXORD          Z11, Z11, Z11
+	VBROADCASTI64X4 16(AX), Z16
+	VPSRLVW         Z1, Z16, Z16
+	VPANDD          Z0, Z16, Z16
+	VPXORD          Z12, Z12, Z12
+	VPDPBUSD        (CX), Z16, Z12
+	VPERMD          Z10, Z2, Z16
+	VPMADDWD        Z16, Z12, Z12
+	VPADDD          Z12, Z11, Z11
+	VBROADCASTI64X4 48(AX), Z16
+	VPSRLVW         Z1, Z16, Z16
+	VPANDD          Z0, Z16, Z16
+	VPXORD          Z13, Z13, Z13
+	VPDPBUSD        64(CX), Z16, Z13
+	VPERMD          Z10, Z3, Z16
+	VPMADDWD        Z16, Z13, Z13
+	VPADDD          Z13, Z11, Z11
+	VBROADCASTI64X4 80(AX), Z16
+	VPSRLVW         Z1, Z16, Z16
+	VPANDD          Z0, Z16, Z16
+	VPXORD          Z14, Z14, Z14
+	VPDPBUSD        128(CX), Z16, Z14
+	VPERMD          Z10, Z4, Z16
+	VPMADDWD        Z16, Z14, Z14
+	VPADDD          Z14, Z11, Z11
+	VBROADCASTI64X4 112(AX), Z16
+	VPSRLVW         Z1, Z16, Z16
+	VPANDD          Z0, Z16, Z16
+	VPXORD          Z15, Z15, Z15
+	VPDPBUSD        192(CX), Z16, Z15
+	VPERMD          Z10, Z5, Z10
+	VPMADDWD        Z10, Z15, Z15
+	VPADDD          Z15, Z11, Z11
+	MOVL            (AX), R10
+	VMOVD           R10, X10
+	VCVTPH2PS       X10, X10
+	VBROADCASTSS    (DX), X16
+	VMULPS          X16, X10, X10
+	VBROADCASTSS    X10, Z16
+	VCVTDQ2PS       Z11, Z11
+	VFMADD231PS     Z11, Z16, Z7
+	VMOVSHDUP       X10, X10
+	VBROADCASTSS    X10, Y10
+	VCVTDQ2PS       Y9, Y9
+	VFMADD231PS     Y9, Y10, Y8
+	ADDQ            $0x00000090, AX
+	ADDQ            $0x00000100, CX
+	ADDQ            $0x04, DX
+	ADDQ            $0x20, BX
+	DECQ            SI
+	JMP             dotQ4_KAVX512_loop
+
+dotQ4_KAVX512_done:
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
+	VSUBPS        Y8, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+40(FP)
+	RET
+
+DATA shift0and4<>+0(SB)/4, $0x00000000
+DATA shift0and4<>+4(SB)/4, $0x00000000
+DATA shift0and4<>+8(SB)/4, $0x00000000
+DATA shift0and4<>+12(SB)/4, $0x00000000
+DATA shift0and4<>+16(SB)/4, $0x00000000
+DATA shift0and4<>+20(SB)/4, $0x00000000
+DATA shift0and4<>+24(SB)/4, $0x00000000
+DATA shift0and4<>+28(SB)/4, $0x00000000
+DATA shift0and4<>+32(SB)/4, $0x00040004
+DATA shift0and4<>+36(SB)/4, $0x00040004
+DATA shift0and4<>+40(SB)/4, $0x00040004
+DATA shift0and4<>+44(SB)/4, $0x00040004
+DATA shift0and4<>+48(SB)/4, $0x00040004
+DATA shift0and4<>+52(SB)/4, $0x00040004
+DATA shift0and4<>+56(SB)/4, $0x00040004
+DATA shift0and4<>+60(SB)/4, $0x00040004
+GLOBL shift0and4<>(SB), RODATA|NOPTR, $64
+
+DATA k4idx01<>+0(SB)/4, $0x00000000
+DATA k4idx01<>+4(SB)/4, $0x00000000
+DATA k4idx01<>+8(SB)/4, $0x00000000
+DATA k4idx01<>+12(SB)/4, $0x00000000
+DATA k4idx01<>+16(SB)/4, $0x00000000
+DATA k4idx01<>+20(SB)/4, $0x00000000
+DATA k4idx01<>+24(SB)/4, $0x00000000
+DATA k4idx01<>+28(SB)/4, $0x00000000
+DATA k4idx01<>+32(SB)/4, $0x00000001
+DATA k4idx01<>+36(SB)/4, $0x00000001
+DATA k4idx01<>+40(SB)/4, $0x00000001
+DATA k4idx01<>+44(SB)/4, $0x00000001
+DATA k4idx01<>+48(SB)/4, $0x00000001
+DATA k4idx01<>+52(SB)/4, $0x00000001
+DATA k4idx01<>+56(SB)/4, $0x00000001
+DATA k4idx01<>+60(SB)/4, $0x00000001
+GLOBL k4idx01<>(SB), RODATA|NOPTR, $64
+
+DATA k4idx23<>+0(SB)/4, $0x00000002
+DATA k4idx23<>+4(SB)/4, $0x00000002
+DATA k4idx23<>+8(SB)/4, $0x00000002
+DATA k4idx23<>+12(SB)/4, $0x00000002
+DATA k4idx23<>+16(SB)/4, $0x00000002
+DATA k4idx23<>+20(SB)/4, $0x00000002
+DATA k4idx23<>+24(SB)/4, $0x00000002
+DATA k4idx23<>+28(SB)/4, $0x00000002
+DATA k4idx23<>+32(SB)/4, $0x00000003
+DATA k4idx23<>+36(SB)/4, $0x00000003
+DATA k4idx23<>+40(SB)/4, $0x00000003
+DATA k4idx23<>+44(SB)/4, $0x00000003
+DATA k4idx23<>+48(SB)/4, $0x00000003
+DATA k4idx23<>+52(SB)/4, $0x00000003
+DATA k4idx23<>+56(SB)/4, $0x00000003
+DATA k4idx23<>+60(SB)/4, $0x00000003
+GLOBL k4idx23<>(SB), RODATA|NOPTR, $64
+
+DATA k4idx45<>+0(SB)/4, $0x00000008
+DATA k4idx45<>+4(SB)/4, $0x00000008
+DATA k4idx45<>+8(SB)/4, $0x00000008
+DATA k4idx45<>+12(SB)/4, $0x00000008
+DATA k4idx45<>+16(SB)/4, $0x00000008
+DATA k4idx45<>+20(SB)/4, $0x00000008
+DATA k4idx45<>+24(SB)/4, $0x00000008
+DATA k4idx45<>+28(SB)/4, $0x00000008
+DATA k4idx45<>+32(SB)/4, $0x00000009
+DATA k4idx45<>+36(SB)/4, $0x00000009
+DATA k4idx45<>+40(SB)/4, $0x00000009
+DATA k4idx45<>+44(SB)/4, $0x00000009
+DATA k4idx45<>+48(SB)/4, $0x00000009
+DATA k4idx45<>+52(SB)/4, $0x00000009
+DATA k4idx45<>+56(SB)/4, $0x00000009
+DATA k4idx45<>+60(SB)/4, $0x00000009
+GLOBL k4idx45<>(SB), RODATA|NOPTR, $64
+
+DATA k4idx67<>+0(SB)/4, $0x0000000a
+DATA k4idx67<>+4(SB)/4, $0x0000000a
+DATA k4idx67<>+8(SB)/4, $0x0000000a
+DATA k4idx67<>+12(SB)/4, $0x0000000a
+DATA k4idx67<>+16(SB)/4, $0x0000000a
+DATA k4idx67<>+20(SB)/4, $0x0000000a
+DATA k4idx67<>+24(SB)/4, $0x0000000a
+DATA k4idx67<>+28(SB)/4, $0x0000000a
+DATA k4idx67<>+32(SB)/4, $0x0000000b
+DATA k4idx67<>+36(SB)/4, $0x0000000b
+DATA k4idx67<>+40(SB)/4, $0x0000000b
+DATA k4idx67<>+44(SB)/4, $0x0000000b
+DATA k4idx67<>+48(SB)/4, $0x0000000b
+DATA k4idx67<>+52(SB)/4, $0x0000000b
+DATA k4idx67<>+56(SB)/4, $0x0000000b
+DATA k4idx67<>+60(SB)/4, $0x0000000b
+GLOBL k4idx67<>(SB), RODATA|NOPTR, $64
+
+DATA minsDupShuf<>+0(SB)/1, $0x04
+DATA minsDupShuf<>+1(SB)/1, $0x04
+DATA minsDupShuf<>+2(SB)/1, $0x05
+DATA minsDupShuf<>+3(SB)/1, $0x05
+DATA minsDupShuf<>+4(SB)/1, $0x06
+DATA minsDupShuf<>+5(SB)/1, $0x06
+DATA minsDupShuf<>+6(SB)/1, $0x07
+DATA minsDupShuf<>+7(SB)/1, $0x07
+DATA minsDupShuf<>+8(SB)/1, $0x0c
+DATA minsDupShuf<>+9(SB)/1, $0x0c
+DATA minsDupShuf<>+10(SB)/1, $0x0d
+DATA minsDupShuf<>+11(SB)/1, $0x0d
+DATA minsDupShuf<>+12(SB)/1, $0x0e
+DATA minsDupShuf<>+13(SB)/1, $0x0e
+DATA minsDupShuf<>+14(SB)/1, $0x0f
+DATA minsDupShuf<>+15(SB)/1, $0x0f
+GLOBL minsDupShuf<>(SB), RODATA|NOPTR, $16
+
+// func dotQ6_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, F16C, SSE
+TEXT ·dotQ6_KAVX512(SB), NOSPLIT, $0-44
+	MOVQ         w+0(FP), AX
+	MOVQ         q+8(FP), CX
+	MOVQ         d+16(FP), DX
+	MOVQ         bsums+24(FP), BX
+	MOVQ         nb+32(FP), SI
+	VPBROADCASTD bytes0f<>+0(SB), Z0
+	VPBROADCASTD bytes30<>+0(SB), Z1
+	VMOVDQU32    shiftL4and2<>+0(SB), Z2
+	VMOVDQU32    shift0and2<>+0(SB), Z3
+	VMOVDQU32    q6idx0<>+0(SB), Z4
+	VMOVDQU32    q6idx1<>+0(SB), Z5
+	VMOVDQU32    q6idx2<>+0(SB), Z6
+	VMOVDQU32    q6idx3<>+0(SB), Z7
+	VPXORD       Z8, Z8, Z8
+
+dotQ6_KAVX512_loop:
+	TESTQ           SI, SI
+	JE              dotQ6_KAVX512_done
+	VPMOVSXBW       192(AX), Y10
+	VPMADDWD        (BX), Y10, Y9
+	VPSLLD          $0x05, Y9, Y9
+	VPXORD          Y11, Y11, Y11
+	VPSUBD          Y9, Y11, Y9
+	VPMOVZXWD       Y10, Z10
+	VMOVDQU64       (AX), Z16
+	VBROADCASTI64X4 128(AX), Z17
+	VPSLLVW         Z2, Z17, Z18
+	VPANDD          Z1, Z18, Z18
+	VPTERNLOGD      $0xf8, Z0, Z16, Z18
+	VPXORD          Z12, Z12, Z12
+	VPDPBUSD        (CX), Z18, Z12
+	VPERMD          Z10, Z4, Z18
+	VPMADDWD        Z18, Z12, Z12
+	VPADDD          Z12, Z9, Z9
+	VPSRLVW         Z3, Z17, Z17
+	VPSRLW          $0x04, Z16, Z16
+	VPANDD          Z1, Z17, Z17
+	VPTERNLOGD      $0xf8, Z0, Z16, Z17
+	VPXORD          Z13, Z13, Z13
+	VPDPBUSD        64(CX), Z17, Z13
+	VPERMD          Z10, Z5, Z16
+	VPMADDWD        Z16, Z13, Z13
+	VPADDD          Z13, Z9, Z9
+	VMOVDQU64       64(AX), Z16
+	VBROADCASTI64X4 160(AX), Z17
+	VPSLLVW         Z2, Z17, Z18
+	VPANDD          Z1, Z18, Z18
+	VPTERNLOGD      $0xf8, Z0, Z16, Z18
+	VPXORD          Z14, Z14, Z14
+	VPDPBUSD        128(CX), Z18, Z14
+	VPERMD          Z10, Z6, Z18
+	VPMADDWD        Z18, Z14, Z14
+	VPADDD          Z14, Z9, Z9
+	VPSRLVW         Z3, Z17, Z17
+	VPSRLW          $0x04, Z16, Z16
+	VPANDD          Z1, Z17, Z17
+	VPTERNLOGD      $0xf8, Z0, Z16, Z17
+	VPXORD          Z15, Z15, Z15
+	VPDPBUSD        192(CX), Z17, Z15
+	VPERMD          Z10, Z7, Z10
+	VPMADDWD        Z10, Z15, Z15
+	VPADDD          Z15, Z9, Z9
+	MOVWLZX         208(AX), DI
+	VMOVD           DI, X10
+	VCVTPH2PS       X10, X10
+	VMULSS          (DX), X10, X10
+	VBROADCASTSS    X10, Z10
+	VCVTDQ2PS       Z9, Z9
+	VFMADD231PS     Z9, Z10, Z8
+	ADDQ            $0x000000d2, AX
+	ADDQ            $0x00000100, CX
+	ADDQ            $0x04, DX
+	ADDQ            $0x20, BX
+	DECQ            SI
+	JMP             dotQ6_KAVX512_loop
+
+dotQ6_KAVX512_done:
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPS        Y0, Y8, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+40(FP)
+	RET
+
+DATA shiftL4and2<>+0(SB)/4, $0x00040004
+DATA shiftL4and2<>+4(SB)/4, $0x00040004
+DATA shiftL4and2<>+8(SB)/4, $0x00040004
+DATA shiftL4and2<>+12(SB)/4, $0x00040004
+DATA shiftL4and2<>+16(SB)/4, $0x00040004
+DATA shiftL4and2<>+20(SB)/4, $0x00040004
+DATA shiftL4and2<>+24(SB)/4, $0x00040004
+DATA shiftL4and2<>+28(SB)/4, $0x00040004
+DATA shiftL4and2<>+32(SB)/4, $0x00020002
+DATA shiftL4and2<>+36(SB)/4, $0x00020002
+DATA shiftL4and2<>+40(SB)/4, $0x00020002
+DATA shiftL4and2<>+44(SB)/4, $0x00020002
+DATA shiftL4and2<>+48(SB)/4, $0x00020002
+DATA shiftL4and2<>+52(SB)/4, $0x00020002
+DATA shiftL4and2<>+56(SB)/4, $0x00020002
+DATA shiftL4and2<>+60(SB)/4, $0x00020002
+GLOBL shiftL4and2<>(SB), RODATA|NOPTR, $64
+
+DATA shift0and2<>+0(SB)/4, $0x00000000
+DATA shift0and2<>+4(SB)/4, $0x00000000
+DATA shift0and2<>+8(SB)/4, $0x00000000
+DATA shift0and2<>+12(SB)/4, $0x00000000
+DATA shift0and2<>+16(SB)/4, $0x00000000
+DATA shift0and2<>+20(SB)/4, $0x00000000
+DATA shift0and2<>+24(SB)/4, $0x00000000
+DATA shift0and2<>+28(SB)/4, $0x00000000
+DATA shift0and2<>+32(SB)/4, $0x00020002
+DATA shift0and2<>+36(SB)/4, $0x00020002
+DATA shift0and2<>+40(SB)/4, $0x00020002
+DATA shift0and2<>+44(SB)/4, $0x00020002
+DATA shift0and2<>+48(SB)/4, $0x00020002
+DATA shift0and2<>+52(SB)/4, $0x00020002
+DATA shift0and2<>+56(SB)/4, $0x00020002
+DATA shift0and2<>+60(SB)/4, $0x00020002
+GLOBL shift0and2<>(SB), RODATA|NOPTR, $64
+
+DATA q6idx0<>+0(SB)/4, $0x00000000
+DATA q6idx0<>+4(SB)/4, $0x00000000
+DATA q6idx0<>+8(SB)/4, $0x00000000
+DATA q6idx0<>+12(SB)/4, $0x00000000
+DATA q6idx0<>+16(SB)/4, $0x00000001
+DATA q6idx0<>+20(SB)/4, $0x00000001
+DATA q6idx0<>+24(SB)/4, $0x00000001
+DATA q6idx0<>+28(SB)/4, $0x00000001
+DATA q6idx0<>+32(SB)/4, $0x00000002
+DATA q6idx0<>+36(SB)/4, $0x00000002
+DATA q6idx0<>+40(SB)/4, $0x00000002
+DATA q6idx0<>+44(SB)/4, $0x00000002
+DATA q6idx0<>+48(SB)/4, $0x00000003
+DATA q6idx0<>+52(SB)/4, $0x00000003
+DATA q6idx0<>+56(SB)/4, $0x00000003
+DATA q6idx0<>+60(SB)/4, $0x00000003
+GLOBL q6idx0<>(SB), RODATA|NOPTR, $64
+
+DATA q6idx1<>+0(SB)/4, $0x00000004
+DATA q6idx1<>+4(SB)/4, $0x00000004
+DATA q6idx1<>+8(SB)/4, $0x00000004
+DATA q6idx1<>+12(SB)/4, $0x00000004
+DATA q6idx1<>+16(SB)/4, $0x00000005
+DATA q6idx1<>+20(SB)/4, $0x00000005
+DATA q6idx1<>+24(SB)/4, $0x00000005
+DATA q6idx1<>+28(SB)/4, $0x00000005
+DATA q6idx1<>+32(SB)/4, $0x00000006
+DATA q6idx1<>+36(SB)/4, $0x00000006
+DATA q6idx1<>+40(SB)/4, $0x00000006
+DATA q6idx1<>+44(SB)/4, $0x00000006
+DATA q6idx1<>+48(SB)/4, $0x00000007
+DATA q6idx1<>+52(SB)/4, $0x00000007
+DATA q6idx1<>+56(SB)/4, $0x00000007
+DATA q6idx1<>+60(SB)/4, $0x00000007
+GLOBL q6idx1<>(SB), RODATA|NOPTR, $64
+
+DATA q6idx2<>+0(SB)/4, $0x00000008
+DATA q6idx2<>+4(SB)/4, $0x00000008
+DATA q6idx2<>+8(SB)/4, $0x00000008
+DATA q6idx2<>+12(SB)/4, $0x00000008
+DATA q6idx2<>+16(SB)/4, $0x00000009
+DATA q6idx2<>+20(SB)/4, $0x00000009
+DATA q6idx2<>+24(SB)/4, $0x00000009
+DATA q6idx2<>+28(SB)/4, $0x00000009
+DATA q6idx2<>+32(SB)/4, $0x0000000a
+DATA q6idx2<>+36(SB)/4, $0x0000000a
+DATA q6idx2<>+40(SB)/4, $0x0000000a
+DATA q6idx2<>+44(SB)/4, $0x0000000a
+DATA q6idx2<>+48(SB)/4, $0x0000000b
+DATA q6idx2<>+52(SB)/4, $0x0000000b
+DATA q6idx2<>+56(SB)/4, $0x0000000b
+DATA q6idx2<>+60(SB)/4, $0x0000000b
+GLOBL q6idx2<>(SB), RODATA|NOPTR, $64
+
+DATA q6idx3<>+0(SB)/4, $0x0000000c
+DATA q6idx3<>+4(SB)/4, $0x0000000c
+DATA q6idx3<>+8(SB)/4, $0x0000000c
+DATA q6idx3<>+12(SB)/4, $0x0000000c
+DATA q6idx3<>+16(SB)/4, $0x0000000d
+DATA q6idx3<>+20(SB)/4, $0x0000000d
+DATA q6idx3<>+24(SB)/4, $0x0000000d
+DATA q6idx3<>+28(SB)/4, $0x0000000d
+DATA q6idx3<>+32(SB)/4, $0x0000000e
+DATA q6idx3<>+36(SB)/4, $0x0000000e
+DATA q6idx3<>+40(SB)/4, $0x0000000e
+DATA q6idx3<>+44(SB)/4, $0x0000000e
+DATA q6idx3<>+48(SB)/4, $0x0000000f
+DATA q6idx3<>+52(SB)/4, $0x0000000f
+DATA q6idx3<>+56(SB)/4, $0x0000000f
+DATA q6idx3<>+60(SB)/4, $0x0000000f
+GLOBL q6idx3<>(SB), RODATA|NOPTR, $64

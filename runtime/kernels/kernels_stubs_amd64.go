@@ -268,3 +268,13 @@ func prepQ4_0AVX512(w *byte, nb int, dst *byte)
 //
 //go:noescape
 func gemmB32x16AVX512(wp *byte, ws int, nb int, x *byte, da *float32, ng int, out *float32, os int)
+
+// dotQ4_KAVX512 returns the dot product of nb Q4_K super-blocks at w with Q8_K activations (AVX-512 VNNI).
+//
+//go:noescape
+func dotQ4_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
+
+// dotQ6_KAVX512 returns the dot product of nb Q6_K super-blocks at w with Q8_K activations (AVX-512 VNNI).
+//
+//go:noescape
+func dotQ6_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/cpu"
 
 	"github.com/mcompress/mcompress/convert/dtype"
+	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // TestAVX2FloatKernels checks the AVX2 float kernels directly, since on AVX-512 machines the
@@ -54,5 +55,153 @@ func TestAVX2FloatKernels(t *testing.T) {
 		if want := x[i] + 0.5*w[i]; math.Abs(float64(y[i]-want)) > 1e-6*(1+math.Abs(float64(want))) {
 			t.Fatalf("axpyF32Wrap element %d: %g, want %g", i, y[i], want)
 		}
+	}
+}
+
+// kquantRow builds Q8_K activations from the values q with one scale per 256 (the per-16
+// sums computed from q), as the quantizer would lay them out.
+func kquantRow(q []int8, d []float32) row {
+	s := make([]int16, len(q)/16)
+	for j := range s {
+		for _, v := range q[16*j : 16*j+16] {
+			s[j] += int16(v)
+		}
+	}
+	f := make([]float32, len(q))
+	for i, v := range q {
+		f[i] = float32(v) * d[i/QK_K]
+	}
+	return row{f: f, q: q, d: d, s: s}
+}
+
+// adversarialKRow returns n values of type typ made of extreme bytes (all bits set, none,
+// sign bits), with finite scales, and Q8_K activations at the ends of their range, so that the
+// integer sums reach their largest magnitudes (the 16-bit products of the VNNI kernels).
+func adversarialKRow(rng *rand.Rand, typ gguf.TensorType, n int) ([]byte, row) {
+	w := randomRow(rng, typ, n)
+	pick := []byte{0x00, 0xFF, 0x80, 0x7F, 0xFF, 0xFF}
+	ts := typ.TypeSize()
+	mode := rng.IntN(3)
+	for i := range w {
+		if (typ == gguf.TypeQ4_K && i%ts < 4) || (typ == gguf.TypeQ6_K && i%ts >= 208) {
+			continue // keep the F16 super-scales finite
+		}
+		switch mode {
+		case 0:
+			w[i] = 0xFF
+		default:
+			w[i] = pick[rng.IntN(len(pick))]
+		}
+	}
+	q := make([]int8, n)
+	for i := range q {
+		switch mode {
+		case 0:
+			q[i] = -128
+		case 1:
+			q[i] = 127
+		default:
+			q[i] = []int8{-128, 127, -127, 0}[rng.IntN(4)]
+		}
+	}
+	d := make([]float32, n/QK_K)
+	for i := range d {
+		d[i] = float32(rng.Float64()*0.1 + 0.01)
+	}
+	return w, kquantRow(q, d)
+}
+
+// kquantDotCase is a one-token K-quant kernel compiled for amd64 and whether this CPU runs it.
+type kquantDotCase struct {
+	name string
+	typ  gguf.TensorType
+	ok   bool
+	fn   func(w *byte, q *int8, d *float32, s *int16, nb int) float32
+}
+
+func kquantDotCases() []kquantDotCase {
+	hasAVX2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+	hasVNNI := hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VNNI
+	return []kquantDotCase{
+		{"dotQ4_KAVX2", gguf.TypeQ4_K, hasAVX2, dotQ4_KAVX2},
+		{"dotQ6_KAVX2", gguf.TypeQ6_K, hasAVX2, dotQ6_KAVX2},
+		{"dotQ4_KAVX512", gguf.TypeQ4_K, hasVNNI, dotQ4_KAVX512},
+		{"dotQ6_KAVX512", gguf.TypeQ6_K, hasVNNI, dotQ6_KAVX512},
+	}
+}
+
+// TestKQuantDotKernels checks each one-token K-quant kernel compiled for this machine (AVX2,
+// and AVX-512 VNNI where the CPU has it) against the pure-Go twin and the float64 dot product of
+// the dequantized weights, on random and adversarial rows of several lengths.
+func TestKQuantDotKernels(t *testing.T) {
+	cases := kquantDotCases()
+	rng := rand.New(rand.NewPCG(21, 21))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !c.ok {
+				t.Skip("CPU lacks the instructions")
+			}
+			k := kernels[c.typ]
+			for _, n := range []int{256, 512, 4096, 11008} {
+				for trial := range 6 {
+					var w []byte
+					var r row
+					kind := "random"
+					if trial < 3 {
+						w = randomRow(rng, c.typ, n)
+						var a Acts
+						a.Reset(randomActs(rng, 1, n), 1, n)
+						a.prepare(ActQ8K, nil)
+						a.row(ActQ8K, 0, &r)
+					} else {
+						kind = "adversarial"
+						w, r = adversarialKRow(rng, c.typ, n)
+					}
+					got := float64(c.fn(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d)))
+					goTwin := float64(k.dotGo(w, &r))
+					wf := make([]float32, n)
+					k.dequant(wf, w)
+					var ref, mag float64
+					for i := range wf {
+						x := float64(r.q[i]) * float64(r.d[i/QK_K])
+						ref += float64(wf[i]) * x
+						mag += math.Abs(float64(wf[i]) * x)
+					}
+					tol := 1e-5*mag + 1e-6
+					if math.Abs(got-goTwin) > tol || math.Abs(got-ref) > tol || math.Abs(goTwin-ref) > tol {
+						t.Errorf("n=%d %s trial %d: kernel %g, Go %g, float64 %g (magnitude %g)", n, kind, trial, got, goTwin, ref, mag)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkKQuantDot measures the one-token K-quant kernels on one thread: 64 rows of 4096
+// weights (in the L2 cache) times one token, reporting weight bytes per second.
+func BenchmarkKQuantDot(b *testing.B) {
+	const n, rows = 4096, 64
+	rng := rand.New(rand.NewPCG(22, 22))
+	var a Acts
+	a.Reset(randomActs(rng, 1, n), 1, n)
+	a.prepare(ActQ8K, nil)
+	var r row
+	a.row(ActQ8K, 0, &r)
+	for _, c := range kquantDotCases() {
+		b.Run(c.name, func(b *testing.B) {
+			if !c.ok {
+				b.Skip("CPU lacks the instructions")
+			}
+			w := randomRow(rng, c.typ, rows*n)
+			rb := len(w) / rows
+			b.SetBytes(int64(len(w)))
+			var sink float32
+			for b.Loop() {
+				for i := range rows {
+					sink += c.fn(&w[i*rb], &r.q[0], &r.d[0], &r.s[0], len(r.d))
+				}
+			}
+			_ = sink
+		})
 	}
 }

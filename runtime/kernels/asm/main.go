@@ -65,6 +65,8 @@ func main() {
 	prepQ8_0()
 	prepQ4_0()
 	gemmB32x16()
+	dotQ4_KVNNI()
+	dotQ6_KVNNI()
 	Generate()
 }
 

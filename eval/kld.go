@@ -41,7 +41,6 @@ type klBaseWriter struct {
 	vocab int
 	nv    int
 	rowb  []byte
-	rows  []byte // one chunk's rows, encoded concurrently
 	err   error
 }
 
@@ -89,19 +88,6 @@ func (bw *klBaseWriter) row(logits []float32, tok int32) float64 {
 	nll := bw.encode(bw.rowb, logits, tok)
 	bw.write(bw.rowb)
 	return nll
-}
-
-// rowBytes returns the buffer for row r of a chunk (see reserve).
-func (bw *klBaseWriter) rowBytes(r int) []byte {
-	n := len(bw.rowb)
-	return bw.rows[r*n : (r+1)*n]
-}
-
-// reserve sizes the chunk buffer for rows rows; rowBytes may then be called concurrently.
-func (bw *klBaseWriter) reserve(rows int) {
-	if n := rows * len(bw.rowb); len(bw.rows) < n {
-		bw.rows = make([]byte, n)
-	}
 }
 
 // encode writes into b (2·nv bytes) the quantized log-probabilities of one row of logits and
@@ -395,45 +381,48 @@ func KLDivergence(ctx context.Context, m *runtime.Model, base *KLBase, o KLDOpti
 	if o.MaxChunks > 0 {
 		c.n = min(c.n, o.MaxChunks)
 	}
-	s, err := m.NewSession(c.nctx)
+	cr, err := newChunkRunner(m, c, o.BatchSize)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, err
 	}
-	s.BatchSize = o.BatchSize
-	bos := chunkBOS(m)
 	rows := c.scoredPerChunk()
 	rowBytes := 2 * base.nv
-	baseRows := make([]byte, rows*rowBytes)
+	baseRows := make([][]byte, cr.slots())
+	outs := make([][]klRowResult, cr.slots())
+	for k := range outs {
+		baseRows[k] = make([]byte, rows*rowBytes)
+		outs[k] = make([]klRowResult, rows)
+	}
 	klds := make([]float32, 0, rows*c.n)
 	pdiffs := make([]float32, 0, rows*c.n)
 	var sums klSums
-	outs := make([]klRowResult, rows)
-	threads := m.Threads()
-	buf := make([]int32, 0, c.nctx)
 	start := time.Now()
-	for i := 0; i < c.n; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if _, err := io.ReadFull(base.r, baseRows); err != nil {
-			return nil, fmt.Errorf("eval: %s: reading the log-probabilities of chunk %d: %w", base.Path, i, err)
-		}
-		off := i * c.nctx
-		logits, err := chunkLogits(s, base.Tokens[off:off+c.nctx], bos, c, buf)
-		if err != nil {
-			return nil, fmt.Errorf("eval: chunk %d: %w", i, err)
-		}
-		forRows(rows, threads, func(r int) {
-			outs[r] = klCompare(logits[r*vocab:(r+1)*vocab], baseRows[r*rowBytes:(r+1)*rowBytes], base.Tokens[off+c.first+r+1])
+	err = cr.run(ctx, func(i int) []int32 { return base.Tokens[i*c.nctx : (i+1)*c.nctx] },
+		func(k, i int) error {
+			if _, err := io.ReadFull(base.r, baseRows[k]); err != nil {
+				return fmt.Errorf("eval: %s: reading the log-probabilities of chunk %d: %w", base.Path, i, err)
+			}
+			return nil
+		},
+		func(k, i int, logits []float32) {
+			off := i * c.nctx
+			forRows(rows, cr.rowThreads, func(r int) {
+				outs[k][r] = klCompare(logits[r*vocab:(r+1)*vocab], baseRows[k][r*rowBytes:(r+1)*rowBytes], base.Tokens[off+c.first+r+1])
+			})
+		},
+		func(k, i int) error {
+			for _, o := range outs[k] {
+				sums.add(o)
+				klds = append(klds, float32(o.kld))
+				pdiffs = append(pdiffs, o.d)
+			}
+			if o.Progress != nil {
+				o.Progress(int64(i+1), int64(c.n))
+			}
+			return nil
 		})
-		for _, o := range outs {
-			sums.add(o)
-			klds = append(klds, float32(o.kld))
-			pdiffs = append(pdiffs, o.d)
-		}
-		if o.Progress != nil {
-			o.Progress(int64(i+1), int64(c.n))
-		}
+	if err != nil {
+		return nil, err
 	}
 	secs := time.Since(start).Seconds()
 	return klFinish(&sums, klds, pdiffs, c, secs), nil

@@ -131,58 +131,61 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 		return nil, fmt.Errorf("eval: the KL-divergence base file needs llama.cpp's chunking (no stride)")
 	}
 	vocab := m.Config().VocabSize
-	s, err := m.NewSession(c.nctx)
+	cr, err := newChunkRunner(m, c, o.BatchSize)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, err
 	}
-	s.BatchSize = o.BatchSize
 	var bw *klBaseWriter
 	if o.SaveBase != nil {
 		if bw, err = newKLBaseWriter(o.SaveBase, c, vocab, tokens); err != nil {
 			return nil, err
 		}
-		bw.reserve(c.scoredPerChunk())
 	}
-	bos := chunkBOS(m)
+	rows := c.scoredPerChunk()
+	vals := make([][]float64, cr.slots())
+	enc := make([][]byte, cr.slots()) // encoded base rows, when saving a base
+	for k := range vals {
+		vals[k] = make([]float64, rows)
+		if bw != nil {
+			enc[k] = make([]byte, rows*len(bw.rowb))
+		}
+	}
 	var nll, nll2 float64
 	count := 0
-	buf := make([]int32, 0, c.nctx)
-	vals := make([]float64, c.scoredPerChunk())
-	threads := m.Threads()
 	start := time.Now()
-	for i := 0; i < c.n; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		off := i * c.step
-		logits, err := chunkLogits(s, tokens[off:off+c.nctx], bos, c, buf)
-		if err != nil {
-			return nil, fmt.Errorf("eval: chunk %d: %w", i, err)
-		}
-		rows := c.scoredPerChunk()
-		forRows(rows, threads, func(r int) {
-			row := logits[r*vocab : (r+1)*vocab]
-			tok := tokens[off+c.first+r+1]
+	err = cr.run(ctx, func(i int) []int32 { return tokens[i*c.step : i*c.step+c.nctx] }, nil,
+		func(k, i int, logits []float32) {
+			off := i * c.step
+			forRows(rows, cr.rowThreads, func(r int) {
+				row := logits[r*vocab : (r+1)*vocab]
+				tok := tokens[off+c.first+r+1]
+				if bw != nil {
+					n := len(bw.rowb)
+					vals[k][r] = bw.encode(enc[k][r*n:(r+1)*n], row, tok)
+				} else {
+					vals[k][r] = rowNLLInPlace(row, tok)
+				}
+			})
+		},
+		func(k, i int) error {
+			for _, v := range vals[k] {
+				nll += v
+				nll2 += v * v
+				count++
+			}
 			if bw != nil {
-				vals[r] = bw.encode(bw.rowBytes(r), row, tok)
-			} else {
-				vals[r] = rowNLLInPlace(row, tok)
+				bw.write(enc[k])
+				if err := bw.flush(); err != nil {
+					return err
+				}
 			}
+			if o.Progress != nil {
+				o.Progress(int64(i+1), int64(c.n))
+			}
+			return nil
 		})
-		for _, v := range vals[:rows] {
-			nll += v
-			nll2 += v * v
-			count++
-		}
-		if bw != nil {
-			bw.write(bw.rows[:rows*len(bw.rowb)])
-			if err := bw.flush(); err != nil {
-				return nil, err
-			}
-		}
-		if o.Progress != nil {
-			o.Progress(int64(i+1), int64(c.n))
-		}
+	if err != nil {
+		return nil, err
 	}
 	secs := time.Since(start).Seconds()
 	mean := nll / float64(count)

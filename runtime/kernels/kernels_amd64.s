@@ -8125,32 +8125,28 @@ dotQ4_KAVX512_loop:
 	VPXORD          Z12, Z12, Z12
 	VPDPBUSD        (CX), Z16, Z12
 	VPERMD          Z10, Z2, Z16
-	VPMADDWD        Z16, Z12, Z12
-	VPADDD          Z12, Z11, Z11
+	VPDPWSSD        Z16, Z12, Z11
 	VBROADCASTI64X4 48(AX), Z16
 	VPSRLVW         Z1, Z16, Z16
 	VPANDD          Z0, Z16, Z16
 	VPXORD          Z13, Z13, Z13
 	VPDPBUSD        64(CX), Z16, Z13
 	VPERMD          Z10, Z3, Z16
-	VPMADDWD        Z16, Z13, Z13
-	VPADDD          Z13, Z11, Z11
+	VPDPWSSD        Z16, Z13, Z11
 	VBROADCASTI64X4 80(AX), Z16
 	VPSRLVW         Z1, Z16, Z16
 	VPANDD          Z0, Z16, Z16
 	VPXORD          Z14, Z14, Z14
 	VPDPBUSD        128(CX), Z16, Z14
 	VPERMD          Z10, Z4, Z16
-	VPMADDWD        Z16, Z14, Z14
-	VPADDD          Z14, Z11, Z11
+	VPDPWSSD        Z16, Z14, Z11
 	VBROADCASTI64X4 112(AX), Z16
 	VPSRLVW         Z1, Z16, Z16
 	VPANDD          Z0, Z16, Z16
 	VPXORD          Z15, Z15, Z15
 	VPDPBUSD        192(CX), Z16, Z15
 	VPERMD          Z10, Z5, Z10
-	VPMADDWD        Z10, Z15, Z15
-	VPADDD          Z15, Z11, Z11
+	VPDPWSSD        Z10, Z15, Z11
 	MOVL            (AX), R10
 	VMOVD           R10, X10
 	VCVTPH2PS       X10, X10
@@ -8327,8 +8323,7 @@ dotQ6_KAVX512_loop:
 	VPXORD          Z12, Z12, Z12
 	VPDPBUSD        (CX), Z18, Z12
 	VPERMD          Z10, Z4, Z18
-	VPMADDWD        Z18, Z12, Z12
-	VPADDD          Z12, Z9, Z9
+	VPDPWSSD        Z18, Z12, Z9
 	VPSRLVW         Z3, Z17, Z17
 	VPSRLW          $0x04, Z16, Z16
 	VPANDD          Z1, Z17, Z17
@@ -8336,8 +8331,7 @@ dotQ6_KAVX512_loop:
 	VPXORD          Z13, Z13, Z13
 	VPDPBUSD        64(CX), Z17, Z13
 	VPERMD          Z10, Z5, Z16
-	VPMADDWD        Z16, Z13, Z13
-	VPADDD          Z13, Z9, Z9
+	VPDPWSSD        Z16, Z13, Z9
 	VMOVDQU64       64(AX), Z16
 	VBROADCASTI64X4 160(AX), Z17
 	VPSLLVW         Z2, Z17, Z18
@@ -8346,8 +8340,7 @@ dotQ6_KAVX512_loop:
 	VPXORD          Z14, Z14, Z14
 	VPDPBUSD        128(CX), Z18, Z14
 	VPERMD          Z10, Z6, Z18
-	VPMADDWD        Z18, Z14, Z14
-	VPADDD          Z14, Z9, Z9
+	VPDPWSSD        Z18, Z14, Z9
 	VPSRLVW         Z3, Z17, Z17
 	VPSRLW          $0x04, Z16, Z16
 	VPANDD          Z1, Z17, Z17
@@ -8355,8 +8348,7 @@ dotQ6_KAVX512_loop:
 	VPXORD          Z15, Z15, Z15
 	VPDPBUSD        192(CX), Z17, Z15
 	VPERMD          Z10, Z7, Z10
-	VPMADDWD        Z10, Z15, Z15
-	VPADDD          Z15, Z9, Z9
+	VPDPWSSD        Z10, Z15, Z9
 	MOVWLZX         208(AX), DI
 	VMOVD           DI, X10
 	VCVTPH2PS       X10, X10

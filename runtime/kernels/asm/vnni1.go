@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
 )
@@ -18,6 +19,12 @@ import (
 // offset of 32 is removed through the activations' per-16 sums, as in the AVX2 kernels.
 // Scales are unpacked in general registers and moved to vector registers without going
 // through memory. These kernels use all 32 vector registers (EVEX encodings only).
+
+// vpdpwssd emits VPDPWSSD src, x, acc (acc += the sum of the 2 products of x's signed words with
+// src's, per 32-bit lane): VPMADDWD and VPADDD in one instruction.
+func vpdpwssd(src Op, x, acc VecVirtual) {
+	Instruction(&ir.Instruction{Opcode: "VPDPWSSD", Operands: []Op{src, x, acc}, Inputs: []Op{src, x, acc}, Outputs: []Op{acc}, ISA: []string{"AVX512_VNNI"}})
+}
 
 // consts64 holds the 64-byte constants already emitted, by name.
 var consts64 = map[string]Mem{}
@@ -197,8 +204,7 @@ func dotQ4_KVNNI() {
 		vpdpbusd(Mem{Base: q, Disp: 64 * k}, v, p, false)
 		sc := ZMM()
 		VPERMD(scd, idx[k], sc)
-		VPMADDWD(sc, p, p)
-		VPADDD(p, sumi, sumi)
+		vpdpwssd(sc, p, sumi)
 	}
 	// [d, dmin] * dy.
 	dm := XMM()
@@ -310,8 +316,7 @@ func dotQ6_KVNNI() {
 			vpdpbusd(Mem{Base: q, Disp: 128*n + 64*h}, v, p, false)
 			sc := ZMM()
 			VPERMD(scd, idx[2*n+h], sc)
-			VPMADDWD(sc, p, p)
-			VPADDD(p, sumi, sumi)
+			vpdpwssd(sc, p, sumi)
 		}
 	}
 	dd := ZMM()

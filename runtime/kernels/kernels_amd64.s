@@ -8076,25 +8076,24 @@ gemmB32x16AVX512_done:
 	RET
 
 // func dotQ4_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
-// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, F16C, FMA3, SSE
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI, F16C, FMA3, GFNI, SSE
 TEXT ·dotQ4_KAVX512(SB), NOSPLIT, $0-44
-	MOVQ         w+0(FP), AX
-	MOVQ         q+8(FP), CX
-	MOVQ         d+16(FP), DX
-	MOVQ         bsums+24(FP), BX
-	MOVQ         nb+32(FP), SI
-	MOVQ         $0x3f3f3f3f3f3f3f3f, DI
-	MOVQ         $0x0f0f0f0f0f0f0f0f, R8
-	MOVQ         $0x0303030303030303, R9
-	VPBROADCASTD bytes0f<>+0(SB), Z0
-	VMOVDQU32    shift0and4<>+0(SB), Z1
-	VMOVDQU32    k4idx01<>+0(SB), Z2
-	VMOVDQU32    k4idx23<>+0(SB), Z3
-	VMOVDQU32    k4idx45<>+0(SB), Z4
-	VMOVDQU32    k4idx67<>+0(SB), Z5
-	VMOVDQU      minsDupShuf<>+0(SB), X6
-	VPXORD       Z7, Z7, Z7
-	VPXORD       Y8, Y8, Y8
+	MOVQ      w+0(FP), AX
+	MOVQ      q+8(FP), CX
+	MOVQ      d+16(FP), DX
+	MOVQ      bsums+24(FP), BX
+	MOVQ      nb+32(FP), SI
+	MOVQ      $0x3f3f3f3f3f3f3f3f, DI
+	MOVQ      $0x0f0f0f0f0f0f0f0f, R8
+	MOVQ      $0x0303030303030303, R9
+	VMOVDQU32 gfLowHighNibble<>+0(SB), Z0
+	VMOVDQU32 k4idx01<>+0(SB), Z1
+	VMOVDQU32 k4idx23<>+0(SB), Z2
+	VMOVDQU32 k4idx45<>+0(SB), Z3
+	VMOVDQU32 k4idx67<>+0(SB), Z4
+	VMOVDQU   minsDupShuf<>+0(SB), X5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Y7, Y7, Y7
 
 dotQ4_KAVX512_loop:
 	TESTQ           SI, SI
@@ -8112,53 +8111,49 @@ dotQ4_KAVX512_loop:
 	SHLQ            $0x04, R11
 	ORQ             R11, R12
 	ANDQ            DI, R10
-	VMOVQ           R10, X9
-	VPINSRQ         $0x01, R12, X9, X9
-	VPMOVZXBD       X9, Z10
-	VPSHUFB         X6, X9, X9
-	VPMOVZXBW       X9, Y9
-	VPMADDWD        (BX), Y9, Y9
+	VMOVQ           R10, X8
+	VPINSRQ         $0x01, R12, X8, X8
+	VPMOVZXBD       X8, Z9
+	VPSHUFB         X5, X8, X8
+	VPMOVZXBW       X8, Y8
+	VPMADDWD        (BX), Y8, Y8
+	VPXORD          Z10, Z10, Z10
+	VBROADCASTI64X4 16(AX), Z15
+	VGF2P8AFFINEQB  $0x00, Z0, Z15, Z15
 	VPXORD          Z11, Z11, Z11
-	VBROADCASTI64X4 16(AX), Z16
-	VPSRLVW         Z1, Z16, Z16
-	VPANDD          Z0, Z16, Z16
+	VPDPBUSD        (CX), Z15, Z11
+	VPERMD          Z9, Z1, Z15
+	VPDPWSSD        Z15, Z11, Z10
+	VBROADCASTI64X4 48(AX), Z15
+	VGF2P8AFFINEQB  $0x00, Z0, Z15, Z15
 	VPXORD          Z12, Z12, Z12
-	VPDPBUSD        (CX), Z16, Z12
-	VPERMD          Z10, Z2, Z16
-	VPDPWSSD        Z16, Z12, Z11
-	VBROADCASTI64X4 48(AX), Z16
-	VPSRLVW         Z1, Z16, Z16
-	VPANDD          Z0, Z16, Z16
+	VPDPBUSD        64(CX), Z15, Z12
+	VPERMD          Z9, Z2, Z15
+	VPDPWSSD        Z15, Z12, Z10
+	VBROADCASTI64X4 80(AX), Z15
+	VGF2P8AFFINEQB  $0x00, Z0, Z15, Z15
 	VPXORD          Z13, Z13, Z13
-	VPDPBUSD        64(CX), Z16, Z13
-	VPERMD          Z10, Z3, Z16
-	VPDPWSSD        Z16, Z13, Z11
-	VBROADCASTI64X4 80(AX), Z16
-	VPSRLVW         Z1, Z16, Z16
-	VPANDD          Z0, Z16, Z16
+	VPDPBUSD        128(CX), Z15, Z13
+	VPERMD          Z9, Z3, Z15
+	VPDPWSSD        Z15, Z13, Z10
+	VBROADCASTI64X4 112(AX), Z15
+	VGF2P8AFFINEQB  $0x00, Z0, Z15, Z15
 	VPXORD          Z14, Z14, Z14
-	VPDPBUSD        128(CX), Z16, Z14
-	VPERMD          Z10, Z4, Z16
-	VPDPWSSD        Z16, Z14, Z11
-	VBROADCASTI64X4 112(AX), Z16
-	VPSRLVW         Z1, Z16, Z16
-	VPANDD          Z0, Z16, Z16
-	VPXORD          Z15, Z15, Z15
-	VPDPBUSD        192(CX), Z16, Z15
-	VPERMD          Z10, Z5, Z10
-	VPDPWSSD        Z10, Z15, Z11
+	VPDPBUSD        192(CX), Z15, Z14
+	VPERMD          Z9, Z4, Z9
+	VPDPWSSD        Z9, Z14, Z10
 	MOVL            (AX), R10
-	VMOVD           R10, X10
-	VCVTPH2PS       X10, X10
-	VBROADCASTSS    (DX), X16
-	VMULPS          X16, X10, X10
-	VBROADCASTSS    X10, Z16
-	VCVTDQ2PS       Z11, Z11
-	VFMADD231PS     Z11, Z16, Z7
-	VMOVSHDUP       X10, X10
-	VBROADCASTSS    X10, Y10
-	VCVTDQ2PS       Y9, Y9
-	VFMADD231PS     Y9, Y10, Y8
+	VMOVD           R10, X9
+	VCVTPH2PS       X9, X9
+	VBROADCASTSS    (DX), X15
+	VMULPS          X15, X9, X9
+	VBROADCASTSS    X9, Z15
+	VCVTDQ2PS       Z10, Z10
+	VFMADD231PS     Z10, Z15, Z6
+	VMOVSHDUP       X9, X9
+	VBROADCASTSS    X9, Y9
+	VCVTDQ2PS       Y8, Y8
+	VFMADD231PS     Y8, Y9, Y7
 	ADDQ            $0x00000090, AX
 	ADDQ            $0x00000100, CX
 	ADDQ            $0x04, DX
@@ -8167,9 +8162,9 @@ dotQ4_KAVX512_loop:
 	JMP             dotQ4_KAVX512_loop
 
 dotQ4_KAVX512_done:
-	VEXTRACTF64X4 $0x01, Z7, Y0
-	VADDPS        Y0, Y7, Y0
-	VSUBPS        Y8, Y0, Y0
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPS        Y0, Y6, Y0
+	VSUBPS        Y7, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPS        X1, X0, X0
 	VPERMILPS     $0x4e, X0, X1
@@ -8180,23 +8175,23 @@ dotQ4_KAVX512_done:
 	MOVSS         X0, ret+40(FP)
 	RET
 
-DATA shift0and4<>+0(SB)/4, $0x00000000
-DATA shift0and4<>+4(SB)/4, $0x00000000
-DATA shift0and4<>+8(SB)/4, $0x00000000
-DATA shift0and4<>+12(SB)/4, $0x00000000
-DATA shift0and4<>+16(SB)/4, $0x00000000
-DATA shift0and4<>+20(SB)/4, $0x00000000
-DATA shift0and4<>+24(SB)/4, $0x00000000
-DATA shift0and4<>+28(SB)/4, $0x00000000
-DATA shift0and4<>+32(SB)/4, $0x00040004
-DATA shift0and4<>+36(SB)/4, $0x00040004
-DATA shift0and4<>+40(SB)/4, $0x00040004
-DATA shift0and4<>+44(SB)/4, $0x00040004
-DATA shift0and4<>+48(SB)/4, $0x00040004
-DATA shift0and4<>+52(SB)/4, $0x00040004
-DATA shift0and4<>+56(SB)/4, $0x00040004
-DATA shift0and4<>+60(SB)/4, $0x00040004
-GLOBL shift0and4<>(SB), RODATA|NOPTR, $64
+DATA gfLowHighNibble<>+0(SB)/4, $0x00000000
+DATA gfLowHighNibble<>+4(SB)/4, $0x01020408
+DATA gfLowHighNibble<>+8(SB)/4, $0x00000000
+DATA gfLowHighNibble<>+12(SB)/4, $0x01020408
+DATA gfLowHighNibble<>+16(SB)/4, $0x00000000
+DATA gfLowHighNibble<>+20(SB)/4, $0x01020408
+DATA gfLowHighNibble<>+24(SB)/4, $0x00000000
+DATA gfLowHighNibble<>+28(SB)/4, $0x01020408
+DATA gfLowHighNibble<>+32(SB)/4, $0x00000000
+DATA gfLowHighNibble<>+36(SB)/4, $0x10204080
+DATA gfLowHighNibble<>+40(SB)/4, $0x00000000
+DATA gfLowHighNibble<>+44(SB)/4, $0x10204080
+DATA gfLowHighNibble<>+48(SB)/4, $0x00000000
+DATA gfLowHighNibble<>+52(SB)/4, $0x10204080
+DATA gfLowHighNibble<>+56(SB)/4, $0x00000000
+DATA gfLowHighNibble<>+60(SB)/4, $0x10204080
+GLOBL gfLowHighNibble<>(SB), RODATA|NOPTR, $64
 
 DATA k4idx01<>+0(SB)/4, $0x00000000
 DATA k4idx01<>+4(SB)/4, $0x00000000
@@ -8289,7 +8284,7 @@ DATA minsDupShuf<>+15(SB)/1, $0x0f
 GLOBL minsDupShuf<>(SB), RODATA|NOPTR, $16
 
 // func dotQ6_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
-// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, F16C, SSE
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, F16C, GFNI, SSE
 TEXT ·dotQ6_KAVX512(SB), NOSPLIT, $0-44
 	MOVQ         w+0(FP), AX
 	MOVQ         q+8(FP), CX
@@ -8297,65 +8292,60 @@ TEXT ·dotQ6_KAVX512(SB), NOSPLIT, $0-44
 	MOVQ         bsums+24(FP), BX
 	MOVQ         nb+32(FP), SI
 	VPBROADCASTD bytes0f<>+0(SB), Z0
-	VPBROADCASTD bytes30<>+0(SB), Z1
-	VMOVDQU32    shiftL4and2<>+0(SB), Z2
-	VMOVDQU32    shift0and2<>+0(SB), Z3
-	VMOVDQU32    q6idx0<>+0(SB), Z4
-	VMOVDQU32    q6idx1<>+0(SB), Z5
-	VMOVDQU32    q6idx2<>+0(SB), Z6
-	VMOVDQU32    q6idx3<>+0(SB), Z7
-	VPXORD       Z8, Z8, Z8
+	VMOVDQU32    gfPairs01and23<>+0(SB), Z1
+	VMOVDQU32    gfPairs45and67<>+0(SB), Z2
+	VMOVDQU32    q6idx0<>+0(SB), Z3
+	VMOVDQU32    q6idx1<>+0(SB), Z4
+	VMOVDQU32    q6idx2<>+0(SB), Z5
+	VMOVDQU32    q6idx3<>+0(SB), Z6
+	VPXORD       Z7, Z7, Z7
 
 dotQ6_KAVX512_loop:
 	TESTQ           SI, SI
 	JE              dotQ6_KAVX512_done
-	VPMOVSXBW       192(AX), Y10
-	VPMADDWD        (BX), Y10, Y9
-	VPSLLD          $0x05, Y9, Y9
-	VPXORD          Y11, Y11, Y11
-	VPSUBD          Y9, Y11, Y9
-	VPMOVZXWD       Y10, Z10
-	VMOVDQU64       (AX), Z16
-	VBROADCASTI64X4 128(AX), Z17
-	VPSLLVW         Z2, Z17, Z18
-	VPANDD          Z1, Z18, Z18
-	VPTERNLOGD      $0xf8, Z0, Z16, Z18
+	VPMOVSXBW       192(AX), Y9
+	VPMADDWD        (BX), Y9, Y8
+	VPSLLD          $0x05, Y8, Y8
+	VPXORD          Y10, Y10, Y10
+	VPSUBD          Y8, Y10, Y8
+	VPMOVZXWD       Y9, Z9
+	VMOVDQU64       (AX), Z15
+	VBROADCASTI64X4 128(AX), Z16
+	VGF2P8AFFINEQB  $0x00, Z1, Z16, Z17
+	VPTERNLOGD      $0xf8, Z0, Z15, Z17
+	VPXORD          Z11, Z11, Z11
+	VPDPBUSD        (CX), Z17, Z11
+	VPERMD          Z9, Z3, Z17
+	VPDPWSSD        Z17, Z11, Z8
+	VGF2P8AFFINEQB  $0x00, Z2, Z16, Z16
+	VPSRLW          $0x04, Z15, Z15
+	VPTERNLOGD      $0xf8, Z0, Z15, Z16
 	VPXORD          Z12, Z12, Z12
-	VPDPBUSD        (CX), Z18, Z12
-	VPERMD          Z10, Z4, Z18
-	VPDPWSSD        Z18, Z12, Z9
-	VPSRLVW         Z3, Z17, Z17
-	VPSRLW          $0x04, Z16, Z16
-	VPANDD          Z1, Z17, Z17
-	VPTERNLOGD      $0xf8, Z0, Z16, Z17
+	VPDPBUSD        64(CX), Z16, Z12
+	VPERMD          Z9, Z4, Z15
+	VPDPWSSD        Z15, Z12, Z8
+	VMOVDQU64       64(AX), Z15
+	VBROADCASTI64X4 160(AX), Z16
+	VGF2P8AFFINEQB  $0x00, Z1, Z16, Z17
+	VPTERNLOGD      $0xf8, Z0, Z15, Z17
 	VPXORD          Z13, Z13, Z13
-	VPDPBUSD        64(CX), Z17, Z13
-	VPERMD          Z10, Z5, Z16
-	VPDPWSSD        Z16, Z13, Z9
-	VMOVDQU64       64(AX), Z16
-	VBROADCASTI64X4 160(AX), Z17
-	VPSLLVW         Z2, Z17, Z18
-	VPANDD          Z1, Z18, Z18
-	VPTERNLOGD      $0xf8, Z0, Z16, Z18
+	VPDPBUSD        128(CX), Z17, Z13
+	VPERMD          Z9, Z5, Z17
+	VPDPWSSD        Z17, Z13, Z8
+	VGF2P8AFFINEQB  $0x00, Z2, Z16, Z16
+	VPSRLW          $0x04, Z15, Z15
+	VPTERNLOGD      $0xf8, Z0, Z15, Z16
 	VPXORD          Z14, Z14, Z14
-	VPDPBUSD        128(CX), Z18, Z14
-	VPERMD          Z10, Z6, Z18
-	VPDPWSSD        Z18, Z14, Z9
-	VPSRLVW         Z3, Z17, Z17
-	VPSRLW          $0x04, Z16, Z16
-	VPANDD          Z1, Z17, Z17
-	VPTERNLOGD      $0xf8, Z0, Z16, Z17
-	VPXORD          Z15, Z15, Z15
-	VPDPBUSD        192(CX), Z17, Z15
-	VPERMD          Z10, Z7, Z10
-	VPDPWSSD        Z10, Z15, Z9
+	VPDPBUSD        192(CX), Z16, Z14
+	VPERMD          Z9, Z6, Z9
+	VPDPWSSD        Z9, Z14, Z8
 	MOVWLZX         208(AX), DI
-	VMOVD           DI, X10
-	VCVTPH2PS       X10, X10
-	VMULSS          (DX), X10, X10
-	VBROADCASTSS    X10, Z10
-	VCVTDQ2PS       Z9, Z9
-	VFMADD231PS     Z9, Z10, Z8
+	VMOVD           DI, X9
+	VCVTPH2PS       X9, X9
+	VMULSS          (DX), X9, X9
+	VBROADCASTSS    X9, Z9
+	VCVTDQ2PS       Z8, Z8
+	VFMADD231PS     Z8, Z9, Z7
 	ADDQ            $0x000000d2, AX
 	ADDQ            $0x00000100, CX
 	ADDQ            $0x04, DX
@@ -8364,8 +8354,8 @@ dotQ6_KAVX512_loop:
 	JMP             dotQ6_KAVX512_loop
 
 dotQ6_KAVX512_done:
-	VEXTRACTF64X4 $0x01, Z8, Y0
-	VADDPS        Y0, Y8, Y0
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPS        Y0, Y7, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPS        X1, X0, X0
 	VPERMILPS     $0x4e, X0, X1
@@ -8376,41 +8366,41 @@ dotQ6_KAVX512_done:
 	MOVSS         X0, ret+40(FP)
 	RET
 
-DATA shiftL4and2<>+0(SB)/4, $0x00040004
-DATA shiftL4and2<>+4(SB)/4, $0x00040004
-DATA shiftL4and2<>+8(SB)/4, $0x00040004
-DATA shiftL4and2<>+12(SB)/4, $0x00040004
-DATA shiftL4and2<>+16(SB)/4, $0x00040004
-DATA shiftL4and2<>+20(SB)/4, $0x00040004
-DATA shiftL4and2<>+24(SB)/4, $0x00040004
-DATA shiftL4and2<>+28(SB)/4, $0x00040004
-DATA shiftL4and2<>+32(SB)/4, $0x00020002
-DATA shiftL4and2<>+36(SB)/4, $0x00020002
-DATA shiftL4and2<>+40(SB)/4, $0x00020002
-DATA shiftL4and2<>+44(SB)/4, $0x00020002
-DATA shiftL4and2<>+48(SB)/4, $0x00020002
-DATA shiftL4and2<>+52(SB)/4, $0x00020002
-DATA shiftL4and2<>+56(SB)/4, $0x00020002
-DATA shiftL4and2<>+60(SB)/4, $0x00020002
-GLOBL shiftL4and2<>(SB), RODATA|NOPTR, $64
+DATA gfPairs01and23<>+0(SB)/4, $0x01020000
+DATA gfPairs01and23<>+4(SB)/4, $0x00000000
+DATA gfPairs01and23<>+8(SB)/4, $0x01020000
+DATA gfPairs01and23<>+12(SB)/4, $0x00000000
+DATA gfPairs01and23<>+16(SB)/4, $0x01020000
+DATA gfPairs01and23<>+20(SB)/4, $0x00000000
+DATA gfPairs01and23<>+24(SB)/4, $0x01020000
+DATA gfPairs01and23<>+28(SB)/4, $0x00000000
+DATA gfPairs01and23<>+32(SB)/4, $0x04080000
+DATA gfPairs01and23<>+36(SB)/4, $0x00000000
+DATA gfPairs01and23<>+40(SB)/4, $0x04080000
+DATA gfPairs01and23<>+44(SB)/4, $0x00000000
+DATA gfPairs01and23<>+48(SB)/4, $0x04080000
+DATA gfPairs01and23<>+52(SB)/4, $0x00000000
+DATA gfPairs01and23<>+56(SB)/4, $0x04080000
+DATA gfPairs01and23<>+60(SB)/4, $0x00000000
+GLOBL gfPairs01and23<>(SB), RODATA|NOPTR, $64
 
-DATA shift0and2<>+0(SB)/4, $0x00000000
-DATA shift0and2<>+4(SB)/4, $0x00000000
-DATA shift0and2<>+8(SB)/4, $0x00000000
-DATA shift0and2<>+12(SB)/4, $0x00000000
-DATA shift0and2<>+16(SB)/4, $0x00000000
-DATA shift0and2<>+20(SB)/4, $0x00000000
-DATA shift0and2<>+24(SB)/4, $0x00000000
-DATA shift0and2<>+28(SB)/4, $0x00000000
-DATA shift0and2<>+32(SB)/4, $0x00020002
-DATA shift0and2<>+36(SB)/4, $0x00020002
-DATA shift0and2<>+40(SB)/4, $0x00020002
-DATA shift0and2<>+44(SB)/4, $0x00020002
-DATA shift0and2<>+48(SB)/4, $0x00020002
-DATA shift0and2<>+52(SB)/4, $0x00020002
-DATA shift0and2<>+56(SB)/4, $0x00020002
-DATA shift0and2<>+60(SB)/4, $0x00020002
-GLOBL shift0and2<>(SB), RODATA|NOPTR, $64
+DATA gfPairs45and67<>+0(SB)/4, $0x10200000
+DATA gfPairs45and67<>+4(SB)/4, $0x00000000
+DATA gfPairs45and67<>+8(SB)/4, $0x10200000
+DATA gfPairs45and67<>+12(SB)/4, $0x00000000
+DATA gfPairs45and67<>+16(SB)/4, $0x10200000
+DATA gfPairs45and67<>+20(SB)/4, $0x00000000
+DATA gfPairs45and67<>+24(SB)/4, $0x10200000
+DATA gfPairs45and67<>+28(SB)/4, $0x00000000
+DATA gfPairs45and67<>+32(SB)/4, $0x40800000
+DATA gfPairs45and67<>+36(SB)/4, $0x00000000
+DATA gfPairs45and67<>+40(SB)/4, $0x40800000
+DATA gfPairs45and67<>+44(SB)/4, $0x00000000
+DATA gfPairs45and67<>+48(SB)/4, $0x40800000
+DATA gfPairs45and67<>+52(SB)/4, $0x00000000
+DATA gfPairs45and67<>+56(SB)/4, $0x40800000
+DATA gfPairs45and67<>+60(SB)/4, $0x00000000
+GLOBL gfPairs45and67<>(SB), RODATA|NOPTR, $64
 
 DATA q6idx0<>+0(SB)/4, $0x00000000
 DATA q6idx0<>+4(SB)/4, $0x00000000

@@ -122,13 +122,15 @@ func useAVX512() {
 		quantQ8SIMD = quantQ8AVX512
 		quantQ8KSIMD = quantQ8KAVX512
 		transpose16SIMD = transpose16AVX512
-		if cpu.X86.HasAVX512VNNI {
+		if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512GFNI {
 			kernels[gguf.TypeQ4_K].dot = func(w []byte, r *row) float32 {
 				return dotQ4_KAVX512(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))
 			}
 			kernels[gguf.TypeQ6_K].dot = func(w []byte, r *row) float32 {
 				return dotQ6_KAVX512(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))
 			}
+		}
+		if cpu.X86.HasAVX512VNNI {
 			kernels[gguf.TypeQ4_K].g16 = &groupKernel{
 				prepBytes: prepK8Bytes,
 				prep:      func(dst, w []byte, nb int) { prepQ4_KAVX512(&w[0], nb, &dst[0]) },

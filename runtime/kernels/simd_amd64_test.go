@@ -121,7 +121,7 @@ type kquantDotCase struct {
 
 func kquantDotCases() []kquantDotCase {
 	hasAVX2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
-	hasVNNI := hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VNNI
+	hasVNNI := hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512GFNI
 	return []kquantDotCase{
 		{"dotQ4_KAVX2", gguf.TypeQ4_K, hasAVX2, dotQ4_KAVX2},
 		{"dotQ6_KAVX2", gguf.TypeQ6_K, hasAVX2, dotQ6_KAVX2},

@@ -9,13 +9,15 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// The AVX-512 VNNI kernels for token generation (one and four tokens) of Q4_K and Q6_K. The
-// weights of a super-block are rebuilt unsigned, 64 at a time in one ZMM in element order
-// (Q4_K: the 32 bytes of a nibble pair broadcast to both halves, shifted by 0 and 4; Q6_K: 64
-// low-nibble bytes merged with their high pairs), so that the activations are read straight
+// The AVX-512 VNNI kernels for token generation (one and four tokens) of Q4_K and Q6_K; they
+// also need GFNI. The weights of a super-block are rebuilt unsigned, 64 at a time in one ZMM in
+// element order (Q4_K: the 32 bytes of a nibble pair broadcast to both halves, whose low and
+// high nibbles one VGF2P8AFFINEQB extracts; Q6_K: 64 low-nibble bytes merged with their high
+// pairs, moved into place by VGF2P8AFFINEQB), so that the activations are read straight
 // from memory by VPDPBUSD (unsigned weights × signed activations, four products per 32-bit
-// lane). A lane's sum is at most 4·63·128 in magnitude, so it fits in 16 bits and VPMADDWD
-// with a dword vector holding the lane's scale in its low word multiplies it exactly. Q6_K's
+// lane). A lane's sum is at most 4·63·128 in magnitude, so it fits in 16 bits and VPDPWSSD
+// with a dword vector holding the lane's scale in its low word (zero in the high one)
+// multiplies it exactly and adds it to the super-block's sums. Q6_K's
 // offset of 32 is removed through the activations' per-16 sums, as in the AVX2 kernels.
 // Scales are unpacked in general registers and moved to vector registers without going
 // through memory. These kernels use all 32 vector registers (EVEX encodings only).
@@ -24,6 +26,37 @@ import (
 // src's, per 32-bit lane): VPMADDWD and VPADDD in one instruction.
 func vpdpwssd(src Op, x, acc VecVirtual) {
 	Instruction(&ir.Instruction{Opcode: "VPDPWSSD", Operands: []Op{src, x, acc}, Inputs: []Op{src, x, acc}, Outputs: []Op{acc}, ISA: []string{"AVX512_VNNI"}})
+}
+
+// vgf2p8affineqb emits VGF2P8AFFINEQB $0, m, x, dst: each byte of x transformed by the 8×8
+// bit matrix in the corresponding qword of m (output bit i is the parity of x and byte 7−i of
+// the qword). It moves and masks bit fields of every byte in one instruction.
+func vgf2p8affineqb(m Op, x, dst VecVirtual) {
+	Instruction(&ir.Instruction{Opcode: "VGF2P8AFFINEQB", Operands: []Op{U8(0), m, x, dst}, Inputs: []Op{m, x}, Outputs: []Op{dst}, ISA: []string{"GFNI", "AVX512F"}})
+}
+
+// Bit matrices for vgf2p8affineqb: the low nibble kept, the high nibble moved to the low one,
+// and bit pairs 0-1, 2-3, 4-5, 6-7 moved to bits 4-5.
+const (
+	gfLowNibble  = 0x0102040800000000
+	gfHighNibble = 0x1020408000000000
+	gfPair01     = 0x01020000
+	gfPair23     = 0x04080000
+	gfPair45     = 0x10200000
+	gfPair67     = 0x40800000
+)
+
+// gfMatrices returns a 64-byte constant of matrix a for the low 32 bytes and b for the high.
+func gfMatrices(name string, a, b uint64) Mem {
+	var v [16]uint32
+	for i := range 8 {
+		m := a
+		if i >= 4 {
+			m = b
+		}
+		v[2*i], v[2*i+1] = uint32(m), uint32(m>>32)
+	}
+	return const64(name, v)
 }
 
 // consts64 holds the 64-byte constants already emitted, by name.
@@ -167,8 +200,7 @@ func dotQ4_KVNNI() {
 	bs := Load(Param("bsums"), GP64())
 	nb := Load(Param("nb"), GP64())
 	m3f, m0f, m03 := mask64(0x3f), mask64(0x0f), mask64(0x03)
-	m4 := zbyte(0x0F)
-	cnt := zconst(halves("shift0and4", 0, 0x00040004))
+	nib := zconst(gfMatrices("gfLowHighNibble", gfLowNibble, gfHighNibble))
 	var idx [4]VecVirtual
 	for k := range idx {
 		idx[k] = zconst(k4Index(2*k, 2*k+1))
@@ -197,8 +229,7 @@ func dotQ4_KVNNI() {
 	for k := range 4 {
 		v := ZMM()
 		VBROADCASTI64X4(Mem{Base: w, Disp: 16 + 32*k}, v)
-		VPSRLVW(cnt, v, v)
-		VPANDD(m4, v, v)
+		vgf2p8affineqb(nib, v, v)
 		p := ZMM()
 		VPXORD(p, p, p)
 		vpdpbusd(Mem{Base: q, Disp: 64 * k}, v, p, false)
@@ -265,9 +296,10 @@ func dotQ6_KVNNI() {
 	bs := Load(Param("bsums"), GP64())
 	nb := Load(Param("nb"), GP64())
 	m0f := zbyte(0x0F)
-	m30 := zbyte(0x30)
-	cntL := zconst(halves("shiftL4and2", 0x00040004, 0x00020002))
-	cntR := zconst(halves("shift0and2", 0, 0x00020002))
+	pairs := [2]VecVirtual{
+		zconst(gfMatrices("gfPairs01and23", gfPair01, gfPair23)),
+		zconst(gfMatrices("gfPairs45and67", gfPair45, gfPair67)),
+	}
 	var idx [4]VecVirtual
 	for c := range idx {
 		idx[c] = zconst(q6Index(c))
@@ -301,15 +333,12 @@ func dotQ6_KVNNI() {
 			// h = 0: elements 128n..128n+63 (low nibbles, high pairs 0-1 and 2-3); h = 1: the
 			// next 64 (high nibbles, pairs 4-5 and 6-7).
 			v := ZMM()
+			vgf2p8affineqb(pairs[h], hb, v) // the high pairs at bits 4-5
 			src := l
-			if h == 0 {
-				VPSLLVW(cntL, hb, v)
-			} else {
-				VPSRLVW(cntR, hb, v)
+			if h == 1 {
 				src = ZMM()
 				VPSRLW(U8(4), l, src)
 			}
-			VPANDD(m30, v, v)
 			VPTERNLOGD(U8(0xF8), m0f, src, v) // v | (src & 0x0F)
 			p := ZMM()
 			VPXORD(p, p, p)

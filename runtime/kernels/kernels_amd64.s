@@ -8076,7 +8076,7 @@ gemmB32x16AVX512_done:
 	RET
 
 // func dotQ4_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512_VNNI, F16C, FMA3, GFNI, SSE
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, AVX512_VNNI, F16C, FMA3, GFNI, SSE
 TEXT ·dotQ4_KAVX512(SB), NOSPLIT, $0-44
 	MOVQ      w+0(FP), AX
 	MOVQ      q+8(FP), CX
@@ -8092,8 +8092,8 @@ TEXT ·dotQ4_KAVX512(SB), NOSPLIT, $0-44
 	VMOVDQU32 k4idx45<>+0(SB), Z3
 	VMOVDQU32 k4idx67<>+0(SB), Z4
 	VMOVDQU   minsDupShuf<>+0(SB), X5
-	VPXORD    Z6, Z6, Z6
-	VPXORD    Y7, Y7, Y7
+	VXORPS    Z6, Z6, Z6
+	VXORPS    Y7, Y7, Y7
 
 dotQ4_KAVX512_loop:
 	TESTQ           SI, SI
@@ -8117,39 +8117,39 @@ dotQ4_KAVX512_loop:
 	VPSHUFB         X5, X8, X8
 	VPMOVZXBW       X8, Y8
 	VPMADDWD        (BX), Y8, Y8
-	VPXORD          Z10, Z10, Z10
-	VBROADCASTI64X4 16(AX), Z15
-	VGF2P8AFFINEQB  $0x00, Z0, Z15, Z15
-	VPXORD          Z11, Z11, Z11
-	VPDPBUSD        (CX), Z15, Z11
-	VPERMD          Z9, Z1, Z15
-	VPDPWSSD        Z15, Z11, Z10
-	VBROADCASTI64X4 48(AX), Z15
-	VGF2P8AFFINEQB  $0x00, Z0, Z15, Z15
-	VPXORD          Z12, Z12, Z12
-	VPDPBUSD        64(CX), Z15, Z12
-	VPERMD          Z9, Z2, Z15
-	VPDPWSSD        Z15, Z12, Z10
-	VBROADCASTI64X4 80(AX), Z15
-	VGF2P8AFFINEQB  $0x00, Z0, Z15, Z15
-	VPXORD          Z13, Z13, Z13
-	VPDPBUSD        128(CX), Z15, Z13
-	VPERMD          Z9, Z3, Z15
-	VPDPWSSD        Z15, Z13, Z10
-	VBROADCASTI64X4 112(AX), Z15
-	VGF2P8AFFINEQB  $0x00, Z0, Z15, Z15
-	VPXORD          Z14, Z14, Z14
-	VPDPBUSD        192(CX), Z15, Z14
+	VXORPS          Z10, Z10, Z10
+	VBROADCASTI64X4 16(AX), Z11
+	VGF2P8AFFINEQB  $0x00, Z0, Z11, Z11
+	VXORPS          Z12, Z12, Z12
+	VPDPBUSD        (CX), Z11, Z12
+	VPERMD          Z9, Z1, Z11
+	VPDPWSSD        Z11, Z12, Z10
+	VBROADCASTI64X4 48(AX), Z11
+	VGF2P8AFFINEQB  $0x00, Z0, Z11, Z11
+	VXORPS          Z12, Z12, Z12
+	VPDPBUSD        64(CX), Z11, Z12
+	VPERMD          Z9, Z2, Z11
+	VPDPWSSD        Z11, Z12, Z10
+	VBROADCASTI64X4 80(AX), Z11
+	VGF2P8AFFINEQB  $0x00, Z0, Z11, Z11
+	VXORPS          Z12, Z12, Z12
+	VPDPBUSD        128(CX), Z11, Z12
+	VPERMD          Z9, Z3, Z11
+	VPDPWSSD        Z11, Z12, Z10
+	VBROADCASTI64X4 112(AX), Z11
+	VGF2P8AFFINEQB  $0x00, Z0, Z11, Z11
+	VXORPS          Z12, Z12, Z12
+	VPDPBUSD        192(CX), Z11, Z12
 	VPERMD          Z9, Z4, Z9
-	VPDPWSSD        Z9, Z14, Z10
+	VPDPWSSD        Z9, Z12, Z10
 	MOVL            (AX), R10
 	VMOVD           R10, X9
 	VCVTPH2PS       X9, X9
-	VBROADCASTSS    (DX), X15
-	VMULPS          X15, X9, X9
-	VBROADCASTSS    X9, Z15
+	VBROADCASTSS    (DX), X11
+	VMULPS          X11, X9, X9
+	VBROADCASTSS    X9, Z11
 	VCVTDQ2PS       Z10, Z10
-	VFMADD231PS     Z10, Z15, Z6
+	VFMADD231PS     Z10, Z11, Z6
 	VMOVSHDUP       X9, X9
 	VBROADCASTSS    X9, Y9
 	VCVTDQ2PS       Y8, Y8
@@ -8284,7 +8284,7 @@ DATA minsDupShuf<>+15(SB)/1, $0x0f
 GLOBL minsDupShuf<>(SB), RODATA|NOPTR, $16
 
 // func dotQ6_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
-// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, F16C, GFNI, SSE
+// Requires: AVX, AVX2, AVX512BW, AVX512DQ, AVX512F, AVX512VL, AVX512_VNNI, F16C, GFNI, SSE
 TEXT ·dotQ6_KAVX512(SB), NOSPLIT, $0-44
 	MOVQ         w+0(FP), AX
 	MOVQ         q+8(FP), CX
@@ -8298,7 +8298,7 @@ TEXT ·dotQ6_KAVX512(SB), NOSPLIT, $0-44
 	VMOVDQU32    q6idx1<>+0(SB), Z4
 	VMOVDQU32    q6idx2<>+0(SB), Z5
 	VMOVDQU32    q6idx3<>+0(SB), Z6
-	VPXORD       Z7, Z7, Z7
+	VXORPS       Z7, Z7, Z7
 
 dotQ6_KAVX512_loop:
 	TESTQ           SI, SI
@@ -8306,39 +8306,39 @@ dotQ6_KAVX512_loop:
 	VPMOVSXBW       192(AX), Y9
 	VPMADDWD        (BX), Y9, Y8
 	VPSLLD          $0x05, Y8, Y8
-	VPXORD          Y10, Y10, Y10
+	VXORPS          Y10, Y10, Y10
 	VPSUBD          Y8, Y10, Y8
 	VPMOVZXWD       Y9, Z9
-	VMOVDQU64       (AX), Z15
-	VBROADCASTI64X4 128(AX), Z16
-	VGF2P8AFFINEQB  $0x00, Z1, Z16, Z17
-	VPTERNLOGD      $0xf8, Z0, Z15, Z17
-	VPXORD          Z11, Z11, Z11
-	VPDPBUSD        (CX), Z17, Z11
-	VPERMD          Z9, Z3, Z17
-	VPDPWSSD        Z17, Z11, Z8
-	VGF2P8AFFINEQB  $0x00, Z2, Z16, Z16
-	VPSRLW          $0x04, Z15, Z15
-	VPTERNLOGD      $0xf8, Z0, Z15, Z16
-	VPXORD          Z12, Z12, Z12
-	VPDPBUSD        64(CX), Z16, Z12
-	VPERMD          Z9, Z4, Z15
-	VPDPWSSD        Z15, Z12, Z8
-	VMOVDQU64       64(AX), Z15
-	VBROADCASTI64X4 160(AX), Z16
-	VGF2P8AFFINEQB  $0x00, Z1, Z16, Z17
-	VPTERNLOGD      $0xf8, Z0, Z15, Z17
-	VPXORD          Z13, Z13, Z13
-	VPDPBUSD        128(CX), Z17, Z13
-	VPERMD          Z9, Z5, Z17
-	VPDPWSSD        Z17, Z13, Z8
-	VGF2P8AFFINEQB  $0x00, Z2, Z16, Z16
-	VPSRLW          $0x04, Z15, Z15
-	VPTERNLOGD      $0xf8, Z0, Z15, Z16
-	VPXORD          Z14, Z14, Z14
-	VPDPBUSD        192(CX), Z16, Z14
+	VMOVDQU64       (AX), Z10
+	VBROADCASTI64X4 128(AX), Z11
+	VGF2P8AFFINEQB  $0x00, Z1, Z11, Z12
+	VPTERNLOGD      $0xf8, Z0, Z10, Z12
+	VXORPS          Z13, Z13, Z13
+	VPDPBUSD        (CX), Z12, Z13
+	VPERMD          Z9, Z3, Z12
+	VPDPWSSD        Z12, Z13, Z8
+	VGF2P8AFFINEQB  $0x00, Z2, Z11, Z11
+	VPSRLW          $0x04, Z10, Z10
+	VPTERNLOGD      $0xf8, Z0, Z10, Z11
+	VXORPS          Z10, Z10, Z10
+	VPDPBUSD        64(CX), Z11, Z10
+	VPERMD          Z9, Z4, Z11
+	VPDPWSSD        Z11, Z10, Z8
+	VMOVDQU64       64(AX), Z10
+	VBROADCASTI64X4 160(AX), Z11
+	VGF2P8AFFINEQB  $0x00, Z1, Z11, Z12
+	VPTERNLOGD      $0xf8, Z0, Z10, Z12
+	VXORPS          Z13, Z13, Z13
+	VPDPBUSD        128(CX), Z12, Z13
+	VPERMD          Z9, Z5, Z12
+	VPDPWSSD        Z12, Z13, Z8
+	VGF2P8AFFINEQB  $0x00, Z2, Z11, Z11
+	VPSRLW          $0x04, Z10, Z10
+	VPTERNLOGD      $0xf8, Z0, Z10, Z11
+	VXORPS          Z10, Z10, Z10
+	VPDPBUSD        192(CX), Z11, Z10
 	VPERMD          Z9, Z6, Z9
-	VPDPWSSD        Z9, Z14, Z8
+	VPDPWSSD        Z9, Z10, Z8
 	MOVWLZX         208(AX), DI
 	VMOVD           DI, X9
 	VCVTPH2PS       X9, X9
@@ -8473,3 +8473,408 @@ DATA q6idx3<>+52(SB)/4, $0x0000000f
 DATA q6idx3<>+56(SB)/4, $0x0000000f
 DATA q6idx3<>+60(SB)/4, $0x0000000f
 GLOBL q6idx3<>(SB), RODATA|NOPTR, $64
+
+// func dotQ4_Kx4AVX512(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, AVX512_VNNI, F16C, GFNI
+TEXT ·dotQ4_Kx4AVX512(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   bsums+40(FP), DI
+	MOVQ   bs+48(FP), R8
+	MOVQ   nb+56(FP), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+dotQ4_Kx4AVX512_loop:
+	TESTQ            R9, R9
+	JE               dotQ4_Kx4AVX512_done
+	MOVQ             4(AX), R10
+	MOVL             12(AX), R11
+	MOVQ             R11, R12
+	SHRL             $0x04, R12
+	SHLQ             $0x20, R12
+	ORQ              R11, R12
+	ANDQ             qmask0f<>+0(SB), R12
+	MOVQ             R10, R11
+	SHRQ             $0x06, R11
+	ANDQ             qmask03<>+0(SB), R11
+	SHLQ             $0x04, R11
+	ORQ              R11, R12
+	ANDQ             qmask3f<>+0(SB), R10
+	VMOVQ            R10, X8
+	VPINSRQ          $0x01, R12, X8, X8
+	VPMOVZXBD        X8, Z9
+	VPSHUFB          minsDupShuf<>+0(SB), X8, X8
+	VPMOVZXBW        X8, Y8
+	VBROADCASTI64X4  16(AX), Z10
+	VGF2P8AFFINEQB   $0x00, gfLowHighNibble<>+0(SB), Z10, Z10
+	VMOVDQU32        k4idx01<>+0(SB), Z11
+	VPERMD           Z9, Z11, Z11
+	VBROADCASTI64X4  48(AX), Z12
+	VGF2P8AFFINEQB   $0x00, gfLowHighNibble<>+0(SB), Z12, Z12
+	VMOVDQU32        k4idx23<>+0(SB), Z13
+	VPERMD           Z9, Z13, Z13
+	VBROADCASTI64X4  80(AX), Z14
+	VGF2P8AFFINEQB   $0x00, gfLowHighNibble<>+0(SB), Z14, Z14
+	VMOVDQU32        k4idx45<>+0(SB), Z15
+	VPERMD           Z9, Z15, Z15
+	VBROADCASTI64X4  112(AX), Z16
+	VGF2P8AFFINEQB   $0x00, gfLowHighNibble<>+0(SB), Z16, Z16
+	VMOVDQU32        k4idx67<>+0(SB), Z17
+	VPERMD           Z9, Z17, Z17
+	MOVL             (AX), R10
+	VMOVD            R10, X9
+	VCVTPH2PS        X9, X9
+	VBROADCASTSS     X9, Z18
+	VMOVSHDUP        X9, X9
+	VBROADCASTSS     X9, Y9
+	VXORPS           Z19, Z19, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         (CX), Z10, Z20
+	VPDPWSSD         Z11, Z20, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         64(CX), Z12, Z20
+	VPDPWSSD         Z13, Z20, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         128(CX), Z14, Z20
+	VPDPWSSD         Z15, Z20, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         192(CX), Z16, Z20
+	VPDPWSSD         Z17, Z20, Z19
+	VCVTDQ2PS        Z19, Z19
+	VMULPS           Z18, Z19, Z19
+	VFMADD231PS.BCST (BX), Z19, Z0
+	VPMADDWD         (DI), Y8, Y19
+	VCVTDQ2PS        Y19, Y19
+	VMULPS           Y9, Y19, Y19
+	VFMADD231PS.BCST (BX), Y19, Y4
+	VXORPS           Z19, Z19, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         (CX)(DX*1), Z10, Z20
+	VPDPWSSD         Z11, Z20, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         64(CX)(DX*1), Z12, Z20
+	VPDPWSSD         Z13, Z20, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         128(CX)(DX*1), Z14, Z20
+	VPDPWSSD         Z15, Z20, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         192(CX)(DX*1), Z16, Z20
+	VPDPWSSD         Z17, Z20, Z19
+	VCVTDQ2PS        Z19, Z19
+	VMULPS           Z18, Z19, Z19
+	VFMADD231PS.BCST (BX)(SI*1), Z19, Z1
+	VPMADDWD         (DI)(R8*1), Y8, Y19
+	VCVTDQ2PS        Y19, Y19
+	VMULPS           Y9, Y19, Y19
+	VFMADD231PS.BCST (BX)(SI*1), Y19, Y5
+	VXORPS           Z19, Z19, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         (CX)(DX*2), Z10, Z20
+	VPDPWSSD         Z11, Z20, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         64(CX)(DX*2), Z12, Z20
+	VPDPWSSD         Z13, Z20, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         128(CX)(DX*2), Z14, Z20
+	VPDPWSSD         Z15, Z20, Z19
+	VXORPS           Z20, Z20, Z20
+	VPDPBUSD         192(CX)(DX*2), Z16, Z20
+	VPDPWSSD         Z17, Z20, Z19
+	VCVTDQ2PS        Z19, Z19
+	VMULPS           Z18, Z19, Z19
+	VFMADD231PS.BCST (BX)(SI*2), Z19, Z2
+	VPMADDWD         (DI)(R8*2), Y8, Y19
+	VCVTDQ2PS        Y19, Y19
+	VMULPS           Y9, Y19, Y19
+	VFMADD231PS.BCST (BX)(SI*2), Y19, Y6
+	VXORPS           Z19, Z19, Z19
+	VXORPS           Z20, Z20, Z20
+	LEAQ             (CX)(DX*2), R10
+	ADDQ             DX, R10
+	VPDPBUSD         (R10), Z10, Z20
+	VPDPWSSD         Z11, Z20, Z19
+	VXORPS           Z10, Z10, Z10
+	VPDPBUSD         64(R10), Z12, Z10
+	VPDPWSSD         Z13, Z10, Z19
+	VXORPS           Z10, Z10, Z10
+	VPDPBUSD         128(R10), Z14, Z10
+	VPDPWSSD         Z15, Z10, Z19
+	VXORPS           Z10, Z10, Z10
+	VPDPBUSD         192(R10), Z16, Z10
+	VPDPWSSD         Z17, Z10, Z19
+	VCVTDQ2PS        Z19, Z19
+	VMULPS           Z18, Z19, Z19
+	LEAQ             (BX)(SI*2), R10
+	ADDQ             SI, R10
+	VFMADD231PS.BCST (R10), Z19, Z3
+	LEAQ             (DI)(R8*2), R11
+	ADDQ             R8, R11
+	VPMADDWD         (R11), Y8, Y8
+	VCVTDQ2PS        Y8, Y8
+	VMULPS           Y9, Y8, Y8
+	VFMADD231PS.BCST (R10), Y8, Y7
+	ADDQ             $0x00000090, AX
+	ADDQ             $0x00000100, CX
+	ADDQ             $0x00000004, BX
+	ADDQ             $0x00000020, DI
+	DECQ             R9
+	JMP              dotQ4_Kx4AVX512_loop
+
+dotQ4_Kx4AVX512_done:
+	MOVQ          out+64(FP), AX
+	VEXTRACTF64X4 $0x01, Z0, Y8
+	VADDPS        Y8, Y0, Y0
+	VSUBPS        Y4, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VPERMILPS     $0x4e, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VSUBPS        Y5, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VSUBPS        Y6, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VSUBPS        Y7, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	VZEROUPPER
+	RET
+
+DATA qmask0f<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL qmask0f<>(SB), RODATA|NOPTR, $8
+
+DATA qmask03<>+0(SB)/8, $0x0303030303030303
+GLOBL qmask03<>(SB), RODATA|NOPTR, $8
+
+DATA qmask3f<>+0(SB)/8, $0x3f3f3f3f3f3f3f3f
+GLOBL qmask3f<>(SB), RODATA|NOPTR, $8
+
+// func dotQ6_Kx4AVX512(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+// Requires: AVX, AVX2, AVX512BW, AVX512DQ, AVX512F, AVX512VL, AVX512_VNNI, F16C, GFNI
+TEXT ·dotQ6_Kx4AVX512(SB), NOSPLIT, $0-72
+	MOVQ   w+0(FP), AX
+	MOVQ   q+8(FP), CX
+	MOVQ   qs+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   ds+32(FP), SI
+	MOVQ   bsums+40(FP), DI
+	MOVQ   bs+48(FP), R8
+	MOVQ   nb+56(FP), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+dotQ6_Kx4AVX512_loop:
+	TESTQ            R9, R9
+	JE               dotQ6_Kx4AVX512_done
+	VPMOVSXBW        192(AX), Y4
+	VPMOVZXWD        Y4, Z5
+	VMOVDQU64        (AX), Z6
+	VBROADCASTI64X4  128(AX), Z7
+	VGF2P8AFFINEQB   $0x00, gfPairs01and23<>+0(SB), Z7, Z8
+	VPTERNLOGD       $0xf8, bytes0fx64<>+0(SB), Z6, Z8
+	VMOVDQU32        q6idx0<>+0(SB), Z9
+	VPERMD           Z5, Z9, Z9
+	VGF2P8AFFINEQB   $0x00, gfPairs45and67<>+0(SB), Z7, Z7
+	VPSRLW           $0x04, Z6, Z6
+	VPTERNLOGD       $0xf8, bytes0fx64<>+0(SB), Z6, Z7
+	VMOVDQU32        q6idx1<>+0(SB), Z6
+	VPERMD           Z5, Z6, Z6
+	VMOVDQU64        64(AX), Z13
+	VBROADCASTI64X4  160(AX), Z14
+	VGF2P8AFFINEQB   $0x00, gfPairs01and23<>+0(SB), Z14, Z15
+	VPTERNLOGD       $0xf8, bytes0fx64<>+0(SB), Z13, Z15
+	VMOVDQU32        q6idx2<>+0(SB), Z16
+	VPERMD           Z5, Z16, Z16
+	VGF2P8AFFINEQB   $0x00, gfPairs45and67<>+0(SB), Z14, Z14
+	VPSRLW           $0x04, Z13, Z13
+	VPTERNLOGD       $0xf8, bytes0fx64<>+0(SB), Z13, Z14
+	VMOVDQU32        q6idx3<>+0(SB), Z13
+	VPERMD           Z5, Z13, Z13
+	MOVWLZX          208(AX), R10
+	VMOVD            R10, X5
+	VCVTPH2PS        X5, X5
+	VBROADCASTSS     X5, Z5
+	VPMADDWD         (DI), Y4, Y10
+	VPSLLD           $0x05, Y10, Y10
+	VXORPS           Y11, Y11, Y11
+	VPSUBD           Y10, Y11, Y10
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         (CX), Z8, Z17
+	VPDPWSSD         Z9, Z17, Z10
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         64(CX), Z7, Z17
+	VPDPWSSD         Z6, Z17, Z10
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         128(CX), Z15, Z17
+	VPDPWSSD         Z16, Z17, Z10
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         192(CX), Z14, Z17
+	VPDPWSSD         Z13, Z17, Z10
+	VCVTDQ2PS        Z10, Z10
+	VMULPS           Z5, Z10, Z10
+	VFMADD231PS.BCST (BX), Z10, Z0
+	VPMADDWD         (DI)(R8*1), Y4, Y10
+	VPSLLD           $0x05, Y10, Y10
+	VXORPS           Y11, Y11, Y11
+	VPSUBD           Y10, Y11, Y11
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         (CX)(DX*1), Z8, Z17
+	VPDPWSSD         Z9, Z17, Z11
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         64(CX)(DX*1), Z7, Z17
+	VPDPWSSD         Z6, Z17, Z11
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         128(CX)(DX*1), Z15, Z17
+	VPDPWSSD         Z16, Z17, Z11
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         192(CX)(DX*1), Z14, Z17
+	VPDPWSSD         Z13, Z17, Z11
+	VCVTDQ2PS        Z11, Z11
+	VMULPS           Z5, Z11, Z11
+	VFMADD231PS.BCST (BX)(SI*1), Z11, Z1
+	VPMADDWD         (DI)(R8*2), Y4, Y10
+	VPSLLD           $0x05, Y10, Y10
+	VXORPS           Y11, Y11, Y11
+	VPSUBD           Y10, Y11, Y12
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         (CX)(DX*2), Z8, Z17
+	VPDPWSSD         Z9, Z17, Z12
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         64(CX)(DX*2), Z7, Z17
+	VPDPWSSD         Z6, Z17, Z12
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         128(CX)(DX*2), Z15, Z17
+	VPDPWSSD         Z16, Z17, Z12
+	VXORPS           Z17, Z17, Z17
+	VPDPBUSD         192(CX)(DX*2), Z14, Z17
+	VPDPWSSD         Z13, Z17, Z12
+	VCVTDQ2PS        Z12, Z12
+	VMULPS           Z5, Z12, Z12
+	VFMADD231PS.BCST (BX)(SI*2), Z12, Z2
+	LEAQ             (DI)(R8*2), R10
+	ADDQ             R8, R10
+	VPMADDWD         (R10), Y4, Y4
+	VPSLLD           $0x05, Y4, Y4
+	VXORPS           Y10, Y10, Y10
+	VPSUBD           Y4, Y10, Y4
+	VXORPS           Z17, Z17, Z17
+	LEAQ             (CX)(DX*2), R10
+	ADDQ             DX, R10
+	VPDPBUSD         (R10), Z8, Z17
+	VPDPWSSD         Z9, Z17, Z4
+	VXORPS           Z8, Z8, Z8
+	VPDPBUSD         64(R10), Z7, Z8
+	VPDPWSSD         Z6, Z8, Z4
+	VXORPS           Z6, Z6, Z6
+	VPDPBUSD         128(R10), Z15, Z6
+	VPDPWSSD         Z16, Z6, Z4
+	VXORPS           Z6, Z6, Z6
+	VPDPBUSD         192(R10), Z14, Z6
+	VPDPWSSD         Z13, Z6, Z4
+	VCVTDQ2PS        Z4, Z4
+	VMULPS           Z5, Z4, Z4
+	LEAQ             (BX)(SI*2), R10
+	ADDQ             SI, R10
+	VFMADD231PS.BCST (R10), Z4, Z3
+	ADDQ             $0x000000d2, AX
+	ADDQ             $0x00000100, CX
+	ADDQ             $0x00000004, BX
+	ADDQ             $0x00000020, DI
+	DECQ             R9
+	JMP              dotQ6_Kx4AVX512_loop
+
+dotQ6_Kx4AVX512_done:
+	MOVQ          out+64(FP), AX
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VPERMILPS     $0x4e, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSHDUP     X0, X4
+	VADDSS        X4, X0, X0
+	VMOVSS        X0, (AX)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 4(AX)
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 8(AX)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, 12(AX)
+	VZEROUPPER
+	RET
+
+DATA bytes0fx64<>+0(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+4(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+8(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+12(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+16(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+20(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+24(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+28(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+32(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+36(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+40(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+44(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+48(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+52(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+56(SB)/4, $0x0f0f0f0f
+DATA bytes0fx64<>+60(SB)/4, $0x0f0f0f0f
+GLOBL bytes0fx64<>(SB), RODATA|NOPTR, $64

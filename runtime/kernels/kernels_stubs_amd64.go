@@ -278,3 +278,13 @@ func dotQ4_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
 //
 //go:noescape
 func dotQ6_KAVX512(w *byte, q *int8, d *float32, bsums *int16, nb int) float32
+
+// dotQ4_Kx4AVX512 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4 (AVX-512 VNNI).
+//
+//go:noescape
+func dotQ4_Kx4AVX512(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
+
+// dotQ6_Kx4AVX512 writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4 (AVX-512 VNNI).
+//
+//go:noescape
+func dotQ6_Kx4AVX512(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)

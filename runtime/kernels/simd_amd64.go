@@ -129,6 +129,12 @@ func useAVX512() {
 			kernels[gguf.TypeQ6_K].dot = func(w []byte, r *row) float32 {
 				return dotQ6_KAVX512(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))
 			}
+			kernels[gguf.TypeQ4_K].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+				dotQ4_Kx4AVX512(&w[0], &r.q[0], n, &r.d[0], n/QK_K*4, &r.s[0], n/QK_K*32, len(r.d), &out[0])
+			}
+			kernels[gguf.TypeQ6_K].dot4 = func(w []byte, r *row, n int, out *[4]float32) {
+				dotQ6_Kx4AVX512(&w[0], &r.q[0], n, &r.d[0], n/QK_K*4, &r.s[0], n/QK_K*32, len(r.d), &out[0])
+			}
 		}
 		if cpu.X86.HasAVX512VNNI {
 			kernels[gguf.TypeQ4_K].g16 = &groupKernel{

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -111,65 +112,101 @@ func adversarialKRow(rng *rand.Rand, typ gguf.TensorType, n int) ([]byte, row) {
 	return w, kquantRow(q, d)
 }
 
-// kquantDotCase is a one-token K-quant kernel compiled for amd64 and whether this CPU runs it.
+// kquantDotCase is a one-token (fn) or four-token (fn4) K-quant kernel compiled for amd64 and
+// whether this CPU runs it.
 type kquantDotCase struct {
 	name string
 	typ  gguf.TensorType
 	ok   bool
 	fn   func(w *byte, q *int8, d *float32, s *int16, nb int) float32
+	fn4  func(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
 }
 
 func kquantDotCases() []kquantDotCase {
 	hasAVX2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 	hasVNNI := hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512GFNI
 	return []kquantDotCase{
-		{"dotQ4_KAVX2", gguf.TypeQ4_K, hasAVX2, dotQ4_KAVX2},
-		{"dotQ6_KAVX2", gguf.TypeQ6_K, hasAVX2, dotQ6_KAVX2},
-		{"dotQ4_KAVX512", gguf.TypeQ4_K, hasVNNI, dotQ4_KAVX512},
-		{"dotQ6_KAVX512", gguf.TypeQ6_K, hasVNNI, dotQ6_KAVX512},
+		{"dotQ4_KAVX2", gguf.TypeQ4_K, hasAVX2, dotQ4_KAVX2, nil},
+		{"dotQ6_KAVX2", gguf.TypeQ6_K, hasAVX2, dotQ6_KAVX2, nil},
+		{"dotQ4_KAVX512", gguf.TypeQ4_K, hasVNNI, dotQ4_KAVX512, nil},
+		{"dotQ6_KAVX512", gguf.TypeQ6_K, hasVNNI, dotQ6_KAVX512, nil},
+		{"dotQ4_Kx4AVX2", gguf.TypeQ4_K, hasAVX2, nil, dotQ4_Kx4AVX2},
+		{"dotQ6_Kx4AVX2", gguf.TypeQ6_K, hasAVX2, nil, dotQ6_Kx4AVX2},
+		{"dotQ4_Kx4AVX512", gguf.TypeQ4_K, hasVNNI, nil, dotQ4_Kx4AVX512},
+		{"dotQ6_Kx4AVX512", gguf.TypeQ6_K, hasVNNI, nil, dotQ6_Kx4AVX512},
 	}
 }
 
-// TestKQuantDotKernels checks each one-token K-quant kernel compiled for this machine (AVX2,
-// and AVX-512 VNNI where the CPU has it) against the pure-Go twin and the float64 dot product of
-// the dequantized weights, on random and adversarial rows of several lengths.
+// run computes the kernel's dot products of w with the len(rs) tokens rs (1, or 4 for fn4),
+// whose activations it first lays out one after the other as MatMul does.
+func (c kquantDotCase) run(w []byte, rs []row) []float32 {
+	if c.fn != nil {
+		r := rs[0]
+		return []float32{c.fn(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d))}
+	}
+	var q []int8
+	var d []float32
+	var s []int16
+	for _, r := range rs {
+		q, d, s = append(q, r.q...), append(d, r.d...), append(s, r.s...)
+	}
+	n, nb := len(rs[0].q), len(rs[0].d)
+	out := make([]float32, 4)
+	c.fn4(&w[0], &q[0], n, &d[0], 4*nb, &s[0], 32*nb, nb, &out[0])
+	return out
+}
+
+// TestKQuantDotKernels checks each one- and four-token K-quant kernel compiled for this machine
+// (AVX2, and AVX-512 VNNI where the CPU has it) against the pure-Go twin and the float64 dot
+// product of the dequantized weights, on random and adversarial rows of several lengths.
 func TestKQuantDotKernels(t *testing.T) {
-	cases := kquantDotCases()
 	rng := rand.New(rand.NewPCG(21, 21))
-	for _, c := range cases {
+	for _, c := range kquantDotCases() {
 		t.Run(c.name, func(t *testing.T) {
 			if !c.ok {
 				t.Skip("CPU lacks the instructions")
 			}
 			k := kernels[c.typ]
+			ntok := 1
+			if c.fn4 != nil {
+				ntok = 4
+			}
 			for _, n := range []int{256, 512, 4096, 11008} {
 				for trial := range 6 {
 					var w []byte
-					var r row
+					rs := make([]row, ntok)
 					kind := "random"
 					if trial < 3 {
 						w = randomRow(rng, c.typ, n)
 						var a Acts
-						a.Reset(randomActs(rng, 1, n), 1, n)
+						a.Reset(randomActs(rng, ntok, n), ntok, n)
 						a.prepare(ActQ8K, nil)
-						a.row(ActQ8K, 0, &r)
+						for tok := range rs {
+							a.row(ActQ8K, tok, &rs[tok])
+						}
 					} else {
 						kind = "adversarial"
-						w, r = adversarialKRow(rng, c.typ, n)
+						w, rs[0] = adversarialKRow(rng, c.typ, n)
+						for tok := 1; tok < ntok; tok++ {
+							_, rs[tok] = adversarialKRow(rng, c.typ, n)
+						}
 					}
-					got := float64(c.fn(&w[0], &r.q[0], &r.d[0], &r.s[0], len(r.d)))
-					goTwin := float64(k.dotGo(w, &r))
+					got := c.run(w, rs)
 					wf := make([]float32, n)
 					k.dequant(wf, w)
-					var ref, mag float64
-					for i := range wf {
-						x := float64(r.q[i]) * float64(r.d[i/QK_K])
-						ref += float64(wf[i]) * x
-						mag += math.Abs(float64(wf[i]) * x)
-					}
-					tol := 1e-5*mag + 1e-6
-					if math.Abs(got-goTwin) > tol || math.Abs(got-ref) > tol || math.Abs(goTwin-ref) > tol {
-						t.Errorf("n=%d %s trial %d: kernel %g, Go %g, float64 %g (magnitude %g)", n, kind, trial, got, goTwin, ref, mag)
+					for tok, r := range rs {
+						goTwin := float64(k.dotGo(w, &r))
+						var ref, mag float64
+						for i := range wf {
+							x := float64(r.q[i]) * float64(r.d[i/QK_K])
+							ref += float64(wf[i]) * x
+							mag += math.Abs(float64(wf[i]) * x)
+						}
+						g := float64(got[tok])
+						tol := 1e-5*mag + 1e-6
+						if math.Abs(g-goTwin) > tol || math.Abs(g-ref) > tol || math.Abs(goTwin-ref) > tol {
+							t.Errorf("n=%d %s trial %d token %d: kernel %g, Go %g, float64 %g (magnitude %g)", n, kind, trial, tok, g, goTwin, ref, mag)
+						}
 					}
 				}
 			}
@@ -177,16 +214,17 @@ func TestKQuantDotKernels(t *testing.T) {
 	}
 }
 
-// BenchmarkKQuantDot measures the one-token K-quant kernels on one thread: 64 rows of 4096
-// weights (in the L2 cache) times one token, reporting weight bytes per second.
+// BenchmarkKQuantDot measures the one- and four-token K-quant kernels on one thread: 64 rows of
+// 4096 weights (in the L2 cache) times one or four tokens, reporting weight bytes per second.
 func BenchmarkKQuantDot(b *testing.B) {
 	const n, rows = 4096, 64
 	rng := rand.New(rand.NewPCG(22, 22))
 	var a Acts
-	a.Reset(randomActs(rng, 1, n), 1, n)
+	a.Reset(randomActs(rng, 4, n), 4, n)
 	a.prepare(ActQ8K, nil)
 	var r row
 	a.row(ActQ8K, 0, &r)
+	q, d, s := unsafe.Slice(&r.q[0], 4*n), unsafe.Slice(&r.d[0], 4*n/QK_K), unsafe.Slice(&r.s[0], 4*n/16)
 	for _, c := range kquantDotCases() {
 		b.Run(c.name, func(b *testing.B) {
 			if !c.ok {
@@ -196,9 +234,15 @@ func BenchmarkKQuantDot(b *testing.B) {
 			rb := len(w) / rows
 			b.SetBytes(int64(len(w)))
 			var sink float32
+			var out [4]float32
 			for b.Loop() {
 				for i := range rows {
-					sink += c.fn(&w[i*rb], &r.q[0], &r.d[0], &r.s[0], len(r.d))
+					if c.fn != nil {
+						sink += c.fn(&w[i*rb], &q[0], &d[0], &s[0], len(r.d))
+					} else {
+						c.fn4(&w[i*rb], &q[0], n, &d[0], 4*n/QK_K, &s[0], 32*n/QK_K, len(r.d), &out[0])
+						sink += out[0]
+					}
 				}
 			}
 			_ = sink

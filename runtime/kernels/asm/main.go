@@ -67,6 +67,8 @@ func main() {
 	gemmB32x16()
 	dotQ4_KVNNI()
 	dotQ6_KVNNI()
+	dotQ4_Kx4VNNI()
+	dotQ6_Kx4VNNI()
 	Generate()
 }
 

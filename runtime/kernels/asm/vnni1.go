@@ -208,8 +208,8 @@ func dotQ4_KVNNI() {
 	mdup := XMM()
 	VMOVDQU(minsDupConst(), mdup)
 	accF, accM := ZMM(), YMM()
-	VPXORD(accF, accF, accF)
-	VPXORD(accM, accM, accM)
+	VXORPS(accF, accF, accF)
+	VXORPS(accM, accM, accM)
 	Label(name + "_loop")
 	TESTQ(nb, nb)
 	JE(LabelRef(name + "_done"))
@@ -225,13 +225,13 @@ func dotQ4_KVNNI() {
 		VPMADDWD(Mem{Base: bs}, mw, mw)
 	}
 	sumi := ZMM()
-	VPXORD(sumi, sumi, sumi)
+	VXORPS(sumi, sumi, sumi)
 	for k := range 4 {
 		v := ZMM()
 		VBROADCASTI64X4(Mem{Base: w, Disp: 16 + 32*k}, v)
 		vgf2p8affineqb(nib, v, v)
 		p := ZMM()
-		VPXORD(p, p, p)
+		VXORPS(p, p, p)
 		vpdpbusd(Mem{Base: q, Disp: 64 * k}, v, p, false)
 		sc := ZMM()
 		VPERMD(scd, idx[k], sc)
@@ -305,7 +305,7 @@ func dotQ6_KVNNI() {
 		idx[c] = zconst(q6Index(c))
 	}
 	accF := ZMM()
-	VPXORD(accF, accF, accF)
+	VXORPS(accF, accF, accF)
 	Label(name + "_loop")
 	TESTQ(nb, nb)
 	JE(LabelRef(name + "_done"))
@@ -318,7 +318,7 @@ func dotQ6_KVNNI() {
 		VPMADDWD(Mem{Base: bs}, sc16, c)
 		VPSLLD(U8(5), c, c)
 		z := YMM()
-		VPXORD(z, z, z)
+		VXORPS(z, z, z)
 		VPSUBD(c, z, sumi.AsY())
 	}
 	// Scales as dwords with the signed scale in the low word and zero in the high one.
@@ -341,7 +341,7 @@ func dotQ6_KVNNI() {
 			}
 			VPTERNLOGD(U8(0xF8), m0f, src, v) // v | (src & 0x0F)
 			p := ZMM()
-			VPXORD(p, p, p)
+			VXORPS(p, p, p)
 			vpdpbusd(Mem{Base: q, Disp: 128*n + 64*h}, v, p, false)
 			sc := ZMM()
 			VPERMD(scd, idx[2*n+h], sc)
@@ -371,4 +371,239 @@ func dotQ6_KVNNI() {
 	VZEROUPPER()
 	Store(s, ReturnIndex(0))
 	RET()
+}
+
+// tokenAddr returns, for each token t < 4 of s, a function giving the address of token t's
+// data at disp; token 3's base is computed by the first call for it, and reused.
+func tokenAddr(s strided) [4]func(disp int) Mem {
+	var p3 Register
+	var f [4]func(int) Mem
+	for t := range 4 {
+		f[t] = func(disp int) Mem {
+			switch t {
+			case 0:
+				return Mem{Base: s.base, Disp: disp}
+			case 3:
+				if p3 == nil {
+					p3 = GP64()
+					LEAQ(Mem{Base: s.base, Index: s.stride, Scale: 2}, p3)
+					ADDQ(s.stride, p3)
+				}
+				return Mem{Base: p3, Disp: disp}
+			}
+			return Mem{Base: s.base, Index: s.stride, Scale: uint8(t), Disp: disp}
+		}
+	}
+	return f
+}
+
+// x4Header declares a four-token VNNI K-quant kernel, loads its pointers and returns four
+// zeroed float accumulators (the sums of each token are kept in registers until the end).
+func x4Header(name string) (w Register, q, d, b strided, nb Register, acc [4]VecVirtual) {
+	text(name, NOSPLIT, "func(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)")
+	Doc(name + " writes to out[t] the dot product of nb super-blocks at w with the Q8_K activations of token t (q+t*qs, d+t*ds, bsums+t*bs bytes), t < 4 (AVX-512 VNNI).")
+	w = Load(Param("w"), GP64())
+	q = loadStrided("q", "qs")
+	d = loadStrided("d", "ds")
+	b = loadStrided("bsums", "bs")
+	nb = Load(Param("nb"), GP64())
+	for t := range acc {
+		acc[t] = ZMM()
+		VXORPS(acc[t], acc[t], acc[t])
+	}
+	return
+}
+
+// x4Footer advances the pointers, closes the loop and stores the horizontal sums of the
+// accumulators (minus the minimum terms sub, when given) to out[0..3].
+func x4Footer(name string, w Register, q, d, b strided, nb Register, blockBytes int, acc [4]VecVirtual, sub []VecVirtual) {
+	ADDQ(U32(uint32(blockBytes)), w)
+	q.advance(256)
+	d.advance(4)
+	b.advance(32)
+	DECQ(nb)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	out := Load(Param("out"), GP64())
+	for t, a := range acc {
+		hi := YMM()
+		VEXTRACTF64X4(U8(1), a, hi)
+		lo := YMM()
+		VADDPS(hi, a.AsY(), lo)
+		if sub != nil {
+			VSUBPS(sub[t], lo, lo)
+		}
+		s := hsumYE(lo)
+		VMOVSS(s, Mem{Base: out, Disp: 4 * t})
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// scalesK4VecMem is scalesK4Vec with its masks read from memory (fewer general registers).
+func scalesK4VecMem(w Register) VecVirtual {
+	m := func(b uint64) Mem {
+		name := fmt.Sprintf("qmask%02x", b)
+		if c, ok := consts[name]; ok {
+			return c
+		}
+		c := GLOBL(name, RODATA|NOPTR)
+		DATA(0, U64(b*0x0101010101010101))
+		consts[name] = c
+		return c
+	}
+	u01, u2, t, s := GP64(), GP64(), GP64(), GP64()
+	MOVQ(Mem{Base: w, Disp: 4}, u01)
+	MOVL(Mem{Base: w, Disp: 12}, u2.As32())
+	MOVQ(u2, t)
+	SHRL(U8(4), t.As32())
+	SHLQ(U8(32), t)
+	ORQ(u2, t)
+	ANDQ(m(0x0f), t)
+	MOVQ(u01, s)
+	SHRQ(U8(6), s)
+	ANDQ(m(0x03), s)
+	SHLQ(U8(4), s)
+	ORQ(s, t)
+	ANDQ(m(0x3f), u01)
+	x := XMM()
+	VMOVQ(u01, x)
+	VPINSRQ(U8(1), t, x, x)
+	return x
+}
+
+func dotQ4_Kx4VNNI() {
+	name := "dotQ4_Kx4AVX512"
+	w, q, d, b, nb, accF := x4Header(name)
+	var accM [4]VecVirtual
+	for t := range accM {
+		accM[t] = YMM()
+		VXORPS(accM[t], accM[t], accM[t])
+	}
+	nib := gfMatrices("gfLowHighNibble", gfLowNibble, gfHighNibble)
+	Label(name + "_loop")
+	TESTQ(nb, nb)
+	JE(LabelRef(name + "_done"))
+	qa, da, ba := tokenAddr(q), tokenAddr(d), tokenAddr(b)
+	x := scalesK4VecMem(w)
+	scd := ZMM()
+	VPMOVZXBD(x, scd)
+	mw := YMM()
+	{
+		md := XMM()
+		VPSHUFB(minsDupConst(), x, md)
+		VPMOVZXBW(md, mw)
+	}
+	var v, sc [4]VecVirtual
+	for k := range 4 {
+		v[k] = ZMM()
+		VBROADCASTI64X4(Mem{Base: w, Disp: 16 + 32*k}, v[k])
+		vgf2p8affineqb(nib, v[k], v[k])
+		sc[k] = zconst(k4Index(2*k, 2*k+1))
+		VPERMD(scd, sc[k], sc[k])
+	}
+	dm := XMM()
+	{
+		r := GP32()
+		MOVL(Mem{Base: w}, r)
+		VMOVD(r, dm)
+		VCVTPH2PS(dm, dm)
+	}
+	dd := ZMM()
+	VBROADCASTSS(dm, dd)
+	dmv := YMM()
+	{
+		mm := XMM()
+		VMOVSHDUP(dm, mm)
+		VBROADCASTSS(mm, dmv)
+	}
+	for t := range 4 {
+		sumi := ZMM()
+		VXORPS(sumi, sumi, sumi)
+		for k := range 4 {
+			p := ZMM()
+			VXORPS(p, p, p)
+			vpdpbusd(qa[t](64*k), v[k], p, false)
+			vpdpwssd(sc[k], p, sumi)
+		}
+		// accF += (d * sumi) * dy; accM += (dmin * summ) * dy.
+		VCVTDQ2PS(sumi, sumi)
+		VMULPS(dd, sumi, sumi)
+		VFMADD231PS_BCST(da[t](0), sumi, accF[t])
+		m := YMM()
+		VPMADDWD(ba[t](0), mw, m)
+		VCVTDQ2PS(m, m)
+		VMULPS(dmv, m, m)
+		VFMADD231PS_BCST(da[t](0), m, accM[t])
+	}
+	x4Footer(name, w, q, d, b, nb, 144, accF, accM[:])
+}
+
+func dotQ6_Kx4VNNI() {
+	name := "dotQ6_Kx4AVX512"
+	w, q, d, b, nb, accF := x4Header(name)
+	// Constants are memory operands here: the registers hold the four tokens' sums.
+	m0f := halves("bytes0fx64", 0x0f0f0f0f, 0x0f0f0f0f)
+	pairs := [2]Mem{
+		gfMatrices("gfPairs01and23", gfPair01, gfPair23),
+		gfMatrices("gfPairs45and67", gfPair45, gfPair67),
+	}
+	Label(name + "_loop")
+	TESTQ(nb, nb)
+	JE(LabelRef(name + "_done"))
+	qa, da, ba := tokenAddr(q), tokenAddr(d), tokenAddr(b)
+	sc16 := YMM()
+	VPMOVSXBW(Mem{Base: w, Disp: 192}, sc16)
+	scd := ZMM()
+	VPMOVZXWD(sc16, scd)
+	var v, sc [4]VecVirtual
+	for n := range 2 {
+		l := ZMM()
+		VMOVDQU64(Mem{Base: w, Disp: 64 * n}, l)
+		hb := ZMM()
+		VBROADCASTI64X4(Mem{Base: w, Disp: 128 + 32*n}, hb)
+		for h := range 2 {
+			c := 2*n + h
+			v[c] = ZMM()
+			vgf2p8affineqb(pairs[h], hb, v[c])
+			src := l
+			if h == 1 {
+				src = ZMM()
+				VPSRLW(U8(4), l, src)
+			}
+			VPTERNLOGD(U8(0xF8), m0f, src, v[c])
+			sc[c] = zconst(q6Index(c))
+			VPERMD(scd, sc[c], sc[c])
+		}
+	}
+	dd := ZMM()
+	{
+		r := GP32()
+		MOVWLZX(Mem{Base: w, Disp: 208}, r)
+		x := XMM()
+		VMOVD(r, x)
+		VCVTPH2PS(x, x)
+		VBROADCASTSS(x, dd)
+	}
+	for t := range 4 {
+		sumi := ZMM()
+		{
+			c := YMM()
+			VPMADDWD(ba[t](0), sc16, c)
+			VPSLLD(U8(5), c, c)
+			z := YMM()
+			VXORPS(z, z, z)
+			VPSUBD(c, z, sumi.AsY())
+		}
+		for c := range 4 {
+			p := ZMM()
+			VXORPS(p, p, p)
+			vpdpbusd(qa[t](64*c), v[c], p, false)
+			vpdpwssd(sc[c], p, sumi)
+		}
+		VCVTDQ2PS(sumi, sumi)
+		VMULPS(dd, sumi, sumi)
+		VFMADD231PS_BCST(da[t](0), sumi, accF[t])
+	}
+	x4Footer(name, w, q, d, b, nb, 210, accF, nil)
 }

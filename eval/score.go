@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -222,31 +224,70 @@ func ScoreTask(ctx context.Context, m *runtime.Model, t *Task, o ScoreOptions) (
 	if err != nil {
 		return nil, err
 	}
+	// Examples are independent, so they are spread over one session per thread (a small
+	// model's matrix products are too short to keep every core busy); each example's result
+	// goes to its own slot, so the outcome does not depend on the thread count.
+	scorers := []*scorer{sc}
+	for range min(m.Threads(), len(t.Examples)) - 1 {
+		s, err := m.NewSession(sc.maxLen)
+		if err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+		c := *sc
+		c.s = s
+		scorers = append(scorers, &c)
+	}
 	start := time.Now()
 	accs := make([]float64, len(t.Examples))
 	norms := make([]float64, len(t.Examples))
-	for i := range t.Examples {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ex := &t.Examples[i]
-		scores, err := sc.scoreExample(ex)
+	errs := make([]error, len(t.Examples))
+	var next atomic.Int64
+	var mu sync.Mutex
+	done := 0
+	var wg sync.WaitGroup
+	for _, sc := range scorers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(t.Examples) || ctx.Err() != nil {
+					return
+				}
+				ex := &t.Examples[i]
+				scores, err := sc.scoreExample(ex)
+				if err != nil {
+					errs[i] = fmt.Errorf("eval: task %s: %s row %d: %w", t.Name, ex.Source, ex.Row, err)
+					next.Store(int64(len(t.Examples))) // stop the others
+					return
+				}
+				lls := make([]float64, len(scores))
+				for j, s := range scores {
+					lls[j] = s.LogLikelihood
+				}
+				pred, predNorm := predict(lls, ex.Choices)
+				if pred == ex.Gold {
+					accs[i] = 1
+				}
+				if predNorm == ex.Gold {
+					norms[i] = 1
+				}
+				if o.Progress != nil {
+					mu.Lock()
+					done++
+					o.Progress(int64(done), int64(len(t.Examples)))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("eval: task %s: %s row %d: %w", t.Name, ex.Source, ex.Row, err)
-		}
-		lls := make([]float64, len(scores))
-		for j, s := range scores {
-			lls[j] = s.LogLikelihood
-		}
-		pred, predNorm := predict(lls, ex.Choices)
-		if pred == ex.Gold {
-			accs[i] = 1
-		}
-		if predNorm == ex.Gold {
-			norms[i] = 1
-		}
-		if o.Progress != nil {
-			o.Progress(int64(i+1), int64(len(t.Examples)))
+			return nil, err
 		}
 	}
 	r := &TaskResult{Name: t.Name, Path: t.Path, Layout: t.Layout, Examples: len(t.Examples), Seconds: time.Since(start).Seconds()}

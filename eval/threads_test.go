@@ -88,3 +88,43 @@ func TestRowNLLInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreTaskThreads checks that spreading a task's examples over sessions gives the same
+// accuracies as one session.
+func TestScoreTaskThreads(t *testing.T) {
+	dir := fixtureDir(t)
+	var results []*TaskResult
+	for _, threads := range []int{1, 3} {
+		m, err := runtime.Load(filepath.Join(dir, "gguf", "teacher-Q4_K_M.gguf"), runtime.Options{Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"hellaswag.jsonl", "arc.jsonl", "piqa.jsonl"} {
+			task, err := LoadTask(filepath.Join("testdata", "tasks", name), TaskOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var calls int
+			r, err := ScoreTask(context.Background(), m, task, ScoreOptions{Progress: func(done, total int64) {
+				calls++
+				if done != int64(calls) || total != int64(len(task.Examples)) {
+					t.Errorf("%s: progress %d/%d at call %d", name, done, total, calls)
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls != len(task.Examples) {
+				t.Errorf("%s: %d progress calls for %d examples", name, calls, len(task.Examples))
+			}
+			r.Seconds = 0
+			results = append(results, r)
+		}
+		m.Close()
+	}
+	for i := range len(results) / 2 {
+		if a, b := *results[i], *results[i+len(results)/2]; a != b {
+			t.Errorf("one thread %+v, three %+v", a, b)
+		}
+	}
+}

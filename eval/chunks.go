@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/runtime"
 )
 
@@ -22,9 +23,34 @@ type chunkRunner struct {
 	rowThreads int
 }
 
-// newChunkRunner makes one session per slot: min(threads, chunks) slots.
+// sessionBudget bounds the memory that extra sessions (side-by-side chunks or examples) may
+// take: enough for many sessions of a small model, none for a large model with a long context,
+// whose matrix products keep every core busy anyway.
+const sessionBudget = 1 << 30
+
+// sessionBytes estimates one session's memory for ctxLen positions: the float32 KV cache, the
+// activations of a full batch and the logits of every position.
+func sessionBytes(cfg convert.Config, ctxLen int) int64 {
+	kv := int64(cfg.Layers) * int64(2*ctxLen+64) * int64(cfg.KVDim()) * 4
+	acts := int64(min(ctxLen, runtime.DefaultBatchSize)) * int64(3*cfg.Hidden+cfg.QDim()+2*cfg.KVDim()+2*cfg.FFN) * 4
+	logits := int64(ctxLen) * int64(cfg.VocabSize) * 4
+	return kv + acts + logits
+}
+
+// parallelSessions returns how many sessions of ctxLen positions to run side by side for n
+// independent pieces of work: one per thread, at most n, within sessionBudget (at least one).
+func parallelSessions(m *runtime.Model, ctxLen, n int) int {
+	return sessionSlots(m.Config(), m.Threads(), ctxLen, n)
+}
+
+// sessionSlots is parallelSessions for a configuration and a thread count.
+func sessionSlots(cfg convert.Config, threads, ctxLen, n int) int {
+	return max(1, min(threads, n, int(sessionBudget/max(1, sessionBytes(cfg, ctxLen)))))
+}
+
+// newChunkRunner makes one session per slot (see parallelSessions).
 func newChunkRunner(m *runtime.Model, c chunking, batchSize int) (*chunkRunner, error) {
-	slots := max(1, min(m.Threads(), c.n))
+	slots := parallelSessions(m, c.nctx, c.n)
 	r := &chunkRunner{m: m, c: c, bos: chunkBOS(m), rowThreads: max(1, m.Threads()/slots)}
 	for range slots {
 		s, err := m.NewSession(c.nctx)

@@ -228,7 +228,7 @@ func ScoreTask(ctx context.Context, m *runtime.Model, t *Task, o ScoreOptions) (
 	// model's matrix products are too short to keep every core busy); each example's result
 	// goes to its own slot, so the outcome does not depend on the thread count.
 	scorers := []*scorer{sc}
-	for range min(m.Threads(), len(t.Examples)) - 1 {
+	for range parallelSessions(m, sc.maxLen, len(t.Examples)) - 1 {
 		s, err := m.NewSession(sc.maxLen)
 		if err != nil {
 			return nil, fmt.Errorf("eval: %w", err)

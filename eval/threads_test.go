@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/runtime"
 )
 
@@ -126,5 +127,35 @@ func TestScoreTaskThreads(t *testing.T) {
 		if a, b := *results[i], *results[i+len(results)/2]; a != b {
 			t.Errorf("one thread %+v, three %+v", a, b)
 		}
+	}
+}
+
+// TestParallelSessions checks the memory bound on side-by-side sessions: many for the 4M
+// fixture, one for a 7B-sized model with a long context.
+func TestParallelSessions(t *testing.T) {
+	dir := fixtureDir(t)
+	m, err := runtime.Load(filepath.Join(dir, "gguf", "teacher-Q4_0.gguf"), runtime.Options{Threads: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if n := parallelSessions(m, 256, 100); n != 8 {
+		t.Errorf("fixture, 8 threads, 100 chunks: %d sessions, want 8", n)
+	}
+	if n := parallelSessions(m, 256, 3); n != 3 {
+		t.Errorf("fixture, 3 chunks: %d sessions, want 3", n)
+	}
+	if b := sessionBytes(m.Config(), 256); b <= 0 || b > 64<<20 {
+		t.Errorf("fixture session estimate %d bytes", b)
+	}
+	llama7B := convert.Config{Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 32, HeadDim: 128, FFN: 11008, VocabSize: 32000}
+	for _, c := range []struct{ ctx, want int }{{512, 1}, {2048, 1}} {
+		if n := sessionSlots(llama7B, 16, c.ctx, 1000); n != c.want {
+			t.Errorf("7B, n_ctx %d, 16 threads: %d sessions, want %d", c.ctx, n, c.want)
+		}
+	}
+	tiny1B := convert.Config{Layers: 22, Hidden: 2048, Heads: 32, KVHeads: 4, HeadDim: 64, FFN: 5632, VocabSize: 32000}
+	if n := sessionSlots(tiny1B, 16, 512, 1000); n < 4 || n > 16 {
+		t.Errorf("1.1B, n_ctx 512, 16 threads: %d sessions, want a handful", n)
 	}
 }

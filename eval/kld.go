@@ -40,14 +40,12 @@ type klBaseWriter struct {
 	w     *bufio.Writer
 	vocab int
 	nv    int
-	rowb  []byte
 	err   error
 }
 
 // newKLBaseWriter writes the header and the token stream of n chunks.
 func newKLBaseWriter(w io.Writer, c chunking, vocab int, tokens []int32) (*klBaseWriter, error) {
 	bw := &klBaseWriter{w: bufio.NewWriterSize(w, 1<<20), vocab: vocab, nv: klRowValues(vocab)}
-	bw.rowb = make([]byte, 2*bw.nv)
 	hdr := make([]byte, 0, klHeaderBytes)
 	hdr = append(hdr, klMagic...)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(c.nctx))
@@ -82,13 +80,8 @@ func (bw *klBaseWriter) flush() error {
 	return bw.err
 }
 
-// row quantizes one row of logits as llama.cpp's log_softmax(…, uint16_t *log_prob, …) does,
-// writes it, and returns the NLL of tok.
-func (bw *klBaseWriter) row(logits []float32, tok int32) float64 {
-	nll := bw.encode(bw.rowb, logits, tok)
-	bw.write(bw.rowb)
-	return nll
-}
+// rowBytes is the size of one encoded row.
+func (bw *klBaseWriter) rowBytes() int { return 2 * bw.nv }
 
 // encode writes into b (2·nv bytes) the quantized log-probabilities of one row of logits and
 // returns the NLL of tok. It touches no shared state.
@@ -289,15 +282,6 @@ type klSums struct {
 	sameTop, count                           int
 }
 
-// klRow compares one row of logits with a base row, as llama.cpp's log_softmax(…, const
-// uint16_t *base_log_prob, …, kl_divergence_result &) does (same float32/float64 steps), and
-// returns the row's KL-divergence and Δp.
-func klRow(logits []float32, base []byte, tok int32, s *klSums) (float64, float32) {
-	o := klCompare(logits, base, tok)
-	s.add(o)
-	return o.kld, o.d
-}
-
 // klRowResult is what one row adds to klSums.
 type klRowResult struct {
 	nll, nllBase float32
@@ -325,7 +309,9 @@ func (s *klSums) add(o klRowResult) {
 	s.pDiff4 += d2 * d2
 }
 
-// klCompare computes one row's contribution (see klRow); it touches no shared state.
+// klCompare compares one row of logits with a base row, as llama.cpp's log_softmax(…, const
+// uint16_t *base_log_prob, …, kl_divergence_result &) does (same float32/float64 steps), and
+// returns what the row adds to klSums; it touches no shared state.
 func klCompare(logits []float32, base []byte, tok int32) klRowResult {
 	maxl, imax := logits[0], 0
 	for i, v := range logits[1:] {

@@ -147,7 +147,7 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 	for k := range vals {
 		vals[k] = make([]float64, rows)
 		if bw != nil {
-			enc[k] = make([]byte, rows*len(bw.rowb))
+			enc[k] = make([]byte, rows*bw.rowBytes())
 		}
 	}
 	var nll, nll2 float64
@@ -160,7 +160,7 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 				row := logits[r*vocab : (r+1)*vocab]
 				tok := tokens[off+c.first+r+1]
 				if bw != nil {
-					n := len(bw.rowb)
+					n := bw.rowBytes()
 					vals[k][r] = bw.encode(enc[k][r*n:(r+1)*n], row, tok)
 				} else {
 					vals[k][r] = rowNLLInPlace(row, tok)

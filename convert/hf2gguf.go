@@ -93,6 +93,7 @@ type convJob struct {
 	u0, u1 int64
 	in     int64 // input bytes covered
 	inOff  int64 // offset of those bytes in the tensor's data (-1: not contiguous)
+	outOff int64 // offset of buf in the tensor's output data
 	buf    []byte
 	done   chan struct{}
 	last   bool  // last chunk of its tensor
@@ -110,8 +111,7 @@ func WriteGGUF(ctx context.Context, src *Source, out string, opts Options) error
 	// most of a conversion's time, and one writing thread would halve its speed.
 	err := gguf.WriteFileAt(out, src.Metadata, src.TensorInfos(), func(w *gguf.TensorWriterAt) error {
 		return runPipeline(ctx, src, threads, func(j *convJob) error {
-			t := &src.Tensors[j.tensor]
-			return w.WriteAt(j.tensor, uint64(j.u0*t.unitElems*outSize(t.Type)), j.buf)
+			return w.WriteAt(j.tensor, uint64(j.outOff), j.buf)
 		}, func(done int64) {
 			if opts.Progress != nil {
 				opts.Progress(done, total)
@@ -176,7 +176,7 @@ func runPipeline(ctx context.Context, src *Source, threads int, write func(*conv
 				if int64(cap(buf)) < n {
 					buf = make([]byte, n)
 				}
-				j := &convJob{tensor: ti, u0: u0, u1: u1, in: (u1 - u0) * inUnit, inOff: u0 * inUnit, buf: buf[:n], done: make(chan struct{}), last: u1 >= t.units}
+				j := &convJob{tensor: ti, u0: u0, u1: u1, in: (u1 - u0) * inUnit, inOff: u0 * inUnit, outOff: u0 * unitOut, buf: buf[:n], done: make(chan struct{}), last: u1 >= t.units}
 				if t.PermuteHeads > 0 {
 					j.inOff = -1
 				}

@@ -10,15 +10,11 @@ import (
 // fill streams the tensor data through the Writer in order. On any error, including one from
 // fill, no file is left at path.
 func WriteFile(path string, md Metadata, tensors []TensorInfo, fill func(*Writer) error) error {
-	af, err := atomicfile.Create(path)
+	af, w, err := create(path, md, tensors)
 	if err != nil {
-		return fmt.Errorf("gguf: %w", err)
+		return err
 	}
 	defer af.Abort()
-	w, err := NewWriter(af, md, tensors)
-	if err != nil {
-		return fmt.Errorf("gguf: %s: %w", path, err)
-	}
 	if fill != nil {
 		if err := fill(w); err != nil {
 			return err
@@ -28,4 +24,19 @@ func WriteFile(path string, md Metadata, tensors []TensorInfo, fill func(*Writer
 		return fmt.Errorf("gguf: %s: %w", path, err)
 	}
 	return af.Commit()
+}
+
+// create starts the temporary file for path and writes the header; the caller must Abort or
+// Commit the file.
+func create(path string, md Metadata, tensors []TensorInfo) (*atomicfile.File, *Writer, error) {
+	af, err := atomicfile.Create(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gguf: %w", err)
+	}
+	w, err := NewWriter(af, md, tensors)
+	if err != nil {
+		af.Abort()
+		return nil, nil, fmt.Errorf("gguf: %s: %w", path, err)
+	}
+	return af, w, nil
 }

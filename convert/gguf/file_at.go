@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
-
-	"github.com/mcompress/mcompress/internal/atomicfile"
 )
 
 // TensorWriterAt places tensor data at its offset in a GGUF file being written by WriteFileAt.
@@ -45,15 +43,11 @@ func (w *TensorWriterAt) WriteAt(i int, off uint64, p []byte) error {
 // the file's unwritten ranges). When fill returns without error, the bytes written must add up
 // to the tensors' sizes. On any error no file is left at path.
 func WriteFileAt(path string, md Metadata, tensors []TensorInfo, fill func(*TensorWriterAt) error) error {
-	af, err := atomicfile.Create(path)
+	af, w, err := create(path, md, tensors)
 	if err != nil {
-		return fmt.Errorf("gguf: %w", err)
+		return err
 	}
 	defer af.Abort()
-	w, err := NewWriter(af, md, tensors)
-	if err != nil {
-		return fmt.Errorf("gguf: %s: %w", path, err)
-	}
 	if err := af.Flush(); err != nil {
 		return fmt.Errorf("gguf: %s: %w", path, err)
 	}

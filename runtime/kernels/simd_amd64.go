@@ -137,35 +137,14 @@ func useAVX512() {
 			}
 		}
 		if cpu.X86.HasAVX512VNNI {
-			kernels[gguf.TypeQ4_K].g16 = &groupKernel{
-				prepBytes: prepK8Bytes,
-				prep:      func(dst, w []byte, nb int) { prepQ4_KAVX512(&w[0], nb, &dst[0]) },
-				mul:       mulK8AVX512,
-				act:       ActQ8K,
-			}
-			kernels[gguf.TypeQ5_K].g16 = &groupKernel{
-				prepBytes: prepK8Bytes,
-				prep:      func(dst, w []byte, nb int) { prepQ5_KAVX512(&w[0], nb, &dst[0]) },
-				mul:       mulK8AVX512,
-				act:       ActQ8K,
-			}
-			kernels[gguf.TypeQ6_K].g16 = &groupKernel{
-				prepBytes: prepQ6KBytes,
-				prep:      func(dst, w []byte, nb int) { prepQ6_KAVX512(&w[0], nb, &dst[0]) },
-				mul:       mulQ6_KAVX512,
-				act:       ActQ8K,
-			}
-			kernels[gguf.TypeQ8_0].g16 = &groupKernel{
-				prepBytes: prepB32Bytes,
-				prep:      func(dst, w []byte, nb int) { prepQ8_0AVX512(&w[0], nb, &dst[0]) },
-				mul:       mulB32AVX512,
-				act:       ActQ8,
-			}
-			kernels[gguf.TypeQ4_0].g16 = &groupKernel{
-				prepBytes: prepB32Bytes,
-				prep:      func(dst, w []byte, nb int) { prepQ4_0AVX512(&w[0], nb, &dst[0]) },
-				mul:       mulB32AVX512,
-				act:       ActQ8,
+			for typ, g := range map[gguf.TensorType]groupKernel{
+				gguf.TypeQ4_K: {prepBytes: prepK8Bytes, prep: asmPrep(prepQ4_KAVX512), mul: mulK8AVX512, act: ActQ8K},
+				gguf.TypeQ5_K: {prepBytes: prepK8Bytes, prep: asmPrep(prepQ5_KAVX512), mul: mulK8AVX512, act: ActQ8K},
+				gguf.TypeQ6_K: {prepBytes: prepQ6KBytes, prep: asmPrep(prepQ6_KAVX512), mul: mulQ6_KAVX512, act: ActQ8K},
+				gguf.TypeQ8_0: {prepBytes: prepB32Bytes, prep: asmPrep(prepQ8_0AVX512), mul: mulB32AVX512, act: ActQ8},
+				gguf.TypeQ4_0: {prepBytes: prepB32Bytes, prep: asmPrep(prepQ4_0AVX512), mul: mulB32AVX512, act: ActQ8},
+			} {
+				kernels[typ].g16 = &g
 			}
 		}
 	}
@@ -379,4 +358,9 @@ func mulB32AVX512(wp []byte, ws, nb int, x *groups, g0, ng int, out []float32, o
 	_, _ = wp[ws+nb*prepB32Bytes-1], out[os+ng*groupTokens-1]
 	_, _ = x.q[(gb+ng*nb)*groupTokens*QK8-1], x.d[(gb+ng*nb)*groupTokens-1]
 	gemmB32x16AVX512(&wp[0], ws, nb, &x.q[gb*groupTokens*QK8], &x.d[gb*groupTokens], ng, &out[0], 4*os)
+}
+
+// asmPrep adapts an assembly row-preparation kernel to groupKernel.prep.
+func asmPrep(f func(w *byte, nsb int, dst *byte)) func(dst, w []byte, nb int) {
+	return func(dst, w []byte, nb int) { f(&w[0], nb, &dst[0]) }
 }

@@ -7,10 +7,8 @@ import (
 	"github.com/mcompress/mcompress/internal/testfixtures"
 )
 
-// sharedDir returns ../shared beside the repository, skipping the test when it is absent.
-func sharedDir(t testing.TB) string { t.Helper(); return testfixtures.Shared(t) }
-
-// llamaDir returns the shakespeare-llama fixture folder or skips.
+// llamaDir returns the shakespeare-llama fixture folder in ../shared, skipping the test when
+// it is absent.
 func llamaDir(t testing.TB) string {
-	return filepath.Join(sharedDir(t), "fixtures", "shakespeare-llama")
+	return filepath.Join(testfixtures.Shared(t), "fixtures", "shakespeare-llama")
 }

@@ -3,11 +3,13 @@
 //
 // It has three layers:
 //
-//   - Codecs: one file per ggml block type (q4_0.go, q4_k.go, iq4_xs.go, ...). Each is a Codec
-//     that knows its block geometry, quantizes rows with the reference algorithms of ggml's
-//     ggml-quants.c (the weighted scale searches of the K-quants, the importance-matrix
-//     variants) and dequantizes blocks exactly as ggml does. All codecs are registered in one
-//     table keyed by gguf.TensorType; see Lookup.
+//   - Codecs: package quantize/codec, one file per ggml block type (q4_0.go, q4_k.go,
+//     iq4_xs.go, ...). Each is a Codec that knows its block geometry, quantizes rows with the
+//     reference algorithms of ggml's ggml-quants.c (the weighted scale searches of the
+//     K-quants, the importance-matrix variants) and dequantizes blocks exactly as ggml does.
+//     All codecs are registered in one table; Lookup, Quantize and Dequantize here take
+//     gguf.TensorType. The runtime's kernels use the same table for geometry and
+//     dequantization.
 //   - Mixes: llama.cpp's file types (Q4_K_M, Q3_K_S, IQ4_XS, ...) with llama-quantize's
 //     per-tensor rules (mix.go): which tensors are quantized at all and to which type.
 //   - The pipeline (Run): streams tensors from a Source (a memory-mapped GGUF today; any

@@ -36,7 +36,7 @@ func ExampleQuantize() {
 func ExampleLookup() {
 	for _, t := range []gguf.TensorType{gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeIQ4_XS} {
 		c, _ := quantize.Lookup(t)
-		fmt.Printf("%s: %d weights in %d bytes (%.2f bits per weight)\n", c.Type(), c.BlockSize(), c.TypeSize(), float64(8*c.TypeSize())/float64(c.BlockSize()))
+		fmt.Printf("%s: %d weights in %d bytes (%.2f bits per weight)\n", t, c.BlockSize(), c.TypeSize(), float64(8*c.TypeSize())/float64(c.BlockSize()))
 	}
 	// Output:
 	// Q4_0: 32 weights in 18 bytes (4.50 bits per weight)

@@ -170,7 +170,7 @@ func ParseType(s string) (gguf.TensorType, error) {
 	if err != nil {
 		return 0, invalidf("%v", err)
 	}
-	if _, ok := codecs[t]; !ok {
+	if _, ok := Lookup(t); !ok {
 		return 0, invalidf("type %s cannot be produced (supported: %v)", t, Types())
 	}
 	return t, nil

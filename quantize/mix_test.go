@@ -364,7 +364,7 @@ func TestParseMix(t *testing.T) {
 		}
 	}
 	for _, m := range Mixes() {
-		if _, ok := codecs[m.Default]; !ok {
+		if _, ok := Lookup(m.Default); !ok {
 			t.Errorf("mix %s: no codec for its default type %s", m.Name, m.Default)
 		}
 	}

@@ -82,7 +82,7 @@ func MakePlan(src Source, opts Options) (*Plan, error) {
 	if mix.Name == "" {
 		return nil, invalidf("quantize: no mix given")
 	}
-	if _, ok := codecs[mix.Default]; !ok {
+	if _, ok := Lookup(mix.Default); !ok {
 		return nil, fmt.Errorf("quantize: mix %s: no codec for %s", mix.Name, mix.Default)
 	}
 	if opts.Imatrix != nil {
@@ -139,13 +139,13 @@ func MakePlan(src Source, opts Options) (*Plan, error) {
 }
 
 func checkConvertible(p TensorPlan, allowRequantize bool) error {
-	if _, ok := codecs[p.To]; !ok {
+	if _, ok := Lookup(p.To); !ok {
 		return invalidf("quantize: tensor %q: type %s cannot be produced", p.Name, p.To)
 	}
 	if p.From.Quantized() && !allowRequantize {
 		return invalidf("quantize: tensor %q is already %s; requantizing is disabled (use --allow-requantize)", p.Name, p.From)
 	}
-	if _, ok := codecs[p.From]; !ok {
+	if _, ok := Lookup(p.From); !ok {
 		return invalidf("quantize: tensor %q: cannot read type %s", p.Name, p.From)
 	}
 	if p.Dims[0]%uint64(p.To.BlockSize()) != 0 {

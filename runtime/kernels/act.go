@@ -1,6 +1,10 @@
 package kernels
 
-import "math"
+import (
+	"math"
+
+	"github.com/mcompress/mcompress/quantize/codec"
+)
 
 // ActKind is the activation format a weight type's dot product consumes.
 type ActKind uint8
@@ -17,10 +21,10 @@ const (
 	ActQ8K
 )
 
-// Block sizes of the quantized activation formats.
+// Block sizes of the quantized activation formats, those of the codecs' Q8_0 and Q8_K.
 const (
-	QK8  = 32  // elements per ActQ8 block
-	QK_K = 256 // elements per ActQ8K block (and per K-quant super-block)
+	QK8  = codec.QK  // elements per ActQ8 block (32)
+	QK_K = codec.QKK // elements per ActQ8K block (and per K-quant super-block: 256)
 )
 
 // Acts holds a batch of activation rows (ntok rows of n float32 values) together with their

@@ -1,7 +1,8 @@
 // Package kernels holds the compute kernels of the mcompress runtime: dot products that work on
-// ggml's quantized blocks directly, the quantization of activations they pair with, row
-// dequantization, a parallel, deterministic matrix multiplication over all cores, and the
-// float32 kernels of attention (small matrix products, softmax, SwiGLU).
+// ggml's quantized blocks directly, the quantization of activations they pair with, a parallel,
+// deterministic matrix multiplication over all cores, and the float32 kernels of attention
+// (small matrix products, softmax, SwiGLU). Block geometry and row dequantization come from
+// the codec table of package quantize/codec, the one home of the block layouts.
 //
 // As in ggml, each weight type is paired with an activation format: F32, F16 and BF16 weights
 // take float32 activations; Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL take activations quantized

@@ -136,12 +136,6 @@ func dotBF16Row(w []byte, r *row) float32 {
 	return (s[0] + s[4]) + (s[1] + s[5]) + (s[2] + s[6]) + (s[3] + s[7]) + tail
 }
 
-func dequantF32(dst []float32, src []byte) { dtype.DecodeF32(dst, src) }
-
-func dequantF16(dst []float32, src []byte) { dtype.DecodeF16(dst, src) }
-
-func dequantBF16(dst []float32, src []byte) { dtype.DecodeBF16(dst, src) }
-
 func f32le(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }
 
 func f16le(b []byte) float32 { return dtype.F16ToF32(binary.LittleEndian.Uint16(b)) }

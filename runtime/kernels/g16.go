@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"sync"
+
+	"github.com/mcompress/mcompress/quantize/codec"
 )
 
 // The 16-token path of MatMul for prompts (AVX-512 VNNI; see asm/vnni.go). Activations are
@@ -120,7 +122,7 @@ func prepK8Go(dst, w []byte, nb, blockBytes int, unpack func(*[256]int8, []byte)
 				o[e] = byte(q[e])
 				s += int32(q[e])
 			}
-			sc, m := scaleMinK4(j, blk[4:16])
+			sc, m := codec.ScaleMinK4(j, blk[4:16])
 			binary.LittleEndian.PutUint32(o[256+4*j:], uint32(-128*s))
 			putF32(o[288+4*j:], d*float32(sc))
 			putF32(o[320+4*j:], dmin*float32(m))

@@ -1,22 +1,13 @@
 package kernels
 
+import "github.com/mcompress/mcompress/quantize/codec"
+
 // IQ4_NL: blocks of 32 weights, 18 bytes: an F16 scale d and 16 bytes of 4-bit indices laid out
 // as in Q4_0 into a fixed non-linear table; w = d*table[i].
 
-// iq4nlValues is ggml's kvalues_iq4nl, the non-linear 4-bit grid shared by IQ4_NL and IQ4_XS.
-var iq4nlValues = [16]int8{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
-
-func dequantIQ4_NL(dst []float32, src []byte) {
-	for b := range len(dst) / 32 {
-		blk := src[b*18 : b*18+18 : b*18+18]
-		d := f16le(blk)
-		y := dst[b*32 : b*32+32 : b*32+32]
-		for j := range 16 {
-			y[j] = d * float32(iq4nlValues[blk[2+j]&0xF])
-			y[j+16] = d * float32(iq4nlValues[blk[2+j]>>4])
-		}
-	}
-}
+// iq4nlValues is ggml's kvalues_iq4nl, the non-linear 4-bit grid shared by IQ4_NL and IQ4_XS,
+// as the codec defines it.
+var iq4nlValues = &codec.IQ4NLValues
 
 func dotIQ4_NLGo(w []byte, r *row) float32 {
 	var sum float32

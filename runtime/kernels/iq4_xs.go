@@ -19,20 +19,6 @@ func unpackIQ4_XS(q *[256]int8, sc *[8]int8, blk []byte) {
 	}
 }
 
-func dequantIQ4_XS(dst []float32, src []byte) {
-	var q [256]int8
-	var sc [8]int8
-	for b := range len(dst) / 256 {
-		blk := src[b*136 : b*136+136 : b*136+136]
-		unpackIQ4_XS(&q, &sc, blk)
-		d := f16le(blk)
-		y := dst[b*256 : b*256+256 : b*256+256]
-		for e := range 256 {
-			y[e] = d * float32(sc[e/32]) * float32(q[e])
-		}
-	}
-}
-
 func dotIQ4_XSGo(w []byte, r *row) float32 {
 	var q [256]int8
 	var sc [8]int8

@@ -146,7 +146,7 @@ func TestDequantFixtures(t *testing.T) {
 func dotRef(t gguf.TensorType, w []byte, a *Acts, tok int) float64 {
 	n := a.N
 	wf := make([]float32, n)
-	kernels[t].dequant(wf, w)
+	kernels[t].codec.DequantizeRow(wf, w)
 	var r row
 	a.row(kernels[t].act, tok, &r)
 	var s float64
@@ -183,7 +183,7 @@ func TestDotMatchesDequant(t *testing.T) {
 					a.row(k.act, tok, &r)
 					var scale float64 // magnitude of the terms, for a relative tolerance
 					wf := make([]float32, n)
-					k.dequant(wf, w)
+					k.codec.DequantizeRow(wf, w)
 					for i := range n {
 						scale += math.Abs(float64(wf[i]) * float64(r.f[i]))
 					}
@@ -312,7 +312,44 @@ func TestNewMatrixErrors(t *testing.T) {
 			t.Errorf("%s: no error", c.name)
 		}
 	}
-	if err := DequantizeRow(gguf.TypeQ4_0, make([]float32, 32), make([]byte, 17)); err == nil {
-		t.Error("DequantizeRow accepted a short row")
+}
+
+func TestDequantizeRowErrors(t *testing.T) {
+	cases := []struct {
+		name   string
+		typ    gguf.TensorType
+		values int
+		bytes  int
+	}{
+		{"short row", gguf.TypeQ4_0, 32, 17},
+		{"long row", gguf.TypeQ4_K, 256, 145},
+		{"partial block", gguf.TypeQ8_0, 33, 36},
+		{"no kernel", gguf.TypeQ8_K, 256, 292},
+		{"unknown type", gguf.TypeI32, 1, 4},
+	}
+	for _, c := range cases {
+		if err := DequantizeRow(c.typ, make([]float32, c.values), make([]byte, c.bytes)); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+}
+
+// TestMatrixGeometryMatchesGGUF checks that the row sizes the kernels take from the codec table
+// are the ones GGUF files are laid out with.
+func TestMatrixGeometryMatchesGGUF(t *testing.T) {
+	for _, typ := range SupportedTypes() {
+		for _, cols := range []int{256, 4096} {
+			want, err := typ.RowSize(int64(cols))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := NewMatrix(typ, 3, cols, make([]byte, 3*want))
+			if err != nil {
+				t.Fatalf("%s: %v", typ, err)
+			}
+			if m.RowBytes() != int(want) {
+				t.Errorf("%s: %d columns: %d bytes a row, GGUF has %d", typ, cols, m.RowBytes(), want)
+			}
+		}
 	}
 }

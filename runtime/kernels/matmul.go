@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/quantize/codec"
 )
 
 // Matrix is a weight matrix stored as ggml stores it: Rows rows of Cols values of type Type,
@@ -22,14 +23,11 @@ func NewMatrix(t gguf.TensorType, rows, cols int, data []byte) (Matrix, error) {
 	if rows <= 0 || cols <= 0 {
 		return Matrix{}, fmt.Errorf("kernels: matrix %dx%d has no elements", rows, cols)
 	}
-	rb, err := t.RowSize(int64(cols))
-	if err != nil {
-		return Matrix{}, fmt.Errorf("kernels: %w", err)
-	}
 	k := kernels[t]
-	if (k.act == ActQ8K && cols%QK_K != 0) || (k.act == ActQ8 && cols%QK8 != 0) {
+	if cols%k.codec.BlockSize() != 0 || (k.act == ActQ8K && cols%QK_K != 0) || (k.act == ActQ8 && cols%QK8 != 0) {
 		return Matrix{}, fmt.Errorf("kernels: %s matrix with %d columns: not a multiple of the block size", t, cols)
 	}
+	rb := int64(codec.RowSize(k.codec, cols))
 	if int64(len(data)) != rb*int64(rows) {
 		return Matrix{}, fmt.Errorf("kernels: %s matrix %dx%d needs %d bytes, got %d", t, rows, cols, rb*int64(rows), len(data))
 	}
@@ -37,15 +35,12 @@ func NewMatrix(t gguf.TensorType, rows, cols int, data []byte) (Matrix, error) {
 }
 
 // RowBytes returns the size of one row in bytes.
-func (m Matrix) RowBytes() int {
-	rb, _ := m.Type.RowSize(int64(m.Cols))
-	return int(rb)
-}
+func (m Matrix) RowBytes() int { return codec.RowSize(kernels[m.Type].codec, m.Cols) }
 
-// Row dequantizes row r into dst (len Cols).
+// Row dequantizes row r into dst (len Cols) with the type's codec.
 func (m Matrix) Row(r int, dst []float32) {
 	rb := m.RowBytes()
-	kernels[m.Type].dequant(dst[:m.Cols], m.Data[r*rb:(r+1)*rb])
+	kernels[m.Type].codec.DequantizeRow(dst[:m.Cols], m.Data[r*rb:(r+1)*rb])
 }
 
 // rowTile is the number of weight rows a worker multiplies with every token before moving on:

@@ -19,20 +19,6 @@ func unpackQ2_K(q *[256]int8, blk []byte) {
 	}
 }
 
-func dequantQ2_K(dst []float32, src []byte) {
-	var q [256]int8
-	for b := range len(dst) / 256 {
-		blk := src[b*84 : b*84+84 : b*84+84]
-		d, dmin := f16le(blk[80:]), f16le(blk[82:])
-		unpackQ2_K(&q, blk)
-		y := dst[b*256 : b*256+256 : b*256+256]
-		for e := range 256 {
-			sc := blk[e/16]
-			y[e] = d*float32(sc&0xF)*float32(q[e]) - dmin*float32(sc>>4)
-		}
-	}
-}
-
 func dotQ2_KGo(w []byte, r *row) float32 {
 	var q [256]int8
 	var sum float32

@@ -40,20 +40,6 @@ func unpackQ3_K(q *[256]int8, sc *[16]int8, blk []byte) {
 	}
 }
 
-func dequantQ3_K(dst []float32, src []byte) {
-	var q [256]int8
-	var sc [16]int8
-	for b := range len(dst) / 256 {
-		blk := src[b*110 : b*110+110 : b*110+110]
-		d := f16le(blk[108:])
-		unpackQ3_K(&q, &sc, blk)
-		y := dst[b*256 : b*256+256 : b*256+256]
-		for e := range 256 {
-			y[e] = d * float32(sc[e/16]) * float32(q[e])
-		}
-	}
-}
-
 func dotQ3_KGo(w []byte, r *row) float32 {
 	var q [256]int8
 	var sc [16]int8

@@ -3,18 +3,6 @@ package kernels
 // Q4_0: blocks of 32 weights, 18 bytes: an F16 scale d, then 16 bytes of 4-bit values; byte j
 // holds weight j in its low nibble and weight j+16 in its high nibble; w = d*(q-8).
 
-func dequantQ4_0(dst []float32, src []byte) {
-	for b := range len(dst) / 32 {
-		blk := src[b*18 : b*18+18 : b*18+18]
-		d := f16le(blk)
-		y := dst[b*32 : b*32+32 : b*32+32]
-		for j := range 16 {
-			y[j] = d * float32(int(blk[2+j]&0xF)-8)
-			y[j+16] = d * float32(int(blk[2+j]>>4)-8)
-		}
-	}
-}
-
 func dotQ4_0Go(w []byte, r *row) float32 {
 	var c [4]float32
 	return finishB32(&c, 0, w, 18, r)

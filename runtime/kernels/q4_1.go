@@ -3,18 +3,6 @@ package kernels
 // Q4_1: blocks of 32 weights, 20 bytes: F16 scale d and F16 minimum m, then 16 bytes of 4-bit
 // values laid out as in Q4_0; w = d*q + m.
 
-func dequantQ4_1(dst []float32, src []byte) {
-	for b := range len(dst) / 32 {
-		blk := src[b*20 : b*20+20 : b*20+20]
-		d, m := f16le(blk), f16le(blk[2:])
-		y := dst[b*32 : b*32+32 : b*32+32]
-		for j := range 16 {
-			y[j] = d*float32(blk[4+j]&0xF) + m
-			y[j+16] = d*float32(blk[4+j]>>4) + m
-		}
-	}
-}
-
 func dotQ4_1Go(w []byte, r *row) float32 {
 	var sum float32
 	for b := range len(r.d) {

@@ -1,17 +1,11 @@
 package kernels
 
+import "github.com/mcompress/mcompress/quantize/codec"
+
 // Q4_K: super-blocks of 256 weights, 144 bytes: F16 super-scale d, F16 super-minimum dmin, 12
 // bytes packing eight 6-bit scales and eight 6-bit minimums (one pair per 32 weights), then 128
 // bytes of 4-bit values: bytes 32k..32k+31 hold sub-block 2k in their low nibbles and sub-block
 // 2k+1 in their high nibbles; w = d*sc*q - dmin*m.
-
-// scaleMinK4 decodes the 6-bit scale and minimum of sub-block j from the 12 packed bytes.
-func scaleMinK4(j int, s []byte) (sc, m uint8) {
-	if j < 4 {
-		return s[j] & 63, s[j+4] & 63
-	}
-	return (s[j+4] & 0xF) | ((s[j-4] >> 6) << 4), (s[j+4] >> 4) | ((s[j] >> 6) << 4)
-}
 
 func unpackQ4_K(q *[256]int8, blk []byte) {
 	qs := blk[16:144:144]
@@ -23,34 +17,12 @@ func unpackQ4_K(q *[256]int8, blk []byte) {
 	}
 }
 
-func dequantQ4_K(dst []float32, src []byte) {
-	var q [256]int8
-	for b := range len(dst) / 256 {
-		blk := src[b*144 : b*144+144 : b*144+144]
-		unpackQ4_K(&q, blk)
-		dequantK8(dst[b*256:b*256+256], &q, blk)
-	}
-}
-
-// dequantK8 expands the 256 values q with the eight scale/minimum pairs of a Q4_K or Q5_K
-// block (d, dmin and the 12 packed bytes at the block's start).
-func dequantK8(y []float32, q *[256]int8, blk []byte) {
-	d, dmin := f16le(blk), f16le(blk[2:])
-	for j := range 8 {
-		sc, m := scaleMinK4(j, blk[4:16])
-		d1, m1 := d*float32(sc), dmin*float32(m)
-		for l := range 32 {
-			y[32*j+l] = d1*float32(q[32*j+l]) - m1
-		}
-	}
-}
-
 // dotK8 is the dot product of a Q4_K or Q5_K block's unpacked values with 256 activations.
 func dotK8(q *[256]int8, blk []byte, y []int8, bsums []int16, dy float32) float32 {
 	y = y[:256]
 	var sumi, summ int32
 	for j := range 8 {
-		sc, m := scaleMinK4(j, blk[4:16])
+		sc, m := codec.ScaleMinK4(j, blk[4:16])
 		var s int32
 		for e := 32 * j; e < 32*j+32; e++ {
 			s += int32(q[e]) * int32(y[e])

@@ -5,19 +5,6 @@ import "encoding/binary"
 // Q5_0: blocks of 32 weights, 22 bytes: F16 scale d, a 32-bit word of high bits (bit j is the
 // fifth bit of weight j), then 16 bytes of low nibbles laid out as in Q4_0; w = d*(q-16).
 
-func dequantQ5_0(dst []float32, src []byte) {
-	var q [32]int8
-	for b := range len(dst) / 32 {
-		blk := src[b*22 : b*22+22 : b*22+22]
-		d := f16le(blk)
-		unpackQ5(&q, blk[2:], 16)
-		y := dst[b*32 : b*32+32 : b*32+32]
-		for j := range 32 {
-			y[j] = d * float32(q[j])
-		}
-	}
-}
-
 // unpackQ5 decodes 32 five-bit values from qh (4 bytes) and qs (16 bytes) minus offset.
 func unpackQ5(q *[32]int8, p []byte, offset int8) {
 	qh := binary.LittleEndian.Uint32(p)

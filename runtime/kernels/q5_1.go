@@ -3,19 +3,6 @@ package kernels
 // Q5_1: blocks of 32 weights, 24 bytes: F16 scale d, F16 minimum m, 32 bits of fifth bits and
 // 16 bytes of low nibbles as in Q5_0; w = d*q + m.
 
-func dequantQ5_1(dst []float32, src []byte) {
-	var q [32]int8
-	for b := range len(dst) / 32 {
-		blk := src[b*24 : b*24+24 : b*24+24]
-		d, m := f16le(blk), f16le(blk[2:])
-		unpackQ5(&q, blk[4:], 0)
-		y := dst[b*32 : b*32+32 : b*32+32]
-		for j := range 32 {
-			y[j] = d*float32(q[j]) + m
-		}
-	}
-}
-
 func dotQ5_1Go(w []byte, r *row) float32 {
 	var sum float32
 	var v [32]int8

@@ -19,15 +19,6 @@ func unpackQ5_K(q *[256]int8, blk []byte) {
 	}
 }
 
-func dequantQ5_K(dst []float32, src []byte) {
-	var q [256]int8
-	for b := range len(dst) / 256 {
-		blk := src[b*176 : b*176+176 : b*176+176]
-		unpackQ5_K(&q, blk)
-		dequantK8(dst[b*256:b*256+256], &q, blk)
-	}
-}
-
 func dotQ5_KGo(w []byte, r *row) float32 {
 	var q [256]int8
 	var sum float32

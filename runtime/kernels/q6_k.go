@@ -28,21 +28,6 @@ func scalesQ6_K(sc *[16]int8, blk []byte) {
 	}
 }
 
-func dequantQ6_K(dst []float32, src []byte) {
-	var q [256]int8
-	var sc [16]int8
-	for b := range len(dst) / 256 {
-		blk := src[b*210 : b*210+210 : b*210+210]
-		unpackQ6_K(&q, blk)
-		scalesQ6_K(&sc, blk)
-		d := f16le(blk[208:])
-		y := dst[b*256 : b*256+256 : b*256+256]
-		for e := range 256 {
-			y[e] = d * float32(sc[e/16]) * float32(q[e])
-		}
-	}
-}
-
 func dotQ6_KGo(w []byte, r *row) float32 {
 	var q [256]int8
 	var sc [16]int8

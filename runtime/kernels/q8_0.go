@@ -2,17 +2,6 @@ package kernels
 
 // Q8_0: blocks of 32 weights, 34 bytes: an F16 scale d and 32 signed bytes; w = d*q.
 
-func dequantQ8_0(dst []float32, src []byte) {
-	for b := range len(dst) / 32 {
-		blk := src[b*34 : b*34+34 : b*34+34]
-		d := f16le(blk)
-		y := dst[b*32 : b*32+32 : b*32+32]
-		for j := range 32 {
-			y[j] = d * float32(int8(blk[2+j]))
-		}
-	}
-}
-
 func dotQ8_0Go(w []byte, r *row) float32 {
 	var c [4]float32
 	return finishB32(&c, 0, w, 34, r)

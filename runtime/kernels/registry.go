@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/quantize/codec"
 )
 
 // typeKernel is what the package knows about one weight type.
@@ -21,28 +22,30 @@ type typeKernel struct {
 	// token t's result for row i to out[t*os+i].
 	tile4 func(w []byte, rb int, r *row, n int, out []float32, os int)
 	// g16, when set, is the 16-token path for batches of at least groupMin tokens.
-	g16     *groupKernel
-	dequant func(dst []float32, src []byte)
+	g16 *groupKernel
+	// codec is the type's entry in the codec table: block geometry and dequantization.
+	codec codec.Codec
 }
 
 // kernels maps each supported weight type to its kernels. SIMD versions are installed by
-// init functions in the architecture-specific files.
+// init functions in the architecture-specific files; block geometry and dequantization come
+// from the type's codec (package quantize/codec), which init looks up.
 var kernels = map[gguf.TensorType]*typeKernel{
-	gguf.TypeF32:    {act: ActF32, dotGo: dotF32Row, dequant: dequantF32},
-	gguf.TypeF16:    {act: ActF32, dotGo: dotF16Row, dequant: dequantF16},
-	gguf.TypeBF16:   {act: ActF32, dotGo: dotBF16Row, dequant: dequantBF16},
-	gguf.TypeQ4_0:   {act: ActQ8, dotGo: dotQ4_0Go, dequant: dequantQ4_0},
-	gguf.TypeQ4_1:   {act: ActQ8, dotGo: dotQ4_1Go, dequant: dequantQ4_1},
-	gguf.TypeQ5_0:   {act: ActQ8, dotGo: dotQ5_0Go, dequant: dequantQ5_0},
-	gguf.TypeQ5_1:   {act: ActQ8, dotGo: dotQ5_1Go, dequant: dequantQ5_1},
-	gguf.TypeQ8_0:   {act: ActQ8, dotGo: dotQ8_0Go, dequant: dequantQ8_0},
-	gguf.TypeIQ4_NL: {act: ActQ8, dotGo: dotIQ4_NLGo, dequant: dequantIQ4_NL},
-	gguf.TypeQ2_K:   {act: ActQ8K, dotGo: dotQ2_KGo, dequant: dequantQ2_K},
-	gguf.TypeQ3_K:   {act: ActQ8K, dotGo: dotQ3_KGo, dequant: dequantQ3_K},
-	gguf.TypeQ4_K:   {act: ActQ8K, dotGo: dotQ4_KGo, dequant: dequantQ4_K},
-	gguf.TypeQ5_K:   {act: ActQ8K, dotGo: dotQ5_KGo, dequant: dequantQ5_K},
-	gguf.TypeQ6_K:   {act: ActQ8K, dotGo: dotQ6_KGo, dequant: dequantQ6_K},
-	gguf.TypeIQ4_XS: {act: ActQ8K, dotGo: dotIQ4_XSGo, dequant: dequantIQ4_XS},
+	gguf.TypeF32:    {act: ActF32, dotGo: dotF32Row},
+	gguf.TypeF16:    {act: ActF32, dotGo: dotF16Row},
+	gguf.TypeBF16:   {act: ActF32, dotGo: dotBF16Row},
+	gguf.TypeQ4_0:   {act: ActQ8, dotGo: dotQ4_0Go},
+	gguf.TypeQ4_1:   {act: ActQ8, dotGo: dotQ4_1Go},
+	gguf.TypeQ5_0:   {act: ActQ8, dotGo: dotQ5_0Go},
+	gguf.TypeQ5_1:   {act: ActQ8, dotGo: dotQ5_1Go},
+	gguf.TypeQ8_0:   {act: ActQ8, dotGo: dotQ8_0Go},
+	gguf.TypeIQ4_NL: {act: ActQ8, dotGo: dotIQ4_NLGo},
+	gguf.TypeQ2_K:   {act: ActQ8K, dotGo: dotQ2_KGo},
+	gguf.TypeQ3_K:   {act: ActQ8K, dotGo: dotQ3_KGo},
+	gguf.TypeQ4_K:   {act: ActQ8K, dotGo: dotQ4_KGo},
+	gguf.TypeQ5_K:   {act: ActQ8K, dotGo: dotQ5_KGo},
+	gguf.TypeQ6_K:   {act: ActQ8K, dotGo: dotQ6_KGo},
+	gguf.TypeIQ4_XS: {act: ActQ8K, dotGo: dotIQ4_XSGo},
 }
 
 // UsePureGo forces the pure-Go kernels even where SIMD versions exist. It is initialised from
@@ -62,10 +65,15 @@ func SIMD() string {
 }
 
 func init() {
-	for _, k := range kernels {
+	for t, k := range kernels {
 		if k.dot == nil {
 			k.dot = k.dotGo
 		}
+		c, ok := codec.Lookup(t)
+		if !ok {
+			panic(fmt.Sprintf("kernels: %s has a dot product but no codec", t))
+		}
+		k.codec = c
 	}
 }
 
@@ -92,21 +100,20 @@ func ActKindOf(t gguf.TensorType) (ActKind, error) {
 	return k.act, nil
 }
 
-// DequantizeRow expands n = len(dst) values of type t from src to float32. n must be a multiple
-// of the type's block size and src exactly the row's bytes.
+// DequantizeRow expands n = len(dst) values of type t from src to float32 with the type's
+// codec. n must be a multiple of the type's block size and src exactly the row's bytes.
 func DequantizeRow(t gguf.TensorType, dst []float32, src []byte) error {
 	k, ok := kernels[t]
 	if !ok {
 		return fmt.Errorf("kernels: no dequantizer for tensor type %s", t)
 	}
-	want, err := t.RowSize(int64(len(dst)))
-	if err != nil {
-		return fmt.Errorf("kernels: %w", err)
+	if len(dst)%k.codec.BlockSize() != 0 {
+		return fmt.Errorf("kernels: %s row of %d values is not whole blocks of %d", t, len(dst), k.codec.BlockSize())
 	}
-	if int64(len(src)) != want {
+	if want := codec.RowSize(k.codec, len(dst)); len(src) != want {
 		return fmt.Errorf("kernels: %s row of %d values needs %d bytes, got %d", t, len(dst), want, len(src))
 	}
-	k.dequant(dst, src)
+	k.codec.DequantizeRow(dst, src)
 	return nil
 }
 

@@ -193,7 +193,7 @@ func TestKQuantDotKernels(t *testing.T) {
 					}
 					got := c.run(w, rs)
 					wf := make([]float32, n)
-					k.dequant(wf, w)
+					k.codec.DequantizeRow(wf, w)
 					for tok, r := range rs {
 						goTwin := float64(k.dotGo(w, &r))
 						var ref, mag float64

@@ -49,7 +49,7 @@ func TestSIMDMatchesPureGo(t *testing.T) {
 			w := randomRow(rng, typ, n)
 			want, got := k.dotGo(w, &r), k.dot(w, &r)
 			wf := make([]float32, n)
-			k.dequant(wf, w)
+			k.codec.DequantizeRow(wf, w)
 			var mag float64
 			for i := range wf {
 				mag += math.Abs(float64(wf[i] * r.f[i]))
@@ -98,7 +98,7 @@ func TestDot4MatchesDot(t *testing.T) {
 				want := k.dotGo(w, &rt)
 				var mag float64
 				wf := make([]float32, n)
-				k.dequant(wf, w)
+				k.codec.DequantizeRow(wf, w)
 				for i := range wf {
 					mag += math.Abs(float64(wf[i] * rt.f[i]))
 				}
@@ -156,7 +156,7 @@ func TestTile4MatchesDot(t *testing.T) {
 			for i := range 4 {
 				wi := w[i*rb : (i+1)*rb]
 				wf := make([]float32, n)
-				k.dequant(wf, wi)
+				k.codec.DequantizeRow(wf, wi)
 				for tok := range 4 {
 					var rt row
 					a.row(k.act, tok, &rt)
@@ -203,7 +203,7 @@ func TestMatMulMatchesPureGo(t *testing.T) {
 			}
 			wf := make([]float32, cols)
 			for r := range rows {
-				kernels[typ].dequant(wf, data[r*w.RowBytes():(r+1)*w.RowBytes()])
+				kernels[typ].codec.DequantizeRow(wf, data[r*w.RowBytes():(r+1)*w.RowBytes()])
 				for tok := range ntok {
 					var mag float64
 					for j, v := range wf {

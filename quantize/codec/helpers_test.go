@@ -1,4 +1,4 @@
-package quantize
+package codec
 
 import (
 	"math"

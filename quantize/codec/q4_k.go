@@ -1,6 +1,4 @@
-package quantize
-
-import "github.com/mcompress/mcompress/convert/gguf"
+package codec
 
 // q4K is ggml's Q4_K: super-blocks of 256 weights in 144 bytes: F16 d, F16 dmin, 12 bytes of
 // eight packed 6-bit (scale, min) pairs (see ScaleMinK4), and 128 bytes of 4-bit levels (for
@@ -8,9 +6,8 @@ import "github.com/mcompress/mcompress/convert/gguf"
 // Weight value: d*sc*q - dmin*m.
 type q4K struct{}
 
-func (q4K) Type() gguf.TensorType { return gguf.TypeQ4_K }
-func (q4K) BlockSize() int        { return QKK }
-func (q4K) TypeSize() int         { return 144 }
+func (q4K) BlockSize() int { return QKK }
+func (q4K) TypeSize() int  { return 144 }
 
 const q4KSize = 144
 

@@ -1,18 +1,15 @@
-package quantize
+package codec
 
 import (
 	"math"
-
-	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // q4_1 is ggml's Q4_1: blocks of 32 weights, 20 bytes: F16 scale d, F16 minimum m, then 16
 // bytes of 4-bit levels (weight j low nibble, weight j+16 high nibble), value q*d + m.
 type q4_1 struct{}
 
-func (q4_1) Type() gguf.TensorType { return gguf.TypeQ4_1 }
-func (q4_1) BlockSize() int        { return QK }
-func (q4_1) TypeSize() int         { return 20 }
+func (q4_1) BlockSize() int { return QK }
+func (q4_1) TypeSize() int  { return 20 }
 
 func (q4_1) QuantizeRow(dst []byte, x, imatrix []float32) {
 	if imatrix == nil {

@@ -1,6 +1,4 @@
-package quantize
-
-import "github.com/mcompress/mcompress/convert/gguf"
+package codec
 
 // q5K is ggml's Q5_K: super-blocks of 256 weights in 176 bytes: F16 d, F16 dmin, 12 bytes of
 // packed 6-bit (scale, min) pairs (see ScaleMinK4), 32 bytes qh (bit 4 of the levels: for the
@@ -8,9 +6,8 @@ import "github.com/mcompress/mcompress/convert/gguf"
 // 128 bytes of low nibbles laid out as Q4_K. Weight value: d*sc*q - dmin*m, q in 0..31.
 type q5K struct{}
 
-func (q5K) Type() gguf.TensorType { return gguf.TypeQ5_K }
-func (q5K) BlockSize() int        { return QKK }
-func (q5K) TypeSize() int         { return 176 }
+func (q5K) BlockSize() int { return QKK }
+func (q5K) TypeSize() int  { return 176 }
 
 const q5KSize = 176
 

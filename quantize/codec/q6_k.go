@@ -1,6 +1,4 @@
-package quantize
-
-import "github.com/mcompress/mcompress/convert/gguf"
+package codec
 
 // q6K is ggml's Q6_K: super-blocks of 256 weights in 210 bytes: 128 bytes of low nibbles, 64
 // bytes of high 2-bit pairs, 16 int8 sub-block scales, F16 super-scale d. For each 128 weights,
@@ -8,9 +6,8 @@ import "github.com/mcompress/mcompress/convert/gguf"
 // byte l their upper bits at 0, 2, 4, 6. Weight value: d*sc*(q-32).
 type q6K struct{}
 
-func (q6K) Type() gguf.TensorType { return gguf.TypeQ6_K }
-func (q6K) BlockSize() int        { return QKK }
-func (q6K) TypeSize() int         { return 210 }
+func (q6K) BlockSize() int { return QKK }
+func (q6K) TypeSize() int  { return 210 }
 
 const q6KSize = 210
 

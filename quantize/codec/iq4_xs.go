@@ -1,6 +1,4 @@
-package quantize
-
-import "github.com/mcompress/mcompress/convert/gguf"
+package codec
 
 // iq4XS is ggml's IQ4_XS: super-blocks of 256 weights in 136 bytes: F16 d, uint16 scales_h
 // (bits 4-5 of the eight 6-bit sub-block scales, 2 bits each), 4 bytes scales_l (their low
@@ -8,9 +6,8 @@ import "github.com/mcompress/mcompress/convert/gguf"
 // 32: weight j low nibble, j+16 high). Weight value: d*(ls-32)*values[q].
 type iq4XS struct{}
 
-func (iq4XS) Type() gguf.TensorType { return gguf.TypeIQ4_XS }
-func (iq4XS) BlockSize() int        { return QKK }
-func (iq4XS) TypeSize() int         { return 136 }
+func (iq4XS) BlockSize() int { return QKK }
+func (iq4XS) TypeSize() int  { return 136 }
 
 const iq4XSSize = 136
 

@@ -1,15 +1,12 @@
-package quantize
-
-import "github.com/mcompress/mcompress/convert/gguf"
+package codec
 
 // q3K is ggml's Q3_K: super-blocks of 256 weights in 110 bytes: 32 bytes hmask (bit 2 of each
 // level), 64 bytes of the low 2 bits, 12 bytes of 16 packed 6-bit signed sub-block scales, and
 // the F16 super-scale d. Weight value: d*(sc-32)*(q-4), q in 0..7.
 type q3K struct{}
 
-func (q3K) Type() gguf.TensorType { return gguf.TypeQ3_K }
-func (q3K) BlockSize() int        { return QKK }
-func (q3K) TypeSize() int         { return 110 }
+func (q3K) BlockSize() int { return QKK }
+func (q3K) TypeSize() int  { return 110 }
 
 const q3KSize = 110
 

@@ -1,15 +1,12 @@
-package quantize
-
-import "github.com/mcompress/mcompress/convert/gguf"
+package codec
 
 // q4_0 is ggml's Q4_0: blocks of 32 weights, 18 bytes: F16 scale d, then 16 bytes of 4-bit
 // levels q (weight j in the low nibble of byte j, weight j+16 in the high nibble), value
 // (q-8)*d.
 type q4_0 struct{}
 
-func (q4_0) Type() gguf.TensorType { return gguf.TypeQ4_0 }
-func (q4_0) BlockSize() int        { return QK }
-func (q4_0) TypeSize() int         { return 18 }
+func (q4_0) BlockSize() int { return QK }
+func (q4_0) TypeSize() int  { return 18 }
 
 func (q4_0) QuantizeRow(dst []byte, x, imatrix []float32) {
 	if imatrix == nil {

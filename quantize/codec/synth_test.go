@@ -1,4 +1,4 @@
-package quantize
+package codec
 
 // rng is a small deterministic generator (splitmix64) so that synthetic test data are the same
 // on every platform and Go version.

@@ -1,18 +1,15 @@
-package quantize
+package codec
 
 import (
 	"encoding/binary"
-
-	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // q5_0 is ggml's Q5_0: blocks of 32 weights, 22 bytes: F16 scale d, a little-endian uint32
 // with bit 4 of each level, 16 bytes of low nibbles; value (q-16)*d.
 type q5_0 struct{}
 
-func (q5_0) Type() gguf.TensorType { return gguf.TypeQ5_0 }
-func (q5_0) BlockSize() int        { return QK }
-func (q5_0) TypeSize() int         { return 22 }
+func (q5_0) BlockSize() int { return QK }
+func (q5_0) TypeSize() int  { return 22 }
 
 func (q5_0) QuantizeRow(dst []byte, x, imatrix []float32) {
 	var L [QK]uint8

@@ -1,10 +1,8 @@
-package quantize
+package codec
 
 import (
 	"encoding/binary"
 	"math"
-
-	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // q8K is ggml's Q8_K, the activation format of the K-quant dot products: super-blocks of 256
@@ -12,9 +10,8 @@ import (
 // Weight value: d*q. The importance matrix is ignored.
 type q8K struct{}
 
-func (q8K) Type() gguf.TensorType { return gguf.TypeQ8_K }
-func (q8K) BlockSize() int        { return QKK }
-func (q8K) TypeSize() int         { return 292 }
+func (q8K) BlockSize() int { return QKK }
+func (q8K) TypeSize() int  { return 292 }
 
 const q8KSize = 292
 

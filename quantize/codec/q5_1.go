@@ -1,18 +1,15 @@
-package quantize
+package codec
 
 import (
 	"encoding/binary"
-
-	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // q5_1 is ggml's Q5_1: blocks of 32 weights, 24 bytes: F16 scale d, F16 minimum m, a
 // little-endian uint32 with bit 4 of each level, 16 bytes of low nibbles; value q*d + m.
 type q5_1 struct{}
 
-func (q5_1) Type() gguf.TensorType { return gguf.TypeQ5_1 }
-func (q5_1) BlockSize() int        { return QK }
-func (q5_1) TypeSize() int         { return 24 }
+func (q5_1) BlockSize() int { return QK }
+func (q5_1) TypeSize() int  { return 24 }
 
 func (q5_1) QuantizeRow(dst []byte, x, imatrix []float32) {
 	if imatrix == nil {

@@ -1,4 +1,4 @@
-package quantize
+package codec
 
 // quantLevels computes the levels of one candidate scale with SSE2 (part of every amd64 CPU);
 // see quantLevelsGo for the definition. The operations are IEEE single-precision multiply, max,

@@ -1,18 +1,15 @@
-package quantize
+package codec
 
 import (
 	"math"
-
-	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // q8_0 is ggml's Q8_0: blocks of 32 weights, 34 bytes: F16 scale d and 32 int8 levels; value
 // q*d. The importance matrix is ignored, as in ggml.
 type q8_0 struct{}
 
-func (q8_0) Type() gguf.TensorType { return gguf.TypeQ8_0 }
-func (q8_0) BlockSize() int        { return QK }
-func (q8_0) TypeSize() int         { return 34 }
+func (q8_0) BlockSize() int { return QK }
+func (q8_0) TypeSize() int  { return 34 }
 
 func (q8_0) QuantizeRow(dst []byte, x, _ []float32) {
 	for i := 0; i < len(x)/QK; i++ {

@@ -1,6 +1,4 @@
-package quantize
-
-import "github.com/mcompress/mcompress/convert/gguf"
+package codec
 
 // IQ4NLValues is the non-linear 4-bit codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl).
 var IQ4NLValues = [16]int8{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
@@ -9,9 +7,8 @@ var IQ4NLValues = [16]int8{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 
 // indices into IQ4NLValues (weight j low nibble, weight j+16 high nibble). Value d*values[q].
 type iq4NL struct{}
 
-func (iq4NL) Type() gguf.TensorType { return gguf.TypeIQ4_NL }
-func (iq4NL) BlockSize() int        { return QK }
-func (iq4NL) TypeSize() int         { return 18 }
+func (iq4NL) BlockSize() int { return QK }
+func (iq4NL) TypeSize() int  { return 18 }
 
 func (iq4NL) QuantizeRow(dst []byte, x, imatrix []float32) {
 	var s iq4Scratch

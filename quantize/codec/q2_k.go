@@ -1,15 +1,12 @@
-package quantize
-
-import "github.com/mcompress/mcompress/convert/gguf"
+package codec
 
 // q2K is ggml's Q2_K: super-blocks of 256 weights in 84 bytes: 16 bytes of sub-block scales
 // (low nibble: scale, high nibble: min, for 16 sub-blocks of 16), 64 bytes of 2-bit levels, F16
 // super-scale d and F16 super-min dmin. Weight value: d*sc*q - dmin*m.
 type q2K struct{}
 
-func (q2K) Type() gguf.TensorType { return gguf.TypeQ2_K }
-func (q2K) BlockSize() int        { return QKK }
-func (q2K) TypeSize() int         { return 84 }
+func (q2K) BlockSize() int { return QKK }
+func (q2K) TypeSize() int  { return 84 }
 
 const q2KSize = 84
 

@@ -276,6 +276,8 @@ func TestParseImatrixErrors(t *testing.T) {
 	}{
 		{"no metadata", nil, []gguf.TensorInfo{{Name: "a.in_sum2", Type: gguf.TypeF32, Dims: []uint64{1}}, {Name: "a.counts", Type: gguf.TypeF32, Dims: []uint64{1}}}, [][]float32{{1}, {1}}},
 		{"unpaired", meta, []gguf.TensorInfo{{Name: "a.in_sum2", Type: gguf.TypeF32, Dims: []uint64{1}}}, [][]float32{{1}}},
+		{"infinite count", meta, []gguf.TensorInfo{{Name: "a.in_sum2", Type: gguf.TypeF32, Dims: []uint64{1}}, {Name: "a.counts", Type: gguf.TypeF32, Dims: []uint64{1}}}, [][]float32{{1}, {float32(math.Inf(1))}}},
+		{"NaN count", meta, []gguf.TensorInfo{{Name: "a.in_sum2", Type: gguf.TypeF32, Dims: []uint64{1}}, {Name: "a.counts", Type: gguf.TypeF32, Dims: []uint64{1}}}, [][]float32{{1}, {float32(math.NaN())}}},
 		{"indivisible", meta, []gguf.TensorInfo{{Name: "a.in_sum2", Type: gguf.TypeF32, Dims: []uint64{3}}, {Name: "a.counts", Type: gguf.TypeF32, Dims: []uint64{2}}}, [][]float32{{1, 2, 3}, {1, 1}}},
 	}
 	for _, c := range cases {

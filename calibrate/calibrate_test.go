@@ -267,3 +267,31 @@ func TestLayers(t *testing.T) {
 		t.Errorf("block distances %+v", s)
 	}
 }
+
+// TestGramWide checks XᵀX against the direct sum for inputs wider than one column block of the
+// accumulation (gramCols) and an odd number of rows, fed in two calls, for several thread counts.
+func TestGramWide(t *testing.T) {
+	for _, tt := range []struct{ n, threads int }{{gramCols + 45, 1}, {gramCols + 45, 4}, {2*gramCols + 3, 3}, {5, 8}} {
+		const rows = 7
+		x := make([]float32, rows*tt.n)
+		for i := range x {
+			x[i] = float32(math.Sin(float64(i)*0.37)) * float32(1+i%5)
+		}
+		g := &Gram{Threads: tt.threads}
+		w := []string{"blk.0.ffn_down.weight"}
+		g.Add(runtime.Activations{Site: runtime.SiteFFNDown, Weights: w, X: x[:3*tt.n], Rows: 3, Cols: tt.n})
+		g.Add(runtime.Activations{Site: runtime.SiteFFNDown, Weights: w, X: x[3*tt.n:], Rows: rows - 3, Cols: tt.n})
+		want := make([]float64, tt.n*tt.n)
+		for r := range rows {
+			for i := range tt.n {
+				for j := range tt.n {
+					want[i*tt.n+j] += float64(x[r*tt.n+i]) * float64(x[r*tt.n+j])
+				}
+			}
+		}
+		got := g.Grams()
+		if len(got) != 1 || got[0].Count != rows || !slices.Equal(got[0].Sum, want) {
+			t.Errorf("n=%d threads=%d: XᵀX differs from the direct sum", tt.n, tt.threads)
+		}
+	}
+}

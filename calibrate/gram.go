@@ -32,8 +32,12 @@ type gramKey struct {
 	layer int
 }
 
-// gramRows is the number of rows of H one task accumulates.
-const gramRows = 8
+// gramRows is the number of rows of H one task accumulates, gramCols the columns of them it
+// updates per pass over the rows of x.
+const (
+	gramRows = 8
+	gramCols = 256
+)
 
 // Add implements Accumulator.
 func (g *Gram) Add(a mrt.Activations) {
@@ -69,13 +73,19 @@ func (g *Gram) Add(a mrt.Activations) {
 				return
 			}
 			i1 := min(i0+gramRows, n)
-			for r := 0; r < a.Rows; r++ {
-				xr := x[r*n : (r+1)*n]
-				for i := i0; i < i1; i++ {
-					xi := xr[i]
-					hi := h.Sum[i*n : i*n+i+1]
-					for j, xj := range xr[:i+1] {
-						hi[j] += xi * xj
+			// Columns in blocks of gramCols keep the rows' slices of H in cache while
+			// every row of x is added; each element still sums the rows in order. gramCols is a
+			// multiple of gramRows, so j0 <= i0 and every row i of the task has columns j0..
+			for j0 := 0; j0 < i1; j0 += gramCols {
+				for r := 0; r < a.Rows; r++ {
+					xr := x[r*n : (r+1)*n]
+					for i := i0; i < i1; i++ {
+						j1 := min(j0+gramCols, i+1)
+						xi := xr[i]
+						hi := h.Sum[i*n+j0 : i*n+j1]
+						for j, xj := range xr[j0:j1] {
+							hi[j] += xi * xj
+						}
 					}
 				}
 			}

@@ -307,7 +307,7 @@ func ParseImatrixStats(data []byte) (*ImatrixStats, error) {
 			if !(c < 1<<62) {
 				return nil, invalidf("entry %q: count %v of matrix %d is not a number of activations", name, c, j)
 			}
-			e.Counts[j] = max(int64(c), 0)
+			e.Counts[j] = int64(max(c, 0))
 		}
 		for k := range e.Sums {
 			e.Sums[k] = float64(math.Float32frombits(binary.LittleEndian.Uint32(sums[4*k:])))

@@ -317,3 +317,26 @@ func FuzzParseImatrix(f *testing.F) {
 		}
 	})
 }
+
+// TestImatrixNegativeCounts checks that negative counts, infinite ones included, read as 0 (the
+// column's importance is then 1, as llama-quantize gives a count that is not positive).
+func TestImatrixNegativeCounts(t *testing.T) {
+	meta := gguf.Metadata{
+		{Key: "imatrix.datasets", Value: gguf.Array{Type: gguf.ValueString, Values: []string{}}},
+		{Key: "imatrix.chunk_count", Value: uint32(1)},
+		{Key: "imatrix.chunk_size", Value: uint32(1)},
+	}
+	tensors := []gguf.TensorInfo{{Name: "a.in_sum2", Type: gguf.TypeF32, Dims: []uint64{2, 2}}, {Name: "a.counts", Type: gguf.TypeF32, Dims: []uint64{1, 2}}}
+	path := filepath.Join(t.TempDir(), "neg.gguf")
+	writeGGUF(t, path, meta, tensors, [][]float32{{4, 8, 4, 8}, {-3, float32(math.Inf(-1))}})
+	s, err := ReadImatrixStats(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Entries["a"].Counts; !reflect.DeepEqual(got, []int64{0, 0}) {
+		t.Errorf("counts %v, want [0 0]", got)
+	}
+	if got := s.Imatrix().Entries["a"]; !reflect.DeepEqual(got, []float32{1, 1, 1, 1}) {
+		t.Errorf("importance %v, want all 1", got)
+	}
+}

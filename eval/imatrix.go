@@ -2,14 +2,12 @@ package eval
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"sync"
 
-	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/calibrate"
 	"github.com/mcompress/mcompress/quantize"
 	"github.com/mcompress/mcompress/runtime"
 )
@@ -20,52 +18,35 @@ const imatrixMinRows = 16
 
 // ImatrixCollector accumulates, for every weight matrix, the sum over tokens of the squared
 // activations entering each of its input columns, and the number of tokens summed — what
-// llama-imatrix collects. Pass its Observe method as runtime.Options.ActivationObserver when
-// loading the model, then run Collect. It is safe for concurrent use.
+// llama-imatrix collects — with a calibrate.ColumnSquares. Pass its Observe method as
+// runtime.Options.ActivationObserver when loading the model, then run Collect. It is safe for
+// concurrent use.
 type ImatrixCollector struct {
 	// ProcessOutput also collects output.weight (llama-imatrix's --process-output); by default
 	// only the blk.* matrices are collected, as llama-imatrix does.
 	ProcessOutput bool
 
 	mu        sync.Mutex
-	entries   map[string]*imatrixEntry
+	cols      calibrate.ColumnSquares
 	chunks    int
 	chunkSize int
 }
 
-type imatrixEntry struct {
-	sums  []float64
-	count int64
-}
-
 // NewImatrixCollector returns an empty collector.
 func NewImatrixCollector() *ImatrixCollector {
-	return &ImatrixCollector{entries: map[string]*imatrixEntry{}}
+	c := &ImatrixCollector{}
+	c.cols = calibrate.ColumnSquares{MinRows: imatrixMinRows, Select: func(w string) bool {
+		return strings.HasPrefix(w, "blk.") || (c.ProcessOutput && w == "output.weight")
+	}}
+	return c
 }
 
-// Observe adds rows activation vectors of cols values entering weight. It has the signature
-// of runtime.ActivationObserver.
-func (c *ImatrixCollector) Observe(weight string, x []float32, rows, cols int) {
-	if rows < imatrixMinRows || !(strings.HasPrefix(weight, "blk.") || (c.ProcessOutput && weight == "output.weight")) {
-		return
-	}
+// Observe adds the activations entering a.Weights. It has the signature of
+// runtime.ActivationObserver.
+func (c *ImatrixCollector) Observe(a runtime.Activations) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entries[weight]
-	if e == nil {
-		e = &imatrixEntry{sums: make([]float64, cols)}
-		c.entries[weight] = e
-	}
-	if len(e.sums) != cols {
-		return // cannot happen for one model; a different model's tensor of the same name
-	}
-	for r := 0; r < rows; r++ {
-		row := x[r*cols : (r+1)*cols]
-		for j, v := range row {
-			e.sums[j] += float64(v) * float64(v)
-		}
-	}
-	e.count += int64(rows)
+	c.cols.Add(a)
 }
 
 // ImatrixOptions control Collect.
@@ -126,7 +107,7 @@ func (c *ImatrixCollector) Collect(ctx context.Context, m *runtime.Model, tokens
 			o.Progress(int64(i+1), int64(cp.n))
 		}
 	}
-	if len(c.entries) == 0 {
+	if len(c.Names()) == 0 {
 		return nil, fmt.Errorf("eval: no activations were collected: was the model loaded with the collector's Observe as its ActivationObserver?")
 	}
 	return &PerplexityResult{PPL: math.Exp(nll / float64(count)), MeanNLL: nll / float64(count), Scored: count, Chunks: cp.n, Context: cp.nctx}, nil
@@ -136,78 +117,31 @@ func (c *ImatrixCollector) Collect(ctx context.Context, m *runtime.Model, tokens
 func (c *ImatrixCollector) Names() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	names := make([]string, 0, len(c.entries))
-	for n := range c.entries {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return c.cols.Names()
+}
+
+// Stats returns a copy of the collected statistics (sums and counts, as the imatrix file holds
+// them), with datasets naming the texts.
+func (c *ImatrixCollector) Stats(datasets []string) *quantize.ImatrixStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.cols.Stats()
+	s.Datasets = append([]string{}, datasets...)
+	s.ChunkCount, s.ChunkSize = c.chunks, c.chunkSize
+	return s
 }
 
 // Imatrix returns the importance matrix as llama-quantize uses it (mean squared activation per
 // column), for quantizing in the same process.
 func (c *ImatrixCollector) Imatrix(datasets []string) *quantize.Imatrix {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	im := &quantize.Imatrix{Entries: map[string][]float32{}, Datasets: append([]string{}, datasets...), ChunkCount: c.chunks, ChunkSize: c.chunkSize}
-	for n, e := range c.entries {
-		v := make([]float32, len(e.sums))
-		for j, s := range e.sums {
-			v[j] = float32(s) / float32(e.count)
-		}
-		im.Entries[n] = v
-	}
-	return im
+	return c.Stats(datasets).Imatrix()
 }
 
-// WriteGGUF writes the collected statistics in llama-imatrix's GGUF format (atomically):
-// metadata general.type = "imatrix", imatrix.datasets (the text files), imatrix.chunk_count
-// and imatrix.chunk_size (u32); for each weight NAME, in sorted order, an F32 tensor
-// NAME.in_sum2 with the summed squared activations of its n_cols input columns and an F32
-// tensor NAME.counts with the number of tokens summed (ggml shapes [n_cols, 1] and [1, 1],
-// stored as [n_cols] and [1] since ggml drops trailing ones). llama-quantize --imatrix and
-// mcompress quantize --imatrix read it.
+// WriteGGUF writes the collected statistics in llama-imatrix's GGUF format (atomically, with
+// quantize.ImatrixStats.WriteGGUF), datasets naming the texts.
 func (c *ImatrixCollector) WriteGGUF(path string, datasets []string) error {
-	names := c.Names()
-	if len(names) == 0 {
-		return fmt.Errorf("eval: imatrix: nothing collected")
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if datasets == nil {
-		datasets = []string{}
-	}
-	md := gguf.Metadata{
-		{Key: "general.type", Value: "imatrix"},
-		{Key: "imatrix.datasets", Value: gguf.Array{Type: gguf.ValueString, Values: append([]string{}, datasets...)}},
-		{Key: "imatrix.chunk_count", Value: uint32(c.chunks)},
-		{Key: "imatrix.chunk_size", Value: uint32(c.chunkSize)},
-	}
-	var tensors []gguf.TensorInfo
-	var blobs [][]byte
-	for _, n := range names {
-		e := c.entries[n]
-		tensors = append(tensors,
-			// ggml's GGUF writer drops trailing dimensions of 1: a [n_cols, 1] tensor is stored
-			// as [n_cols], the [1, 1] counts as [1]. We write what llama-imatrix writes.
-			gguf.TensorInfo{Name: n + ".in_sum2", Type: gguf.TypeF32, Dims: []uint64{uint64(len(e.sums))}},
-			gguf.TensorInfo{Name: n + ".counts", Type: gguf.TypeF32, Dims: []uint64{1}})
-		sums := make([]byte, 4*len(e.sums))
-		for j, s := range e.sums {
-			binary.LittleEndian.PutUint32(sums[4*j:], math.Float32bits(float32(s)))
-		}
-		blobs = append(blobs, sums, binary.LittleEndian.AppendUint32(nil, math.Float32bits(float32(e.count))))
-	}
-	err := gguf.WriteFile(path, md, tensors, func(w *gguf.Writer) error {
-		for i, b := range blobs {
-			if err := w.WriteTensor(tensors[i].Name, b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("eval: imatrix: %w", err)
+	if err := c.Stats(datasets).WriteGGUF(path); err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
 	return nil
 }

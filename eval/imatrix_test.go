@@ -2,6 +2,8 @@ package eval
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,17 +15,22 @@ import (
 	"github.com/mcompress/mcompress/runtime"
 )
 
+// obs is one observation of the named weights for the collector tests.
+func obs(x []float32, rows, cols int, weights ...string) runtime.Activations {
+	return runtime.Activations{Site: runtime.SiteAttnInput, Weights: weights, X: x[:rows*cols], Rows: rows, Cols: cols}
+}
+
 func TestImatrixWriter(t *testing.T) {
 	c := NewImatrixCollector()
 	x := make([]float32, 16*3)
 	for i := range x {
 		x[i] = float32(i%3 + 1) // columns 1, 2, 3
 	}
-	c.Observe("blk.0.ffn_down.weight", x, 16, 3)
-	c.Observe("blk.0.ffn_down.weight", x[:16*3], 16, 3)
-	c.Observe("blk.0.ffn_down.weight", x[:15*3], 15, 3) // fewer than 16 rows: ignored
-	c.Observe("output.weight", x, 16, 3)                // not collected by default
-	c.Observe("blk.1.attn_q.weight", x[:32], 16, 2)
+	c.Observe(obs(x, 16, 3, "blk.0.ffn_down.weight"))
+	c.Observe(obs(x, 16, 3, "blk.0.ffn_down.weight"))
+	c.Observe(obs(x, 15, 3, "blk.0.ffn_down.weight")) // fewer than 16 rows: ignored
+	c.Observe(obs(x, 16, 3, "output.weight"))         // not collected by default
+	c.Observe(obs(x, 16, 2, "blk.1.attn_q.weight"))
 	c.chunks, c.chunkSize = 4, 8
 	path := filepath.Join(t.TempDir(), "imatrix.gguf")
 	if err := c.WriteGGUF(path, []string{"train.txt"}); err != nil {
@@ -84,8 +91,8 @@ func TestImatrixWriter(t *testing.T) {
 
 	c2 := NewImatrixCollector()
 	c2.ProcessOutput = true
-	c2.Observe("output.weight", x, 16, 3)
-	if n := c2.Names(); !reflect.DeepEqual(n, []string{"output.weight"}) {
+	c2.Observe(obs(x, 16, 3, "output.weight", "blk.0.attn_q.weight"))
+	if n := c2.Names(); !reflect.DeepEqual(n, []string{"blk.0.attn_q.weight", "output.weight"}) {
 		t.Errorf("ProcessOutput: collected %v", n)
 	}
 	if err := NewImatrixCollector().WriteGGUF(filepath.Join(t.TempDir(), "x.gguf"), nil); err == nil {
@@ -114,9 +121,10 @@ func TestImatrixFixture(t *testing.T) {
 		t.Fatalf("%d matrices collected, want 28: %v", len(names), names)
 	}
 	im := c.Imatrix(nil)
+	st := c.Stats(nil)
 	for _, n := range names {
-		if e := c.entries[n]; e.count != 256 {
-			t.Errorf("%s: %d tokens counted, want 256", n, e.count)
+		if e := st.Entries[n]; !reflect.DeepEqual(e.Counts, []int64{256}) {
+			t.Errorf("%s: %v tokens counted, want 256", n, e.Counts)
 		}
 	}
 	for _, pair := range [][2]string{{"blk.0.attn_q.weight", "blk.0.attn_k.weight"}, {"blk.2.ffn_gate.weight", "blk.2.ffn_up.weight"}} {
@@ -143,6 +151,50 @@ func TestImatrixFixture(t *testing.T) {
 	}
 	if math.Abs(plain.PPL/ppl.PPL-1) > 1e-12 {
 		t.Errorf("PPL with the observer %v, without %v", ppl.PPL, plain.PPL)
+	}
+}
+
+// TestImatrixBytes pins the bytes of the imatrix files we write, so that moving the writer or
+// the collector cannot change them: a hand-made collection, and two chunks of the fixture model
+// with --process-output (both hashes taken from the writer as it was before the move).
+func TestImatrixBytes(t *testing.T) {
+	hash := func(c *ImatrixCollector, datasets []string) string {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "imatrix.gguf")
+		if err := c.WriteGGUF(path, datasets); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%d %x", len(b), sha256.Sum256(b))
+	}
+	c := NewImatrixCollector()
+	x := make([]float32, 16*3)
+	for i := range x {
+		x[i] = float32(i%3+1) * 0.1
+	}
+	c.Observe(obs(x, 16, 3, "blk.0.ffn_down.weight"))
+	c.Observe(obs(x, 16, 3, "blk.0.ffn_down.weight"))
+	c.Observe(obs(x, 16, 2, "blk.1.attn_q.weight"))
+	c.chunks, c.chunkSize = 4, 8
+	if got, want := hash(c, []string{"train.txt"}), "576 3a720d44fa79391d6027cd9afdb127ddfc7485de760d9a9bfcaad083c38b2981"; got != want {
+		t.Errorf("hand-made imatrix: %s, want %s", got, want)
+	}
+
+	dir := fixtureDir(t)
+	text, err := os.ReadFile(filepath.Join(dir, "valid.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "gguf", "teacher-Q8_0.gguf")
+	c, _, err = ComputeImatrix(context.Background(), model, string(text[:20000]), 0, true, ImatrixOptions{Context: 128, MaxChunks: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hash(c, []string{"valid.txt"}), "42464 6b092becc37e64509f78889421a57ebaeb671f75bb364c7b1751cd55cfeb48c7"; got != want {
+		t.Errorf("fixture imatrix: %s, want %s", got, want)
 	}
 }
 

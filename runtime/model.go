@@ -26,8 +26,8 @@ import (
 type Options struct {
 	// Threads is the number of worker threads; 0 or less means one per CPU.
 	Threads int
-	// ActivationObserver, when not nil, is called with the input of every weight-matrix
-	// multiplication (see ActivationObserver). Nil costs nothing.
+	// ActivationObserver, when not nil, is called with the activations entering every group
+	// of weight matrices and around every block (see ActivationObserver). Nil costs nothing.
 	ActivationObserver ActivationObserver
 }
 
@@ -46,8 +46,8 @@ type Model struct {
 	layers    []layer
 	ropeFreqs []float32 // per-pair frequency divisors (llama3 scaling), nil if none
 
-	observer ActivationObserver // nil unless Options.ActivationObserver is set (observe.go)
-	obsNames []layerNames
+	observer   ActivationObserver   // nil unless Options.ActivationObserver is set (observe.go)
+	obsWeights [][numSites][]string // per block, the weights each site feeds
 }
 
 // layer holds one transformer block's weights.

@@ -5,6 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mcompress/mcompress/convert"
@@ -374,18 +377,30 @@ func TestRandomModelFile(t *testing.T) {
 	}
 }
 
-// TestActivationObserver checks that every weight matrix reports its input once per batch,
-// with the shapes of the model.
+// TestActivationObserver checks that every site reports once per batch, in the order of the
+// forward pass, with the weights it feeds and the shapes of the model, and that a block's
+// output is the next block's input.
 func TestActivationObserver(t *testing.T) {
 	cfg := tinyConfig("llama")
-	seen := map[string][2]int{}
-	calls := 0
-	obs := func(weight string, x []float32, rows, cols int) {
-		calls++
-		if len(x) != rows*cols {
-			t.Errorf("%s: %d values for %dx%d", weight, len(x), rows, cols)
+	type call struct {
+		site       Site
+		layer      int
+		weights    string
+		rows, cols int
+	}
+	var got []call
+	var blockIn, blockOut [][]float32
+	obs := func(a Activations) {
+		if len(a.X) != a.Rows*a.Cols {
+			t.Errorf("%s %d: %d values for %dx%d", a.Site, a.Layer, len(a.X), a.Rows, a.Cols)
 		}
-		seen[weight] = [2]int{rows, cols}
+		got = append(got, call{a.Site, a.Layer, strings.Join(a.Weights, ","), a.Rows, a.Cols})
+		switch a.Site {
+		case SiteBlockInput:
+			blockIn = append(blockIn, slices.Clone(a.X))
+		case SiteBlockOutput:
+			blockOut = append(blockOut, slices.Clone(a.X))
+		}
 	}
 	m, err := FromTensors(cfg, randomTensors(cfg, 3), nil, Options{Threads: 1, ActivationObserver: obs})
 	if err != nil {
@@ -393,24 +408,32 @@ func TestActivationObserver(t *testing.T) {
 	}
 	defer m.Close()
 	s, _ := m.NewSession(16)
-	if _, err := s.Forward([]int32{1, 2, 3, 4, 5}, 0, true); err != nil {
+	if _, err := s.Forward([]int32{1, 2, 3, 4, 5}, 0, false); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][2]int{"output.weight": {5, cfg.Hidden}}
+	var want []call
+	h := cfg.Hidden
 	for l := range cfg.Layers {
-		for _, n := range []string{"attn_q", "attn_k", "attn_v", "ffn_gate", "ffn_up"} {
-			want[fmt.Sprintf("blk.%d.%s.weight", l, n)] = [2]int{5, cfg.Hidden}
-		}
-		want[fmt.Sprintf("blk.%d.attn_output.weight", l)] = [2]int{5, cfg.QDim()}
-		want[fmt.Sprintf("blk.%d.ffn_down.weight", l)] = [2]int{5, cfg.FFN}
+		p := fmt.Sprintf("blk.%d.", l)
+		want = append(want,
+			call{SiteBlockInput, l, "", 5, h},
+			call{SiteAttnInput, l, p + "attn_q.weight," + p + "attn_k.weight," + p + "attn_v.weight", 5, h},
+			call{SiteAttnOutput, l, p + "attn_output.weight", 5, cfg.QDim()},
+			call{SiteFFNInput, l, p + "ffn_gate.weight," + p + "ffn_up.weight", 5, h},
+			call{SiteFFNDown, l, p + "ffn_down.weight", 5, cfg.FFN},
+			call{SiteBlockOutput, l, "", 5, h})
 	}
-	if calls != len(want) {
-		t.Errorf("%d calls, want %d", calls, len(want))
+	want = append(want, call{SiteOutput, cfg.Layers, "output.weight", 1, h}) // the last row's logits only
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("observed\n%v\nwant\n%v", got, want)
 	}
-	for k, v := range want {
-		if seen[k] != v {
-			t.Errorf("%s: observed %v, want %v", k, seen[k], v)
+	for l := 1; l < len(blockIn); l++ {
+		if !slices.Equal(blockIn[l], blockOut[l-1]) {
+			t.Errorf("block %d input differs from block %d output", l, l-1)
 		}
+	}
+	if SiteFFNDown.String() != "ffn_down" || Site(99).String() != "Site(99)" {
+		t.Errorf("site names %q %q", SiteFFNDown, Site(99))
 	}
 }
 

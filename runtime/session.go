@@ -155,9 +155,12 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 	})
 	for li := range m.layers {
 		l := &m.layers[li]
+		if m.observer != nil {
+			m.observe(SiteBlockInput, li, x, T, h)
+		}
 		norm(p, xn, x, l.attnNorm, T, h, eps)
 		if m.observer != nil {
-			m.observe(xn, T, h, m.obsNames[li].q, m.obsNames[li].k, m.obsNames[li].v)
+			m.observe(SiteAttnInput, li, xn, T, h)
 		}
 		b.acts.Reset(xn, T, h)
 		kernels.MatMul(p, q, l.wq, &b.acts)
@@ -191,7 +194,7 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 		})
 		s.attention(att, q, kc, vc, T, pos)
 		if m.observer != nil {
-			m.observe(att, T, qd, m.obsNames[li].o)
+			m.observe(SiteAttnOutput, li, att, T, qd)
 		}
 		b.acts.Reset(att, T, qd)
 		kernels.MatMul(p, tmp, l.wo, &b.acts)
@@ -199,7 +202,7 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 
 		norm(p, xn, x, l.ffnNorm, T, h, eps)
 		if m.observer != nil {
-			m.observe(xn, T, h, m.obsNames[li].gate, m.obsNames[li].up)
+			m.observe(SiteFFNInput, li, xn, T, h)
 		}
 		b.acts.Reset(xn, T, h)
 		kernels.MatMul(p, gate, l.wgate, &b.acts)
@@ -208,11 +211,14 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 			kernels.SwiGLU(gate[lo*cfg.FFN:hi*cfg.FFN], up[lo*cfg.FFN:hi*cfg.FFN])
 		})
 		if m.observer != nil {
-			m.observe(gate, T, cfg.FFN, m.obsNames[li].down)
+			m.observe(SiteFFNDown, li, gate, T, cfg.FFN)
 		}
 		b.acts.Reset(gate, T, cfg.FFN)
 		kernels.MatMul(p, tmp, l.wdown, &b.acts)
 		add(p, x, tmp, T, h)
+		if m.observer != nil {
+			m.observe(SiteBlockOutput, li, x, T, h)
+		}
 	}
 	if dst == nil {
 		return
@@ -224,7 +230,7 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 	n := T - first
 	norm(p, xn[:n*h], x[first*h:], m.outNorm, n, h, eps)
 	if m.observer != nil {
-		m.observe(xn, n, h, "output.weight")
+		m.observe(SiteOutput, len(m.layers), xn, n, h)
 	}
 	b.acts.Reset(xn, n, h)
 	kernels.MatMul(p, dst, m.output, &b.acts)

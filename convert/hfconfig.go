@@ -252,7 +252,9 @@ func (h *hparams) strings(key string) []string {
 // family's defaults rather than base's. As in transformers, changing num_attention_heads
 // without num_key_value_heads means no grouping, and changing hidden_size or the heads without
 // head_dim makes the head width hidden_size/heads. A text_config sub-object is merged over the
-// top level. The result is checked with Config.Validate; errors wrap ErrBadInput.
+// top level. Values given must be positive, but the result is not checked as a whole (overrides
+// may follow): callers validate the configuration they finish with. Errors wrap ErrBadInput and
+// name the file and the field.
 func ParseHFConfig(data []byte, name string, base Config) (Config, error) {
 	hp, err := parseJSONObject(data, name)
 	if err != nil {
@@ -331,12 +333,16 @@ func hfConfigOver(hp *hparams, a architecture, base *Config) (Config, error) {
 		return Config{}, err
 	}
 	// intField sets *dst from the first present of keys; absent, a complete config.json fails
-	// when required and the value stays otherwise.
+	// when required and the value stays otherwise. Over a base, a present value must be
+	// positive (a complete config.json is checked as a whole by Validate).
 	intField := func(dst *int, required bool, keys ...string) error {
 		if _, ok := hp.find(keys...); !ok && (base != nil || !required) {
 			return nil
 		}
-		v, _, err := hp.intFirst(keys...)
+		v, k, err := hp.intFirst(keys...)
+		if err == nil && base != nil && v == 0 {
+			err = fmt.Errorf("%w: %s: field %q is 0", ErrBadInput, hp.path, k)
+		}
 		if err == nil {
 			*dst = v
 		}
@@ -399,6 +405,14 @@ func hfConfigOver(hp *hparams, a architecture, base *Config) (Config, error) {
 	}
 	if sw, ok := intOf(hp.raw("sliding_window")); ok && sw > 0 && sw <= math.MaxInt32 {
 		c.SlidingWindow = int(sw)
+	}
+	if base != nil {
+		// Over a base the result may be one step of several (overrides may follow), so it is
+		// not validated as a whole; values given must still make sense on their own.
+		if !(c.RMSNormEps > 0) || !(c.RopeTheta > 0) {
+			return Config{}, fmt.Errorf("%w: %s: rms_norm_eps %g and rope_theta %g must be positive", ErrBadInput, hp.path, c.RMSNormEps, c.RopeTheta)
+		}
+		return c, nil
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%w: %s: %v", ErrBadInput, hp.path, err)

@@ -79,8 +79,8 @@ func TestParseHFConfig(t *testing.T) {
 		{"not an object", "llama", `[1, 2]`, nil, "not a JSON object"},
 		{"truncated", "llama", `{"hidden_size": 64`, nil, "not a JSON object"},
 		{"negative width", "llama", `{"hidden_size": -4}`, nil, `"hidden_size"`},
-		{"zero heads", "llama", `{"num_attention_heads": 0}`, nil, "num_attention_heads is 0"},
-		{"zero width", "llama", `{"hidden_size": 0}`, nil, "must all be positive"},
+		{"zero heads", "llama", `{"num_attention_heads": 0}`, nil, `"num_attention_heads" is 0`},
+		{"zero width", "llama", `{"hidden_size": 0}`, nil, `"hidden_size" is 0`},
 		{"fractional layers", "llama", `{"num_hidden_layers": 2.5}`, nil, `"num_hidden_layers"`},
 		{"string number", "llama", `{"hidden_size": "64"}`, nil, `"hidden_size"`},
 		{"bad bool", "llama", `{"tie_word_embeddings": "yes"}`, nil, `"tie_word_embeddings" = yes is not a boolean`},
@@ -89,7 +89,11 @@ func TestParseHFConfig(t *testing.T) {
 		{"mlp bias", "llama", `{"mlp_bias": true}`, nil, "MLP biases"},
 		{"experts", "llama", `{"num_local_experts": 8}`, nil, "mixture-of-experts"},
 		{"zero eps", "llama", `{"rms_norm_eps": 0}`, nil, "rms_norm_eps"},
-		{"kv heads do not divide", "llama", `{"num_key_value_heads": 3}`, nil, "not a multiple"},
+		// Not validated as a whole: overrides may still fix it.
+		{"kv heads do not divide", "llama", `{"num_key_value_heads": 3}`, func(c *Config) { c.KVHeads = 3 }, ""},
+		{"odd head dim", "llama", `{"num_attention_heads": 5, "hidden_size": 128}`, func(c *Config) {
+			c.Heads, c.KVHeads, c.Hidden, c.HeadDim, c.RopeDim = 5, 5, 128, 25, 25
+		}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			base := tinyBase(c.base)
@@ -166,6 +170,8 @@ func TestConfigFromHFRequired(t *testing.T) {
 	for _, c := range []struct{ json, want string }{
 		{`{"hidden_size": 8, "intermediate_size": 8, "num_attention_heads": 2, "vocab_size": 4}`, `"n_layers" "num_hidden_layers" "n_layer" "num_layers"`},
 		{`{"num_hidden_layers": 1, "hidden_size": 8, "intermediate_size": 8, "num_attention_heads": 2}`, `"vocab_size" missing`},
+		{`{"num_hidden_layers": 1, "hidden_size": 8, "intermediate_size": 8, "num_attention_heads": 0, "vocab_size": 4}`, `num_attention_heads is 0`},
+		{`{"num_hidden_layers": 1, "hidden_size": 8, "intermediate_size": 8, "num_attention_heads": 2, "vocab_size": 4, "num_key_value_heads": 3}`, `not a multiple`},
 	} {
 		hp, err := parseJSONObject([]byte(c.json), "config.json")
 		if err != nil {

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,30 @@ func SupportedArchitectures() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// SupportedGGUFArchitectures lists the GGUF architectures (general.architecture) of the
+// supported families, which ConfigFromGGUF reads; mistral converts to "llama".
+func SupportedGGUFArchitectures() []string {
+	var out []string
+	for _, a := range registry {
+		if !slices.Contains(out, a.ggufArch()) {
+			out = append(out, a.ggufArch())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ggufFamily returns a family that converts to GGUF architecture arch. Families sharing one
+// (llama, mistral) share its tensors and RoPE ordering.
+func ggufFamily(arch string) (architecture, bool) {
+	for _, n := range SupportedArchitectures() {
+		if a := registry[n]; a.ggufArch() == arch {
+			return a, true
+		}
+	}
+	return nil, false
 }
 
 // lookupArch picks the family for a config.json: its first "architectures" entry, as llama.cpp

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // tinyBase is a llama configuration partial config.json files are read over.
@@ -181,5 +183,26 @@ func TestConfigFromHFRequired(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "config.json") {
 			t.Errorf("%s: error %v, want one naming %s", c.json, err, c.want)
 		}
+	}
+}
+
+// TestGGUFFamilies: the GGUF architectures ConfigFromGGUF reads come from the same table as the
+// config.json families, with their RoPE ordering.
+func TestGGUFFamilies(t *testing.T) {
+	if got := strings.Join(SupportedGGUFArchitectures(), " "); got != "llama qwen2 qwen3" {
+		t.Errorf("SupportedGGUFArchitectures = %s", got)
+	}
+	for arch, neox := range map[string]bool{"llama": false, "qwen2": true, "qwen3": true} {
+		md := gguf.Metadata{{Key: "general.architecture", Value: arch}, {Key: arch + ".block_count", Value: uint32(1)},
+			{Key: arch + ".embedding_length", Value: uint32(8)}, {Key: arch + ".feed_forward_length", Value: uint32(8)},
+			{Key: arch + ".attention.head_count", Value: uint32(2)}, {Key: arch + ".vocab_size", Value: uint32(4)}}
+		c, err := ConfigFromGGUF(md, nil)
+		if err != nil || c.RopeNeoX != neox {
+			t.Errorf("%s: %+v, %v; want RopeNeoX %t", arch, c, err, neox)
+		}
+	}
+	_, err := ConfigFromGGUF(gguf.Metadata{{Key: "general.architecture", Value: "gemma2"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), `"gemma2" (supported: llama, qwen2, qwen3)`) {
+		t.Errorf("gemma2: %v", err)
 	}
 }

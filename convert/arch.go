@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,10 @@ type architecture interface {
 	defaults() hfDefaults
 	// permuteQK reports whether q/k projections are stored with llama.cpp's row permutation.
 	permuteQK() bool
+	// attention reports whether a model of this family described by config.json hp has q/k/v
+	// biases and per-head q/k norms, with bias what the biases are where the family reads
+	// attention_bias and the config does not give it.
+	attention(hp *hparams, bias bool) (attentionBias, qkNorm bool, err error)
 	// tensors maps the HF per-layer tensor stems (after "model.layers.N.") to GGUF stems (after
 	// "blk.N."); the global tensors are shared by every family.
 	tensors() map[string]string
@@ -61,6 +66,30 @@ func SupportedArchitectures() []string {
 	return out
 }
 
+// SupportedGGUFArchitectures lists the GGUF architectures (general.architecture) of the
+// supported families, which ConfigFromGGUF reads; mistral converts to "llama".
+func SupportedGGUFArchitectures() []string {
+	var out []string
+	for _, a := range registry {
+		if !slices.Contains(out, a.ggufArch()) {
+			out = append(out, a.ggufArch())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ggufFamily returns a family that converts to GGUF architecture arch. Families sharing one
+// (llama, mistral) share its tensors and RoPE ordering.
+func ggufFamily(arch string) (architecture, bool) {
+	for _, n := range SupportedArchitectures() {
+		if a := registry[n]; a.ggufArch() == arch {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
 // lookupArch picks the family for a config.json: its first "architectures" entry, as llama.cpp
 // does.
 func lookupArch(hp *hparams) (string, architecture, error) {
@@ -73,6 +102,25 @@ func lookupArch(hp *hparams) (string, architecture, error) {
 		return "", nil, fmt.Errorf("%w: %s: unsupported architecture %q (supported: %s)", ErrBadInput, hp.path, names[0], strings.Join(SupportedArchitectures(), ", "))
 	}
 	return names[0], a, nil
+}
+
+// lookupArchOrType picks the family of a config.json that may be partial: its first
+// "architectures" entry, else its model_type; nil when it names neither.
+func lookupArchOrType(hp *hparams) (architecture, error) {
+	if len(hp.strings("architectures")) > 0 {
+		_, a, err := lookupArch(hp)
+		return a, err
+	}
+	mt := hp.str("model_type")
+	if mt == "" {
+		return nil, nil
+	}
+	for _, n := range SupportedArchitectures() {
+		if a := registry[n]; a.modelType() == mt {
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s: unsupported model_type %q (supported architectures: %s)", ErrBadInput, hp.path, mt, strings.Join(SupportedArchitectures(), ", "))
 }
 
 // globalTensors maps the HF names shared by every family to GGUF names.

@@ -24,7 +24,14 @@ func (llamaArch) defaults() hfDefaults {
 	return hfDefaults{contextLength: 2048, rmsNormEps: 1e-6, ropeTheta: 10000}
 }
 
-func (llamaArch) permuteQK() bool            { return true }
+func (llamaArch) permuteQK() bool { return true }
+
+// attention: LlamaConfig's attention_bias decides the q/k/v (and output) biases; no q/k norms.
+func (llamaArch) attention(hp *hparams, bias bool) (bool, bool, error) {
+	b, err := hp.bool("attention_bias", bias)
+	return b, false, err
+}
+
 func (llamaArch) tensors() map[string]string { return llamaLayerTensors }
 
 // params writes llama's extra keys: the vocabulary size and the rotated dimensions per head.

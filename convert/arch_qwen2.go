@@ -22,7 +22,11 @@ func (qwen2Arch) defaults() hfDefaults {
 	return hfDefaults{contextLength: 32768, rmsNormEps: 1e-6, ropeTheta: 10000}
 }
 
-func (qwen2Arch) permuteQK() bool            { return false }
+func (qwen2Arch) permuteQK() bool { return false }
+
+// attention: Qwen2 always has q/k/v biases (transformers hard-codes them) and no q/k norms.
+func (qwen2Arch) attention(hp *hparams, bias bool) (bool, bool, error) { return true, false, nil }
+
 func (qwen2Arch) tensors() map[string]string { return llamaLayerTensors }
 
 // params writes nothing beyond the common keys (llama.cpp's Qwen2Model adds only a pooling type

@@ -26,6 +26,13 @@ var qwen3LayerTensors = func() map[string]string {
 
 func (qwen3Arch) tensors() map[string]string { return qwen3LayerTensors }
 
+// attention: Qwen3 always has per-head q/k norms; Qwen3Config's attention_bias decides the
+// q/k/v biases.
+func (qwen3Arch) attention(hp *hparams, bias bool) (bool, bool, error) {
+	b, err := hp.bool("attention_bias", bias)
+	return b, true, err
+}
+
 // defaults are transformers' Qwen3Config defaults.
 func (qwen3Arch) defaults() hfDefaults {
 	return hfDefaults{contextLength: 32768, rmsNormEps: 1e-6, ropeTheta: 10000}

@@ -6,6 +6,7 @@ package convert
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mcompress/mcompress/convert/gguf"
 )
@@ -98,14 +99,6 @@ func (c Config) NumParams() int64 {
 	return n
 }
 
-// ggufArchs lists the GGUF architectures whose forward pass every stage supports, with
-// whether their RoPE uses the NeoX (rotate_half) ordering.
-var ggufArchs = map[string]struct{ neox bool }{
-	"llama": {false},
-	"qwen2": {true},
-	"qwen3": {true},
-}
-
 // ConfigFromGGUF reads a Config from GGUF metadata (the keys llama.cpp writes). tensors, which
 // may be nil, is used to detect a tied output (no output.weight), q/k/v biases and q/k norms,
 // and the vocabulary size when the metadata lacks {arch}.vocab_size.
@@ -114,11 +107,11 @@ func ConfigFromGGUF(md gguf.Metadata, tensors []gguf.TensorInfo) (Config, error)
 	if !ok {
 		return Config{}, fmt.Errorf("gguf metadata: general.architecture missing")
 	}
-	info, ok := ggufArchs[arch]
+	a, ok := ggufFamily(arch)
 	if !ok {
-		return Config{}, fmt.Errorf("gguf metadata: unsupported architecture %q (supported: llama, qwen2, qwen3)", arch)
+		return Config{}, fmt.Errorf("gguf metadata: unsupported architecture %q (supported: %s)", arch, strings.Join(SupportedGGUFArchitectures(), ", "))
 	}
-	c := Config{Arch: arch, RopeNeoX: info.neox, BOS: -1, EOS: -1, RMSNormEps: 1e-5, RopeTheta: 10000}
+	c := Config{Arch: arch, RopeNeoX: !a.permuteQK(), BOS: -1, EOS: -1, RMSNormEps: 1e-5, RopeTheta: 10000}
 	c.HFModelType = arch
 	c.Name, _ = md.String("general.name")
 	need := func(key string) (int, error) {

@@ -41,6 +41,11 @@ func readJSONObject(path string, optional bool) (*hparams, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
+	return parseJSONObject(b, path)
+}
+
+// parseJSONObject parses the JSON object b read from path (named in errors).
+func parseJSONObject(b []byte, path string) (*hparams, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -60,17 +65,25 @@ func readConfig(dir string) (*hparams, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tc, ok := hp.m["text_config"].(map[string]any); ok {
-		merged := make(map[string]any, len(hp.m)+len(tc))
-		for k, v := range hp.m {
-			merged[k] = v
-		}
-		for k, v := range tc {
-			merged[k] = v
-		}
-		hp.m = merged
-	}
+	mergeTextConfig(hp)
 	return hp, nil
+}
+
+// mergeTextConfig merges a text_config sub-object over the top level, as llama.cpp does for
+// multimodal checkpoints.
+func mergeTextConfig(hp *hparams) {
+	tc, ok := hp.m["text_config"].(map[string]any)
+	if !ok {
+		return
+	}
+	merged := make(map[string]any, len(hp.m)+len(tc))
+	for k, v := range hp.m {
+		merged[k] = v
+	}
+	for k, v := range tc {
+		merged[k] = v
+	}
+	hp.m = merged
 }
 
 // has reports whether key is present and not null.
@@ -176,6 +189,20 @@ func (h *hparams) floatOr(key string, def float64) (float64, error) {
 	return f, nil
 }
 
+// bool returns the boolean field key, def when absent or null, and an error naming the file and
+// the field when it is not a boolean.
+func (h *hparams) bool(key string, def bool) (bool, error) {
+	v := h.raw(key)
+	if v == nil {
+		return def, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("%w: %s: field %q = %v is not a boolean", ErrBadInput, h.path, key, v)
+	}
+	return b, nil
+}
+
 // boolOr returns the boolean field key, or def when absent or not a boolean.
 func (h *hparams) boolOr(key string, def bool) bool {
 	if b, ok := h.raw(key).(bool); ok {
@@ -209,4 +236,186 @@ func (h *hparams) strings(key string) []string {
 		}
 	}
 	return out
+}
+
+// ParseHFConfig reads a Hugging Face config.json (data, named name in errors) on top of base:
+// fields present in the JSON replace base's values and absent ones keep them, so a config may
+// give only what it changes (a student's dimensions over its teacher's vocabulary, norms and
+// RoPE). This is the one reader of config.json: it takes the same keys, in the same order of
+// preference, as a conversion does (llama.cpp's find_hparam lists), and the family from the
+// same table of architectures.
+//
+// The family is config.json's first "architectures" entry or, failing that, its model_type; a
+// config naming neither keeps base's. An unknown family is refused with the list of supported
+// ones. A family fixes what it always has (qwen2's q/k/v biases, qwen3's q/k norms) and reads
+// attention_bias where transformers does; when it differs from base's, absent flags take the
+// family's defaults rather than base's. As in transformers, changing num_attention_heads
+// without num_key_value_heads means no grouping, and changing hidden_size or the heads without
+// head_dim makes the head width hidden_size/heads. A text_config sub-object is merged over the
+// top level. Values given must be positive, but the result is not checked as a whole (overrides
+// may follow): callers validate the configuration they finish with. Errors wrap ErrBadInput and
+// name the file and the field.
+func ParseHFConfig(data []byte, name string, base Config) (Config, error) {
+	hp, err := parseJSONObject(data, name)
+	if err != nil {
+		return base, fmt.Errorf("convert: %w", err)
+	}
+	return configOver(hp, base)
+}
+
+// ReadHFConfig reads ParseHFConfig's input from path, a config.json file or a folder holding
+// one.
+func ReadHFConfig(path string, base Config) (Config, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "config.json")
+	}
+	hp, err := readJSONObject(path, false)
+	if err != nil {
+		return base, fmt.Errorf("convert: %w", err)
+	}
+	return configOver(hp, base)
+}
+
+// configOver is ParseHFConfig after parsing.
+func configOver(hp *hparams, base Config) (Config, error) {
+	mergeTextConfig(hp)
+	a, err := lookupArchOrType(hp)
+	if err != nil {
+		return base, fmt.Errorf("convert: %w", err)
+	}
+	c, err := hfConfigOver(hp, a, &base)
+	if err != nil {
+		return base, fmt.Errorf("convert: %w", err)
+	}
+	return c, nil
+}
+
+// configFromHF reads the Config of a complete Hugging Face config.json of family a. Fields
+// llama.cpp needs and transformers has no default for are required; the error names the field
+// and the file.
+func configFromHF(hp *hparams, a architecture) (Config, error) {
+	return hfConfigOver(hp, a, nil)
+}
+
+// hfConfigOver reads the Config of config.json hp over base (nil: a complete config.json, whose
+// absent fields take family a's defaults or are required). a is nil when the config names no
+// family (then base's is kept).
+func hfConfigOver(hp *hparams, a architecture, base *Config) (Config, error) {
+	c := Config{BOS: -1, EOS: -1}
+	var def hfDefaults
+	switch {
+	case base == nil:
+		def = a.defaults()
+		c.ContextLength, c.RMSNormEps = def.contextLength, def.rmsNormEps
+	default:
+		c = *base
+		def = hfDefaults{contextLength: c.ContextLength, rmsNormEps: c.RMSNormEps, ropeTheta: c.RopeTheta}
+	}
+	if a != nil {
+		sameFamily := base != nil && base.Arch == a.ggufArch()
+		c.Arch, c.HFModelType, c.RopeNeoX = a.ggufArch(), hp.str("model_type"), !a.permuteQK()
+		if c.HFModelType == "" {
+			c.HFModelType = a.modelType()
+		}
+		biasDef := sameFamily && c.AttentionBias
+		var err error
+		if c.AttentionBias, c.QKNorm, err = a.attention(hp, biasDef); err != nil {
+			return Config{}, err
+		}
+	}
+	if k, ok := hp.find(keysExperts...); ok {
+		return Config{}, fmt.Errorf("%w: %s: field %q: mixture-of-experts models are not supported", ErrBadInput, hp.path, k)
+	}
+	if mlpBias, err := hp.bool("mlp_bias", false); err != nil || mlpBias {
+		if err == nil {
+			err = fmt.Errorf("%w: %s: field \"mlp_bias\": MLP biases are not supported", ErrBadInput, hp.path)
+		}
+		return Config{}, err
+	}
+	// intField sets *dst from the first present of keys; absent, a complete config.json fails
+	// when required and the value stays otherwise. Over a base, a present value must be
+	// positive (a complete config.json is checked as a whole by Validate).
+	intField := func(dst *int, required bool, keys ...string) error {
+		if _, ok := hp.find(keys...); !ok && (base != nil || !required) {
+			return nil
+		}
+		v, k, err := hp.intFirst(keys...)
+		if err == nil && base != nil && v == 0 {
+			err = fmt.Errorf("%w: %s: field %q is 0", ErrBadInput, hp.path, k)
+		}
+		if err == nil {
+			*dst = v
+		}
+		return err
+	}
+	oldHidden, oldHeads, oldHeadDim := c.Hidden, c.Heads, c.HeadDim
+	for _, f := range []struct {
+		dst  *int
+		keys []string
+	}{
+		{&c.Layers, keysLayers}, {&c.Hidden, keysHidden}, {&c.FFN, keysFFN},
+		{&c.Heads, keysHeads}, {&c.VocabSize, []string{"vocab_size"}},
+	} {
+		if err := intField(f.dst, true, f.keys...); err != nil {
+			return Config{}, err
+		}
+	}
+	if _, ok := hp.find(keysKVHeads...); ok {
+		if err := intField(&c.KVHeads, false, keysKVHeads...); err != nil {
+			return Config{}, err
+		}
+	} else if c.Heads != oldHeads {
+		c.KVHeads = c.Heads
+	}
+	if err := intField(&c.ContextLength, false, keysContext...); err != nil {
+		return Config{}, err
+	}
+	if c.Heads == 0 {
+		return Config{}, fmt.Errorf("%w: %s: num_attention_heads is 0", ErrBadInput, hp.path)
+	}
+	if hp.has("head_dim") {
+		if err := intField(&c.HeadDim, false, "head_dim"); err != nil {
+			return Config{}, err
+		}
+	} else if c.Hidden != oldHidden || c.Heads != oldHeads || oldHeadDim == 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.RopeDim = c.HeadDim
+	if k, ok := hp.find(keysRMSEps...); ok {
+		var err error
+		if c.RMSNormEps, err = hp.floatOr(k, def.rmsNormEps); err != nil {
+			return Config{}, err
+		}
+	}
+	rp := ropeParameters(hp, def)
+	theta, ok := numberOf(rp.raw("rope_theta"))
+	if !ok {
+		return Config{}, fmt.Errorf("%w: %s: rope_theta %v is not a number", ErrBadInput, rp.path, rp.raw("rope_theta"))
+	}
+	c.RopeTheta = theta
+	if _, ok := hp.find("rope_parameters", "rope_scaling"); ok || base == nil {
+		var err error
+		if c.RopeScaling, err = ropeScaling(rp); err != nil {
+			return Config{}, err
+		}
+	}
+	var err error
+	if c.TiedEmbeddings, err = hp.bool("tie_word_embeddings", c.TiedEmbeddings); err != nil {
+		return Config{}, err
+	}
+	if sw, ok := intOf(hp.raw("sliding_window")); ok && sw > 0 && sw <= math.MaxInt32 {
+		c.SlidingWindow = int(sw)
+	}
+	if base != nil {
+		// Over a base the result may be one step of several (overrides may follow), so it is
+		// not validated as a whole; values given must still make sense on their own.
+		if !(c.RMSNormEps > 0) || !(c.RopeTheta > 0) {
+			return Config{}, fmt.Errorf("%w: %s: rms_norm_eps %g and rope_theta %g must be positive", ErrBadInput, hp.path, c.RMSNormEps, c.RopeTheta)
+		}
+		return c, nil
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %v", ErrBadInput, hp.path, err)
+	}
+	return c, nil
 }

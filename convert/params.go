@@ -1,7 +1,6 @@
 package convert
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -67,78 +66,6 @@ func numberOf(v any) (float64, bool) {
 		return f, true
 	}
 	return floatOf(v)
-}
-
-// configFromHF reads the Config of a Hugging Face config.json. Fields llama.cpp needs and
-// transformers has no default for are required; the error names the field and the file.
-func configFromHF(hp *hparams, a architecture) (Config, error) {
-	def := a.defaults()
-	c := Config{Arch: a.ggufArch(), HFModelType: hp.str("model_type"), BOS: -1, EOS: -1}
-	if c.HFModelType == "" {
-		c.HFModelType = a.modelType()
-	}
-	var err error
-	if k, ok := hp.find(keysExperts...); ok {
-		return Config{}, fmt.Errorf("%w: %s: field %q: mixture-of-experts models are not supported", ErrBadInput, hp.path, k)
-	}
-	if c.Layers, _, err = hp.intFirst(keysLayers...); err != nil {
-		return Config{}, err
-	}
-	if c.Hidden, _, err = hp.intFirst(keysHidden...); err != nil {
-		return Config{}, err
-	}
-	if c.FFN, _, err = hp.intFirst(keysFFN...); err != nil {
-		return Config{}, err
-	}
-	if c.Heads, _, err = hp.intFirst(keysHeads...); err != nil {
-		return Config{}, err
-	}
-	if c.VocabSize, err = hp.int("vocab_size"); err != nil {
-		return Config{}, err
-	}
-	c.KVHeads = c.Heads
-	if _, ok := hp.find(keysKVHeads...); ok {
-		if c.KVHeads, _, err = hp.intFirst(keysKVHeads...); err != nil {
-			return Config{}, err
-		}
-	}
-	c.ContextLength = def.contextLength
-	if _, ok := hp.find(keysContext...); ok {
-		if c.ContextLength, _, err = hp.intFirst(keysContext...); err != nil {
-			return Config{}, err
-		}
-	}
-	if c.Heads == 0 {
-		return Config{}, fmt.Errorf("%w: %s: num_attention_heads is 0", ErrBadInput, hp.path)
-	}
-	c.HeadDim = c.Hidden / c.Heads
-	if hp.has("head_dim") {
-		if c.HeadDim, err = hp.int("head_dim"); err != nil {
-			return Config{}, err
-		}
-	}
-	c.RopeDim = c.HeadDim
-	c.RMSNormEps = def.rmsNormEps
-	if k, ok := hp.find(keysRMSEps...); ok {
-		if c.RMSNormEps, err = hp.floatOr(k, def.rmsNormEps); err != nil {
-			return Config{}, err
-		}
-	}
-	rp := ropeParameters(hp, def)
-	theta, ok := numberOf(rp.raw("rope_theta"))
-	if !ok {
-		return Config{}, fmt.Errorf("%w: %s: rope_theta %v is not a number", ErrBadInput, rp.path, rp.raw("rope_theta"))
-	}
-	c.RopeTheta = theta
-	if c.RopeScaling, err = ropeScaling(rp); err != nil {
-		return Config{}, err
-	}
-	c.TiedEmbeddings = hp.boolOr("tie_word_embeddings", false)
-	c.AttentionBias = hp.boolOr("attention_bias", false)
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%w: %s: %v", ErrBadInput, hp.path, err)
-	}
-	return c, nil
 }
 
 // ropeScaling reads the scaling part of the RoPE parameters into a RopeScaling.

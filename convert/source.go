@@ -257,6 +257,7 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 	c.AttentionBias = has("blk.0.attn_q.bias")
 	c.QKNorm = has("blk.0.attn_q_norm.weight")
 	c.RopeNeoX = !a.permuteQK()
+	c.SlidingWindow = 0 // llama.cpp writes no sliding-window key for these families
 	// GGUF stores these as float32: keep the values the runtime will read back.
 	c.RMSNormEps = float64(float32(c.RMSNormEps))
 	c.RopeTheta = float64(float32(c.RopeTheta))

@@ -1,61 +1,51 @@
 package distill
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mcompress/mcompress/convert"
 )
 
-func TestParseHFConfig(t *testing.T) {
+// TestReadHFConfig: a student config.json is read by convert (one reader) over the base, and
+// a new student refuses RoPE scaling it cannot start with.
+func TestReadHFConfig(t *testing.T) {
+	dir := t.TempDir()
 	base := tinyConfig("llama")
 	for _, c := range []struct {
 		name string
 		json string
 		want func(c *convert.Config)
-		err  bool
+		err  string
 	}{
-		{"empty keeps the base", `{}`, func(c *convert.Config) {}, false},
-		{"dimensions", `{"hidden_size": 64, "num_hidden_layers": 3, "intermediate_size": 96}`, func(c *convert.Config) {
-			c.Hidden, c.Layers, c.FFN, c.HeadDim, c.RopeDim = 64, 3, 96, 16, 16
-		}, false},
-		{"heads without kv heads means no grouping", `{"num_attention_heads": 2}`, func(c *convert.Config) {
-			c.Heads, c.KVHeads, c.HeadDim, c.RopeDim = 2, 2, 16, 16
-		}, false},
-		{"explicit head_dim", `{"num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8}`, func(c *convert.Config) {
-			c.Heads, c.KVHeads = 2, 1
-		}, false},
-		{"mistral is llama", `{"architectures": ["MistralForCausalLM"], "sliding_window": 4096}`, func(c *convert.Config) {
-			c.HFModelType, c.SlidingWindow = "mistral", 4096
-		}, false},
-		{"qwen2 has biases", `{"architectures": ["Qwen2ForCausalLM"]}`, func(c *convert.Config) {
-			c.Arch, c.HFModelType, c.RopeNeoX, c.AttentionBias = "qwen2", "qwen2", true, true
-		}, false},
-		{"qwen3 has q/k norms", `{"model_type": "qwen3", "head_dim": 16}`, func(c *convert.Config) {
+		{"dimensions", `{"hidden_size": 64, "num_hidden_layers": 3}`, func(c *convert.Config) {
+			c.Hidden, c.Layers, c.HeadDim, c.RopeDim = 64, 3, 16, 16
+		}, ""},
+		{"qwen3 student of a llama teacher", `{"architectures": ["Qwen3ForCausalLM"], "head_dim": 16}`, func(c *convert.Config) {
 			c.Arch, c.HFModelType, c.RopeNeoX, c.QKNorm, c.HeadDim, c.RopeDim = "qwen3", "qwen3", true, true, 16, 16
-		}, false},
-		{"tied, eps, theta, context", `{"tie_word_embeddings": true, "rms_norm_eps": 1e-6, "rope_theta": 500000, "max_position_embeddings": 128}`, func(c *convert.Config) {
-			c.TiedEmbeddings, c.RMSNormEps, c.RopeTheta, c.ContextLength = true, 1e-6, 500000, 128
-		}, false},
+		}, ""},
 		{"linear rope scaling", `{"rope_scaling": {"type": "linear", "factor": 2.0}}`, func(c *convert.Config) {
 			c.RopeScaling = convert.RopeScaling{Type: "linear", Factor: 2}
-		}, false},
-		{"null fields are ignored", `{"rope_scaling": null, "head_dim": null}`, func(c *convert.Config) {}, false},
-		{"not an object", `[1, 2]`, nil, true},
-		{"negative width", `{"hidden_size": -4}`, nil, true},
-		{"fractional layers", `{"num_hidden_layers": 2.5}`, nil, true},
-		{"string number", `{"hidden_size": "64"}`, nil, true},
-		{"bad bool", `{"tie_word_embeddings": "yes"}`, nil, true},
-		{"unsupported architecture", `{"architectures": ["GPT2LMHeadModel"]}`, nil, true},
-		{"mlp bias", `{"mlp_bias": true}`, nil, true},
-		{"yarn for a new student", `{"rope_scaling": {"rope_type": "yarn", "factor": 4}}`, nil, true},
-		{"zero eps", `{"rms_norm_eps": 0}`, nil, true},
-		{"truncated", `{"hidden_size": 64`, nil, true},
+		}, ""},
+		{"default rope", `{"rope_scaling": {"rope_type": "default"}}`, func(c *convert.Config) {}, ""},
+		{"yarn for a new student", `{"rope_scaling": {"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": 32}}`, nil, "not supported for a new student"},
+		{"llama3 for a new student", `{"rope_scaling": {"rope_type": "llama3", "factor": 8}}`, nil, "not supported for a new student"},
+		{"negative linear factor", `{"rope_scaling": {"type": "linear", "factor": -2}}`, nil, "must be positive"},
+		{"unsupported architecture", `{"architectures": ["GPT2LMHeadModel"]}`, nil, "LlamaForCausalLM, MistralForCausalLM"},
+		{"bad width", `{"hidden_size": -4}`, nil, `"hidden_size"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := ParseHFConfig([]byte(c.json), base)
-			if c.err {
-				if err == nil {
-					t.Fatalf("accepted: %+v", got)
+			p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".json")
+			if err := os.WriteFile(p, []byte(c.json), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadHFConfig(p, base)
+			if c.err != "" {
+				if err == nil || !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), p) {
+					t.Errorf("error %v: want ErrBadInput naming %s and %q", err, p, c.err)
 				}
 				return
 			}
@@ -69,29 +59,8 @@ func TestParseHFConfig(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestConfigOverrides(t *testing.T) {
-	base := tinyConfig("llama") // 4 heads, 2 KV heads, hidden 32, head dim 8
-	tied := true
-	for _, c := range []struct {
-		name string
-		o    ConfigOverrides
-		want func(c *convert.Config)
-	}{
-		{"none", ConfigOverrides{}, func(c *convert.Config) {}},
-		{"narrower keeps heads, recomputes head dim", ConfigOverrides{Hidden: 16}, func(c *convert.Config) { c.Hidden, c.HeadDim, c.RopeDim = 16, 4, 4 }},
-		{"fewer heads keeps the group size", ConfigOverrides{Heads: 2}, func(c *convert.Config) { c.Heads, c.KVHeads, c.HeadDim, c.RopeDim = 2, 1, 16, 16 }},
-		{"odd heads lose grouping", ConfigOverrides{Heads: 3}, func(c *convert.Config) { c.Heads, c.KVHeads, c.HeadDim, c.RopeDim = 3, 3, 10, 10 }},
-		{"explicit", ConfigOverrides{Layers: 1, Heads: 8, KVHeads: 1, HeadDim: 4, FFN: 10, Tied: &tied}, func(c *convert.Config) {
-			c.Layers, c.Heads, c.KVHeads, c.HeadDim, c.RopeDim, c.FFN, c.TiedEmbeddings = 1, 8, 1, 4, 4, 10, true
-		}},
-	} {
-		want := base
-		c.want(&want)
-		if got := c.o.Apply(base); got != want {
-			t.Errorf("%s:\ngot  %+v\nwant %+v", c.name, got, want)
-		}
+	if _, err := ReadHFConfig(filepath.Join(dir, "missing"), base); !errors.Is(err, ErrBadInput) {
+		t.Errorf("missing file: %v", err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/distill"
 )
 
@@ -75,20 +74,4 @@ func ExampleLRAt() {
 	// step 10: 0.001000
 	// step 55: 0.000542
 	// step 99: 0.000100
-}
-
-func ExampleLayerMap() {
-	fmt.Println(distill.LayerMap(2, 4), distill.LayerMap(3, 12), distill.LayerMap(4, 4))
-	// Output: [0 2] [0 4 8] [0 1 2 3]
-}
-
-func ExampleParseHFConfig() {
-	teacher := convert.Config{Arch: "llama", HFModelType: "llama", VocabSize: 32000, Hidden: 2048, Layers: 22, Heads: 32,
-		KVHeads: 4, HeadDim: 64, FFN: 5632, ContextLength: 2048, RMSNormEps: 1e-5, RopeTheta: 10000, RopeDim: 64}
-	c, err := distill.ParseHFConfig([]byte(`{"hidden_size": 1024, "num_hidden_layers": 8, "num_attention_heads": 16, "num_key_value_heads": 4, "intermediate_size": 2816}`), teacher)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("%d layers, hidden %d, %d heads of %d, %d KV heads, FFN %d, vocabulary %d\n", c.Layers, c.Hidden, c.Heads, c.HeadDim, c.KVHeads, c.FFN, c.VocabSize)
-	// Output: 8 layers, hidden 1024, 16 heads of 64, 4 KV heads, FFN 2816, vocabulary 32000
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mcompress/mcompress/convert"
 )
 
 // syntheticCache writes a small teacher cache with random rows (no teacher needed) and returns
@@ -126,8 +128,9 @@ func FuzzDecodeRow(f *testing.F) {
 	})
 }
 
-// FuzzParseHFConfig: arbitrary config.json bytes never panic, and an accepted config that
-// passes CheckConfig builds a model.
+// FuzzParseHFConfig: arbitrary student config.json bytes read over a teacher's configuration
+// (convert.ParseHFConfig) never panic, and an accepted config that passes CheckConfig builds a
+// model.
 func FuzzParseHFConfig(f *testing.F) {
 	for _, p := range []string{"grads/student/config.json", "hf/config.json"} {
 		if b, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "shakespeare-llama", p)); err == nil {
@@ -139,7 +142,7 @@ func FuzzParseHFConfig(f *testing.F) {
 	f.Add([]byte(`{"rope_scaling":{"rope_type":"linear","factor":2}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		base := tinyConfig("llama")
-		c, err := ParseHFConfig(b, base)
+		c, err := convert.ParseHFConfig(b, "config.json", base)
 		if err != nil || CheckConfig(c) != nil || c.NumParams() > 1<<20 {
 			return
 		}

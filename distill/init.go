@@ -3,8 +3,10 @@ package distill
 import (
 	"fmt"
 	"math/rand/v2"
-	"strconv"
+	"slices"
 	"strings"
+
+	"github.com/mcompress/mcompress/convert/surgery"
 )
 
 // InitRandom fills every matrix with N(0, std²) (0.02 when std is 0), norm weights with 1 and
@@ -45,31 +47,20 @@ func (r InitReport) String() string {
 	return fmt.Sprintf("%d tensors copied from the teacher, %d sliced, %d random", len(r.Copied), len(r.Sliced), len(r.Random))
 }
 
-// LayerMap returns, for a student of studentLayers blocks initialised from a teacher of
-// teacherLayers, the teacher block of each student block: evenly spaced, first block first
-// (every other layer when the student has half as many).
-func LayerMap(studentLayers, teacherLayers int) []int {
-	out := make([]int, studentLayers)
-	for i := range out {
-		out[i] = i * teacherLayers / studentLayers
-	}
-	return out
-}
-
 // InitFromTeacher initialises m from teacher where shapes allow: block i of the student takes
-// block LayerMap(...)[i] of the teacher, and each tensor is copied when the shapes agree, or
-// sliced (the leading rows and columns, whole heads first for attention) when every dimension
-// of the student's is at most the teacher's. Tensors that cannot be taken (a wider student,
-// no counterpart) are drawn as InitRandom does with seed.
+// block surgery.EvenLayers(...)[i] of the teacher, and each tensor is copied when the shapes
+// agree, or sliced (surgery.CopyLeading: the leading rows and columns, whole heads first for
+// attention) when every dimension of the student's is at most the teacher's. Tensors that
+// cannot be taken (a wider student, no counterpart) are drawn as InitRandom does with seed.
 func (m *Model) InitFromTeacher(teacher *Model, seed uint64, std float64) InitReport {
 	if std == 0 {
 		std = 0.02
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x6d636f6d70726573))
-	lmap := LayerMap(m.Config.Layers, teacher.Config.Layers)
+	lmap := surgery.EvenLayers(m.Config.Layers, teacher.Config.Layers)
 	var rep InitReport
 	for _, p := range m.Params.List() {
-		name := teacherName(p.Name, lmap)
+		name := surgery.SourceName(p.Name, lmap)
 		src := teacher.Params.Get(name)
 		if src == nil && name == "output.weight" {
 			src = teacher.Params.Get("token_embd.weight")
@@ -80,65 +71,14 @@ func (m *Model) InitFromTeacher(teacher *Model, seed uint64, std float64) InitRe
 		switch {
 		case src == nil || len(src.Shape) != len(p.Shape):
 			rep.Random = append(rep.Random, p.Name)
-		case equalInts(src.Shape, p.Shape):
+		case slices.Equal(src.Shape, p.Shape):
 			copy(p.Data, src.Data)
 			rep.Copied = append(rep.Copied, p.Name)
-		case fits(p.Shape, src.Shape):
-			sliceInto(p, src)
+		case surgery.CopyLeading(surgery.Tensor{Shape: p.Shape, Data: p.Data}, surgery.Tensor{Shape: src.Shape, Data: src.Data}) == nil:
 			rep.Sliced = append(rep.Sliced, p.Name)
 		default:
 			rep.Random = append(rep.Random, p.Name)
 		}
 	}
 	return rep
-}
-
-// teacherName maps a student parameter name to the teacher's through the layer map.
-func teacherName(name string, lmap []int) string {
-	rest, ok := strings.CutPrefix(name, "blk.")
-	if !ok {
-		return name
-	}
-	num, tail, ok := strings.Cut(rest, ".")
-	if !ok {
-		return name
-	}
-	l, err := strconv.Atoi(num)
-	if err != nil || l < 0 || l >= len(lmap) {
-		return name
-	}
-	return fmt.Sprintf("blk.%d.%s", lmap[l], tail)
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func fits(small, big []int) bool {
-	for i := range small {
-		if small[i] > big[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// sliceInto copies the leading block of src into dst (1-D or 2-D).
-func sliceInto(dst, src *Tensor) {
-	if len(dst.Shape) == 1 {
-		copy(dst.Data, src.Data[:dst.Shape[0]])
-		return
-	}
-	rows, cols, scols := dst.Shape[0], dst.Shape[1], src.Shape[1]
-	for r := range rows {
-		copy(dst.Data[r*cols:(r+1)*cols], src.Data[r*scols:r*scols+cols])
-	}
 }

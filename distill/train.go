@@ -29,7 +29,7 @@ type StudentOptions struct {
 	Overrides ConfigOverrides
 	// Init is how a student built from a configuration starts: "teacher" (the default when a
 	// teacher is given: every tensor whose shape allows it is copied or sliced from the teacher,
-	// block i from teacher block LayerMap(...)[i]) or "random" (N(0, InitStd²) matrices, unit
+	// block i from teacher block surgery.EvenLayers(...)[i]) or "random" (N(0, InitStd²) matrices, unit
 	// norms).
 	Init string
 	// InitStd is the standard deviation of random weights (0.02 when 0).

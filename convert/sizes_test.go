@@ -1,12 +1,16 @@
 package convert
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // TestCountsAgainstTensors: the counts of config.json that size the output (layers, vocabulary,
@@ -73,5 +77,67 @@ func TestVocabPaddingToEmbedding(t *testing.T) {
 	toks, _ := f.Metadata.Strings("tokenizer.ggml.tokens")
 	if len(toks) != tinyLlama.vocab || toks[len(toks)-1] != "[PAD299]" {
 		t.Fatalf("%d tokens ending in %q, want %d ending in [PAD299]", len(toks), toks[len(toks)-1], tinyLlama.vocab)
+	}
+}
+
+// setGGUFUint32 returns a GGUF file's bytes with the uint32 value of the metadata key replaced,
+// as a corrupted or hostile header would carry it.
+func setGGUFUint32(t *testing.T, data []byte, key string, v uint32) []byte {
+	t.Helper()
+	pat := binary.LittleEndian.AppendUint64(nil, uint64(len(key)))
+	pat = append(pat, key...)
+	i := bytes.Index(data, pat)
+	if i < 0 {
+		t.Fatalf("key %q not in the file", key)
+	}
+	off := i + len(pat)
+	if gguf.ValueType(binary.LittleEndian.Uint32(data[off:])) != gguf.ValueUint32 {
+		t.Fatalf("key %q is not a uint32", key)
+	}
+	out := bytes.Clone(data)
+	binary.LittleEndian.PutUint32(out[off+4:], v)
+	return out
+}
+
+// TestToHFChecksCounts: a GGUF file whose metadata claims more layers or a larger vocabulary
+// than its tensors hold is refused before anything is written, instead of exporting a
+// config.json that converts back into the same crash.
+func TestToHFChecksCounts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "model")
+	tinyLlama.write(t, dir)
+	good := filepath.Join(t.TempDir(), "good.gguf")
+	if _, err := Convert(context.Background(), dir, good, Options{OutType: OutF32}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key  string
+		v    uint32
+		want string
+	}{
+		{"llama.vocab_size", 2147483647, "llama.vocab_size is 2147483647 but token_embd.weight has 300 rows"},
+		{"llama.vocab_size", 301, "llama.vocab_size is 301"},
+		{"llama.block_count", 1 << 31, "llama.block_count is 2147483648 but there are tensors for 1 layers"},
+		{"llama.embedding_length", 64, "llama.embedding_length is 64 but token_embd.weight has shape [32 300]"},
+	} {
+		path := filepath.Join(t.TempDir(), "bad.gguf")
+		if err := os.WriteFile(path, setGGUFUint32(t, data, c.key, c.v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "hf")
+		_, err := ToHF(context.Background(), path, out, HFOptions{})
+		if err == nil {
+			t.Errorf("%s %d: exported", c.key, c.v)
+			continue
+		}
+		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %d: error %q does not wrap ErrBadInput or name the file and %q", c.key, c.v, err, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s %d: output folder created", c.key, c.v)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/mcompress/mcompress/convert/gguf"
@@ -247,7 +246,11 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 	if !has("token_embd.weight") {
 		return fmt.Errorf("%w: %s: no token embedding (model.embed_tokens.weight)", ErrBadInput, s.Dir)
 	}
-	if err := checkCounts(hp.path, c, s.Tensors); err != nil {
+	shapes := make([]tensorShape, len(s.Tensors))
+	for i, t := range s.Tensors {
+		shapes[i] = tensorShape{name: t.Name, label: t.HFName, dims: t.Dims, shown: t.entry.Shape}
+	}
+	if err := checkCounts(hp.path, c, shapes, hfCountKeys); err != nil {
 		return err
 	}
 	if a.ggufArch() == "llama" && c.RopeScaling.Type == "llama3" {
@@ -302,74 +305,6 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 	s.Config = c
 	s.Metadata = md.md
 	return nil
-}
-
-// checkCounts checks the counts config.json (at path) gives against the tensors the checkpoint
-// really holds, before anything is sized by them: every layer below num_hidden_layers has
-// tensors, the token embedding (and output) has vocab_size rows of hidden_size values, and the
-// attention matrices have heads × head_dim rows. A vocab_size above the tokenizer's size is
-// legitimate (the vocabulary is padded with [PADn] tokens, as llama.cpp does) only because the
-// embedding has that many rows.
-func checkCounts(path string, c Config, tensors []SourceTensor) error {
-	byName := make(map[string]*SourceTensor, len(tensors))
-	blocks := map[int]bool{}
-	for i := range tensors {
-		t := &tensors[i]
-		byName[t.Name] = t
-		if rest, ok := strings.CutPrefix(t.Name, "blk."); ok {
-			num, _, _ := strings.Cut(rest, ".")
-			if b, err := strconv.Atoi(num); err == nil {
-				blocks[b] = true
-			}
-		}
-	}
-	if len(blocks) != c.Layers {
-		missing := 0
-		for blocks[missing] {
-			missing++
-		}
-		return fmt.Errorf("%w: %s: num_hidden_layers is %d but the checkpoint holds tensors for %d layers (none for layer %d)",
-			ErrBadInput, path, c.Layers, len(blocks), missing)
-	}
-	for _, name := range []string{"token_embd.weight", "output.weight"} {
-		t, ok := byName[name]
-		if !ok {
-			continue
-		}
-		if len(t.Dims) != 2 || t.Dims[0] != uint64(c.Hidden) {
-			return fmt.Errorf("%w: %s: hidden_size is %d but %s has shape %v",
-				ErrBadInput, path, c.Hidden, t.HFName, reversed(t.Dims))
-		}
-		if t.Dims[1] != uint64(c.VocabSize) {
-			return fmt.Errorf("%w: %s: vocab_size is %d but %s has %d rows",
-				ErrBadInput, path, c.VocabSize, t.HFName, t.Dims[1])
-		}
-	}
-	for l := range c.Layers {
-		for _, m := range []struct {
-			name, what string
-			heads      int
-		}{{"attn_q", "num_attention_heads", c.Heads}, {"attn_k", "num_key_value_heads", c.KVHeads}} {
-			t, ok := byName[fmt.Sprintf("blk.%d.%s.weight", l, m.name)]
-			if !ok {
-				continue
-			}
-			if want := uint64(m.heads) * uint64(c.HeadDim); len(t.Dims) != 2 || t.Dims[1] != want {
-				return fmt.Errorf("%w: %s: %s %d × head dimension %d is %d rows but %s has shape %v",
-					ErrBadInput, path, m.what, m.heads, c.HeadDim, want, t.HFName, reversed(t.Dims))
-			}
-		}
-	}
-	return nil
-}
-
-// reversed returns GGUF dimensions in PyTorch order, as the checkpoint states them.
-func reversed(dims []uint64) []uint64 {
-	out := make([]uint64, len(dims))
-	for i, d := range dims {
-		out[len(dims)-1-i] = d
-	}
-	return out
 }
 
 // llama3RopeFactors computes the rope_freqs tensor llama.cpp writes for llama3 RoPE scaling,

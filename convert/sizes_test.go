@@ -141,3 +141,57 @@ func TestToHFChecksCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectNamesPromisedFormat: a 0-byte or foreign file named .gguf is reported as a broken
+// GGUF file (it used to get a safetensors error), one named .safetensors as a broken safetensors
+// file, and a real GGUF file is read whatever its name.
+func TestInspectNamesPromisedFormat(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.gguf")
+	if err := gguf.WriteFile(good, gguf.Metadata{{Key: "general.name", Value: "x"}}, nil, func(*gguf.Writer) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	goodBytes, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want []string // empty: accepted
+	}{
+		{"empty.gguf", nil, []string{"GGUF", "0 bytes"}},
+		{"text.gguf", []byte("hello\n"), []string{"not a GGUF file", `magic "hell"`}},
+		{"upper.GGUF", []byte("PK\x03\x04...."), []string{"not a GGUF file"}},
+		{"empty.safetensors", nil, []string{"safetensors", "0 bytes"}},
+		{"text.safetensors", []byte("hello\n"), []string{"safetensors", "6 bytes"}},
+		{"gguf-named.safetensors", goodBytes, nil},
+	} {
+		p := filepath.Join(dir, c.name)
+		if err := os.WriteFile(p, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Inspect(p)
+		if c.want == nil {
+			if err != nil || r.Format != "gguf" {
+				t.Errorf("%s: %v, format %v", c.name, err, r)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", c.name)
+			continue
+		}
+		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %q does not wrap ErrBadInput or name the file", c.name, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", c.name, err, w)
+			}
+		}
+		if strings.HasSuffix(strings.ToLower(c.name), ".gguf") && strings.Contains(err.Error(), "safetensors") {
+			t.Errorf("%s: error %q speaks of safetensors", c.name, err)
+		}
+	}
+}

@@ -43,6 +43,7 @@ type Model struct {
 	tokEmbd   kernels.Matrix
 	outNorm   []float32
 	output    kernels.Matrix
+	tied      bool // output is the token embedding (no output.weight)
 	layers    []layer
 	ropeFreqs []float32 // per-pair frequency divisors (llama3 scaling), nil if none
 
@@ -220,7 +221,7 @@ func build(cfg convert.Config, src tensorSource, nTensors int, opts Options) (*M
 	if _, _, _, ok := src("output.weight"); ok {
 		m.output = matrix("output.weight", vocab, h)
 	} else {
-		m.output = m.tokEmbd
+		m.output, m.tied = m.tokEmbd, true
 	}
 	if cfg.RopeScaling.Type == "llama3" || cfg.RopeScaling.Type == "" {
 		m.ropeFreqs = vector("rope_freqs.weight", cfg.RopeDim/2, true)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mcompress/mcompress/convert/gguf"
@@ -40,6 +41,20 @@ func checkSource(t *testing.T, src *Source) {
 	}
 	if err := src.Config.Validate(); err != nil {
 		t.Fatalf("accepted folder has an invalid config: %v", err)
+	}
+	// The counts the runtime sizes its structures by must be those of the tensors.
+	blocks := map[string]bool{}
+	for _, ti := range src.Tensors {
+		if rest, ok := strings.CutPrefix(ti.Name, "blk."); ok {
+			num, _, _ := strings.Cut(rest, ".")
+			blocks[num] = true
+		}
+		if ti.Name == "token_embd.weight" && (ti.Dims[0] != uint64(src.Config.Hidden) || ti.Dims[1] != uint64(src.Config.VocabSize)) {
+			t.Fatalf("token embedding %v for hidden size %d and vocabulary %d", ti.Dims, src.Config.Hidden, src.Config.VocabSize)
+		}
+	}
+	if len(blocks) != src.Config.Layers {
+		t.Fatalf("%d layers of tensors for a block count of %d", len(blocks), src.Config.Layers)
 	}
 }
 

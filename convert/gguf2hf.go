@@ -80,6 +80,10 @@ func ToHF(ctx context.Context, path, outDir string, opts HFOptions) (*HFResult, 
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w: %s: %w", ErrBadInput, path, err)
 	}
+	// The counts go into config.json, where Convert would trust them: check them here.
+	if err := checkCounts(path, c, ggufShapes(f.Tensors), ggufCountKeys(md, c.Arch)); err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
 	a, ok := hfArchFor(c.Arch)
 	if !ok {
 		return nil, fmt.Errorf("convert: %w: %s: architecture %q cannot be exported", ErrBadInput, path, c.Arch)

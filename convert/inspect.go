@@ -58,7 +58,9 @@ type ReportTensor struct {
 }
 
 // Inspect reads the header of a GGUF file, a safetensors file or a Hugging Face checkpoint
-// folder (tensor data are not read).
+// folder (tensor data are not read). A file is read as GGUF when it starts with the GGUF magic
+// or is named *.gguf, as safetensors otherwise; errors about a malformed file name it and the
+// format it was read as.
 func Inspect(path string) (*Report, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -67,7 +69,9 @@ func Inspect(path string) (*Report, error) {
 	if st.IsDir() {
 		return inspectFolder(path)
 	}
-	if IsGGUF(path) {
+	// The magic decides; failing that, the extension names the format the file promises, so
+	// that a broken .gguf is reported as a broken GGUF file.
+	if IsGGUF(path) || strings.EqualFold(filepath.Ext(path), ".gguf") {
 		return inspectGGUF(path)
 	}
 	return inspectSafetensors(path)

@@ -190,13 +190,6 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 		}
 		return weightType
 	}
-	if a.ggufArch() == "llama" && c.RopeScaling.Type == "llama3" {
-		f := llama3RopeFactors(c)
-		s.Tensors = append(s.Tensors, SourceTensor{
-			Name: "rope_freqs.weight", Dims: []uint64{uint64(len(f))}, Type: gguf.TypeF32,
-			HFDType: safetensors.F32, generated: f, units: int64(len(f)), unitElems: 1,
-		})
-	}
 	seen := map[string]string{}
 	for _, e := range entries {
 		name := strings.ReplaceAll(e.Name, "language_model.", "")
@@ -252,6 +245,20 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 	has := func(n string) bool { _, ok := seen[n]; return ok }
 	if !has("token_embd.weight") {
 		return fmt.Errorf("%w: %s: no token embedding (model.embed_tokens.weight)", ErrBadInput, s.Dir)
+	}
+	shapes := make([]tensorShape, len(s.Tensors))
+	for i, t := range s.Tensors {
+		shapes[i] = tensorShape{name: t.Name, label: t.HFName, dims: t.Dims, shown: t.entry.Shape}
+	}
+	if err := checkCounts(hp.path, c, shapes, hfCountKeys); err != nil {
+		return err
+	}
+	if a.ggufArch() == "llama" && c.RopeScaling.Type == "llama3" {
+		f := llama3RopeFactors(c)
+		s.Tensors = append([]SourceTensor{{
+			Name: "rope_freqs.weight", Dims: []uint64{uint64(len(f))}, Type: gguf.TypeF32,
+			HFDType: safetensors.F32, generated: f, units: int64(len(f)), unitElems: 1,
+		}}, s.Tensors...)
 	}
 	c.TiedEmbeddings = !has("output.weight")
 	c.AttentionBias = has("blk.0.attn_q.bias")

@@ -19,7 +19,7 @@ type GenerateOptions struct {
 // Generate evaluates prompt from position 0 (the cache is reset) and then generates tokens
 // one at a time, calling emit with each until a stop token, MaxTokens, the end of the context,
 // ctx's cancellation or an error from emit. Stop tokens are not emitted. It returns the number
-// of tokens generated.
+// of tokens generated. NaN logits are an error naming the weight that holds a NaN.
 func (s *Session) Generate(ctx context.Context, prompt []int32, o GenerateOptions, emit func(tok int32) error) (int, error) {
 	if len(prompt) == 0 {
 		return 0, fmt.Errorf("runtime: empty prompt")
@@ -38,6 +38,9 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, o GenerateOption
 	n := 0
 	for o.MaxTokens <= 0 || n < o.MaxTokens {
 		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		if err := s.m.checkLogits(logits); err != nil {
 			return n, err
 		}
 		tok := smp.Sample(logits)

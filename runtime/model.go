@@ -43,6 +43,7 @@ type Model struct {
 	tokEmbd   kernels.Matrix
 	outNorm   []float32
 	output    kernels.Matrix
+	tied      bool // output is the token embedding (no output.weight)
 	layers    []layer
 	ropeFreqs []float32 // per-pair frequency divisors (llama3 scaling), nil if none
 
@@ -81,7 +82,7 @@ func Load(path string, opts Options) (*Model, error) {
 		}
 		return f.Tensors[i].Type, f.Tensors[i].Dims, f.TensorData(i), true
 	}
-	m, err := build(cfg, src, opts)
+	m, err := build(cfg, src, len(f.Tensors), opts)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("runtime: %s: %w", path, err)
@@ -123,7 +124,7 @@ func FromTensors(cfg convert.Config, tensors map[string]Tensor, md gguf.Metadata
 		}
 		return gguf.TypeF32, dims, f32Bytes(t.Data), true
 	}
-	m, err := build(cfg, src, opts)
+	m, err := build(cfg, src, len(tensors), opts)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
@@ -145,8 +146,31 @@ func f32Bytes(x []float32) []byte {
 	return b
 }
 
+// tensorsPerLayer is the number of tensors every transformer block has at least: two norms,
+// four attention and three feed-forward matrices.
+const tensorsPerLayer = 9
+
+// checkLayerCount checks the block count against the tensors really present before anything
+// is allocated per layer: a header claiming 2^31 layers must fail here, not run out of memory.
+// nTensors is the number of tensors the file (or map) holds.
+func checkLayerCount(cfg convert.Config, src tensorSource, nTensors int) error {
+	if need := int64(cfg.Layers) * tensorsPerLayer; need > int64(nTensors) {
+		return fmt.Errorf("block count %d needs at least %d tensors (%d a layer) but the model holds %d",
+			cfg.Layers, need, tensorsPerLayer, nTensors)
+	}
+	last := fmt.Sprintf("blk.%d.attn_norm.weight", cfg.Layers-1)
+	if _, _, _, ok := src(last); !ok {
+		return fmt.Errorf("block count %d but tensor %q missing", cfg.Layers, last)
+	}
+	return nil
+}
+
 // build checks every tensor's presence, type and shape against cfg and assembles the Model.
-func build(cfg convert.Config, src tensorSource, opts Options) (*Model, error) {
+// nTensors is the number of tensors src holds, which bounds the layers it can have.
+func build(cfg convert.Config, src tensorSource, nTensors int, opts Options) (*Model, error) {
+	if err := checkLayerCount(cfg, src, nTensors); err != nil {
+		return nil, err
+	}
 	m := &Model{cfg: cfg}
 	var err error
 	matrix := func(name string, rows, cols int) kernels.Matrix {
@@ -197,7 +221,7 @@ func build(cfg convert.Config, src tensorSource, opts Options) (*Model, error) {
 	if _, _, _, ok := src("output.weight"); ok {
 		m.output = matrix("output.weight", vocab, h)
 	} else {
-		m.output = m.tokEmbd
+		m.output, m.tied = m.tokEmbd, true
 	}
 	if cfg.RopeScaling.Type == "llama3" || cfg.RopeScaling.Type == "" {
 		m.ropeFreqs = vector("rope_freqs.weight", cfg.RopeDim/2, true)

@@ -30,6 +30,13 @@ const MaxDims = 4
 // MaxNameLen is the longest tensor name llama.cpp accepts, in bytes (GGML_MAX_NAME - 1).
 const MaxNameLen = 63
 
+// minTensorInfo and minKV are the fewest bytes a tensor description (empty name, no
+// dimensions) and a metadata pair (empty key, one-byte value) take in the header.
+const (
+	minTensorInfo = 8 + 4 + 4 + 8
+	minKV         = 8 + 4 + 1
+)
+
 // maxArrayDepth bounds the nesting of arrays of arrays.
 const maxArrayDepth = 8
 
@@ -249,11 +256,13 @@ func parse(data []byte, path string) (f *File, err error) {
 			err = fmt.Errorf("gguf: %s: %w", name, err)
 		}
 	}()
-	if len(data) < 4 || string(data[:4]) != Magic {
-		if len(data) >= 4 && string(data[:4]) == "FUGG" {
-			return nil, fmt.Errorf("%w: byte-swapped magic", ErrFormat)
-		}
-		return nil, fmt.Errorf("%w: not a GGUF file (no %q magic)", ErrFormat, Magic)
+	switch {
+	case len(data) < len(Magic):
+		return nil, fmt.Errorf("%w: not a GGUF file: %d bytes, too short for the %q magic", ErrFormat, len(data), Magic)
+	case string(data[:4]) == "FUGG":
+		return nil, fmt.Errorf("%w: byte-swapped magic", ErrFormat)
+	case string(data[:4]) != Magic:
+		return nil, fmt.Errorf("%w: not a GGUF file: magic %q, want %q", ErrFormat, data[:4], Magic)
 	}
 	d := &decoder{b: data, off: 4}
 	version, err := d.u32("version")
@@ -269,13 +278,18 @@ func parse(data []byte, path string) (f *File, err error) {
 	default:
 		return nil, fmt.Errorf("%w: unsupported GGUF version %d (want 2 or 3)", ErrFormat, version)
 	}
-	nTensors, err := d.count("tensor count", 24)
+	nTensors, err := d.count("tensor count", minTensorInfo)
 	if err != nil {
 		return nil, err
 	}
-	nKV, err := d.count("metadata count", 12)
+	nKV, err := d.count("metadata count", minKV)
 	if err != nil {
 		return nil, err
+	}
+	// Each count fits on its own; together they must fit too, before either sizes anything.
+	if need := uint64(nTensors)*minTensorInfo + uint64(nKV)*minKV; need > uint64(d.remaining()) {
+		return nil, fmt.Errorf("%w: tensor count %d and metadata count %d need at least %d bytes, %d left in file",
+			ErrFormat, nTensors, nKV, need, d.remaining())
 	}
 	f = &File{Path: path, Version: version, data: data, Alignment: DefaultAlignment}
 	f.Metadata = make(Metadata, 0, nKV)

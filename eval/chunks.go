@@ -3,9 +3,9 @@ package eval
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/internal/parallel"
 	"github.com/mcompress/mcompress/runtime"
 )
 
@@ -96,16 +96,7 @@ func (r *chunkRunner) run(ctx context.Context, chunk func(i int) []int32, prepar
 			errs[k] = nil
 			score(k, i, logits)
 		}
-		var wg sync.WaitGroup
-		for k := 1; k < n; k++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				one(k)
-			}()
-		}
-		one(0)
-		wg.Wait()
+		parallel.Split(n, n, func(k, _, _ int) { one(k) })
 		for k := range n {
 			if errs[k] != nil {
 				return errs[k]

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // Tokenizer is what the datasets stage needs from a model's tokenizer. runtime/tokenizer's
@@ -194,29 +194,9 @@ func Pack(ctx context.Context, r Reader, tok Tokenizer, opts PackOptions) ([][]i
 func encodeBatch(tok Tokenizer, recs []*Record, workers int) ([][]int32, error) {
 	out := make([][]int32, len(recs))
 	errs := make([]error, len(recs))
-	workers = min(workers, len(recs))
-	if workers <= 1 {
-		for i, rec := range recs {
-			out[i], errs[i] = tok.Encode(rec.Text, false)
-		}
-	} else {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= len(recs) {
-						return
-					}
-					out[i], errs[i] = tok.Encode(recs[i].Text, false)
-				}
-			}()
-		}
-		wg.Wait()
-	}
+	parallel.For(max(1, workers), len(recs), func(_, i int) {
+		out[i], errs[i] = tok.Encode(recs[i].Text, false)
+	})
 	for i, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("datasets: %s: tokenize: %w", recs[i].where(), err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // AdamWOptions are the optimizer's hyperparameters. The zero value of each field takes the
@@ -100,7 +102,7 @@ func (a *AdamW) Step(lr float64) {
 			decay = float32(1 - lr*o.WeightDecay)
 		}
 		m, v, g, d := a.m[i], a.v[i], p.Grad, p.Data
-		parallelChunks(a.Threads, len(d), 1<<15, func(lo, hi int) {
+		parallel.Range(a.Threads, len(d), 1<<15, func(_, lo, hi int) {
 			for j := lo; j < hi; j++ {
 				d[j] *= decay
 				gj := g[j]

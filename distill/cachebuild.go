@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"os"
+
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // CacheOptions configure BuildCache.
@@ -96,7 +98,7 @@ func BuildCache(ctx context.Context, o CacheOptions) (*CacheInfo, error) {
 		if logits, err = t.Logits(seq, logits[:0]); err != nil {
 			return nil, err
 		}
-		parallelChunks(o.Threads, L-1, 8, func(lo, hi int) {
+		parallel.Range(o.Threads, L-1, 8, func(_, lo, hi int) {
 			var sel topKSelector
 			var keep []int32
 			for r := lo; r < hi; r++ {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcompress/mcompress/convert/safetensors"
 	"github.com/mcompress/mcompress/datasets"
+	"github.com/mcompress/mcompress/internal/f32bytes"
 )
 
 // A checkpoint is one safetensors file (written atomically) holding everything a run needs to
@@ -101,7 +102,7 @@ func saveCheckpoint(dir string, m *Model, opt *AdamW, samp *sampler, st checkpoi
 	path := filepath.Join(dir, checkpointName(st.Step))
 	err = safetensors.WriteFile(path, map[string]string{checkpointKey: string(meta)}, infos, func(w *safetensors.Writer) error {
 		for i, t := range infos {
-			if err := w.WriteTensor(t.Name, f32Bytes(data[i])); err != nil {
+			if err := w.WriteTensor(t.Name, f32bytes.Of(data[i])); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mcompress/mcompress/distill/autograd"
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // Divergence selects the direction of the distillation KL.
@@ -183,7 +184,7 @@ func meanCE(logits *Tensor, targets []int32, threads int) float64 {
 	v := logits.Shape[len(logits.Shape)-1]
 	rows := len(logits.Data) / v
 	per := make([]float64, rows)
-	parallelChunks(threads, rows, 16, func(lo, hi int) {
+	parallel.Range(threads, rows, 16, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			if targets[r] == ignoreIndex {
 				continue
@@ -307,7 +308,7 @@ func topKGrad(z []float32, v int, tk *TopKBatch, skip []bool, o LossOptions, g [
 			}
 		}
 	}
-	parallelChunks(threads, rows, 8, func(lo, hi int) {
+	parallel.Range(threads, rows, 8, func(_, lo, hi int) {
 		var s topKScratch
 		for r := lo; r < hi; r++ {
 			if !use[r] {

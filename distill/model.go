@@ -7,6 +7,7 @@ import (
 	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/distill/autograd"
+	"github.com/mcompress/mcompress/runtime"
 )
 
 // Tensor is the float32 autograd tensor the trainable model is made of.
@@ -167,47 +168,8 @@ func (m *Model) bind() {
 			wgate:   get(p + "ffn_gate.weight"), wup: get(p + "ffn_up.weight"), wdown: get(p + "ffn_down.weight"),
 		}
 	}
-	m.invFreq, m.mscale = ropeFrequencies(c, m.RopeFactors)
-}
-
-// ropeFrequencies returns the angle per position of every RoPE pair and the magnitude factor,
-// following ggml's rope as the runtime does: base^(-2i/dims) divided by the llama3 factor,
-// times 1/factor for linear scaling, blended per pair for YaRN.
-func ropeFrequencies(c convert.Config, factors []float32) ([]float64, float64) {
-	half := c.RopeDim / 2
-	inv := make([]float64, half)
-	freqScale := 1.0
-	if c.RopeScaling.Factor > 0 && (c.RopeScaling.Type == "linear" || c.RopeScaling.Type == "yarn") {
-		freqScale = 1 / c.RopeScaling.Factor
-	}
-	for i := range inv {
-		f := math.Pow(c.RopeTheta, -2*float64(i)/float64(c.RopeDim))
-		if i < len(factors) && factors[i] != 0 {
-			f /= float64(factors[i])
-		}
-		inv[i] = f
-	}
-	if c.RopeScaling.Type == "yarn" && freqScale != 1 {
-		nCtx := float64(c.RopeScaling.OriginalContext)
-		if nCtx <= 0 {
-			nCtx = float64(c.ContextLength)
-		}
-		corr := func(nRot float64) float64 {
-			return float64(c.RopeDim) * math.Log(nCtx/(nRot*2*math.Pi)) / (2 * math.Log(c.RopeTheta))
-		}
-		lo := max(0, math.Floor(corr(32)))
-		hi := min(float64(c.RopeDim-1), math.Ceil(corr(1)))
-		for i := range inv {
-			y := (float64(i) - lo) / max(0.001, hi-lo)
-			mix := 1 - min(1, max(0, y))
-			inv[i] = inv[i]*freqScale*(1-mix) + inv[i]*mix
-		}
-		return inv, 1 + 0.1*math.Log(1/freqScale)
-	}
-	for i := range inv {
-		inv[i] *= freqScale
-	}
-	return inv, 1
+	freqs := runtime.NewRoPEFrequencies(c, m.RopeFactors)
+	m.invFreq, m.mscale = freqs.PerPosition(), freqs.MScale
 }
 
 // NumParams returns the number of trainable scalars.

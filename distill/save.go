@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"unsafe"
 
 	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/internal/f32bytes"
 )
 
 // SaveOptions configure Save.
@@ -155,7 +155,7 @@ func (m *Model) writeGGUF(path string, md gguf.Metadata) error {
 	}
 	err := gguf.WriteFile(path, slices.Clone(md), infos, func(w *gguf.Writer) error {
 		for i, t := range infos {
-			if err := w.WriteTensor(t.Name, f32Bytes(data[i])); err != nil {
+			if err := w.WriteTensor(t.Name, f32bytes.Of(data[i])); err != nil {
 				return err
 			}
 		}
@@ -165,23 +165,6 @@ func (m *Model) writeGGUF(path string, md gguf.Metadata) error {
 		return fmt.Errorf("distill: save: %w", err)
 	}
 	return nil
-}
-
-// f32Bytes returns float32 values as little-endian bytes: a view on little-endian machines, a
-// copy elsewhere.
-func f32Bytes(x []float32) []byte {
-	if len(x) == 0 {
-		return nil
-	}
-	var probe uint16 = 1
-	if *(*byte)(unsafe.Pointer(&probe)) == 1 {
-		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
-	}
-	b := make([]byte, 0, 4*len(x))
-	for _, v := range x {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-	}
-	return b
 }
 
 // f32From decodes little-endian float32 bytes into dst (len(dst) values).

@@ -15,6 +15,7 @@ import (
 	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/distill/autograd"
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // StudentOptions say which model is trained.
@@ -781,7 +782,7 @@ func (r *runner) validate(ctx context.Context) (ValidResult, error) {
 		rowNLL := make([]float64, rows)
 		rowKL := make([]float64, rows)
 		lo2 := LossOptions{Temperature: 1}
-		parallelChunks(o.Threads, rows, 4, func(a, e int) {
+		parallel.Range(o.Threads, rows, 4, func(_, a, e int) {
 			var s topKScratch
 			var g []float32
 			for row := a; row < e; row++ {

@@ -3,9 +3,9 @@ package eval
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/internal/parallel"
 	"github.com/mcompress/mcompress/runtime"
 )
 
@@ -28,13 +28,11 @@ type chunkRunner struct {
 // whose matrix products keep every core busy anyway.
 const sessionBudget = 1 << 30
 
-// sessionBytes estimates one session's memory for ctxLen positions: the float32 KV cache, the
-// activations of a full batch and the logits of every position.
+// sessionBytes estimates one session's memory for ctxLen positions: runtime's estimate (KV
+// cache and the activations of a full batch) and the logits of every position, which the
+// chunks keep.
 func sessionBytes(cfg convert.Config, ctxLen int) int64 {
-	kv := int64(cfg.Layers) * int64(2*ctxLen+64) * int64(cfg.KVDim()) * 4
-	acts := int64(min(ctxLen, runtime.DefaultBatchSize)) * int64(3*cfg.Hidden+cfg.QDim()+2*cfg.KVDim()+2*cfg.FFN) * 4
-	logits := int64(ctxLen) * int64(cfg.VocabSize) * 4
-	return kv + acts + logits
+	return runtime.SessionBytes(cfg, ctxLen) + int64(ctxLen)*int64(cfg.VocabSize)*4
 }
 
 // parallelSessions returns how many sessions of ctxLen positions to run side by side for n
@@ -96,16 +94,7 @@ func (r *chunkRunner) run(ctx context.Context, chunk func(i int) []int32, prepar
 			errs[k] = nil
 			score(k, i, logits)
 		}
-		var wg sync.WaitGroup
-		for k := 1; k < n; k++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				one(k)
-			}()
-		}
-		one(0)
-		wg.Wait()
+		parallel.Split(n, n, func(k, _, _ int) { one(k) })
 		for k := range n {
 			if errs[k] != nil {
 				return errs[k]

@@ -1,6 +1,6 @@
 package eval
 
-import "sync"
+import "github.com/mcompress/mcompress/internal/parallel"
 
 // minRowsPerWorker keeps goroutines from being started for a handful of rows: scoring one row
 // costs about one exponential per vocabulary entry.
@@ -10,23 +10,9 @@ const minRowsPerWorker = 8
 // threads goroutines. f must write only to state indexed by r; callers then combine the
 // per-row results in row order, so the sums do not depend on the thread count.
 func forRows(n, threads int, f func(r int)) {
-	w := min(threads, n/minRowsPerWorker)
-	if w <= 1 {
-		for r := range n {
+	parallel.Split(min(threads, n/minRowsPerWorker), n, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
 			f(r)
 		}
-		return
-	}
-	var wg sync.WaitGroup
-	for i := range w {
-		lo, hi := i*n/w, (i+1)*n/w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := lo; r < hi; r++ {
-				f(r)
-			}
-		}()
-	}
-	wg.Wait()
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mcompress/mcompress/internal/parallel"
 	"github.com/mcompress/mcompress/runtime"
 	"github.com/mcompress/mcompress/runtime/tokenizer"
 )
@@ -241,47 +242,39 @@ func ScoreTask(ctx context.Context, m *runtime.Model, t *Task, o ScoreOptions) (
 	accs := make([]float64, len(t.Examples))
 	norms := make([]float64, len(t.Examples))
 	errs := make([]error, len(t.Examples))
-	var next atomic.Int64
+	var failed atomic.Bool
 	var mu sync.Mutex
 	done := 0
-	var wg sync.WaitGroup
-	for _, sc := range scorers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(t.Examples) || ctx.Err() != nil {
-					return
-				}
-				ex := &t.Examples[i]
-				scores, err := sc.scoreExample(ex)
-				if err != nil {
-					errs[i] = fmt.Errorf("eval: task %s: %s row %d: %w", t.Name, ex.Source, ex.Row, err)
-					next.Store(int64(len(t.Examples))) // stop the others
-					return
-				}
-				lls := make([]float64, len(scores))
-				for j, s := range scores {
-					lls[j] = s.LogLikelihood
-				}
-				pred, predNorm := predict(lls, ex.Choices)
-				if pred == ex.Gold {
-					accs[i] = 1
-				}
-				if predNorm == ex.Gold {
-					norms[i] = 1
-				}
-				if o.Progress != nil {
-					mu.Lock()
-					done++
-					o.Progress(int64(done), int64(len(t.Examples)))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.For(len(scorers), len(t.Examples), func(w, i int) {
+		if failed.Load() || ctx.Err() != nil {
+			return
+		}
+		sc := scorers[w]
+		ex := &t.Examples[i]
+		scores, err := sc.scoreExample(ex)
+		if err != nil {
+			errs[i] = fmt.Errorf("eval: task %s: %s row %d: %w", t.Name, ex.Source, ex.Row, err)
+			failed.Store(true) // stop the others
+			return
+		}
+		lls := make([]float64, len(scores))
+		for j, s := range scores {
+			lls[j] = s.LogLikelihood
+		}
+		pred, predNorm := predict(lls, ex.Choices)
+		if pred == ex.Gold {
+			accs[i] = 1
+		}
+		if predNorm == ex.Gold {
+			norms[i] = 1
+		}
+		if o.Progress != nil {
+			mu.Lock()
+			done++
+			o.Progress(int64(done), int64(len(t.Examples)))
+			mu.Unlock()
+		}
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

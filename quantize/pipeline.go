@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // QuantizationVersion is the value llama-quantize writes to general.quantization_version
@@ -434,65 +435,57 @@ func convertTensor(ctx context.Context, p TensorPlan, data, out []byte, threads 
 		rowsPerMatrix = int(p.Dims[1])
 	}
 	nMatrices := len(p.Imatrix) / nPerRow
-	var next atomic.Int64
 	var failed atomic.Bool
-	work := func() {
-		x := make([]float32, rowsPerChunk*nPerRow)
-		y := make([]float32, rowsPerChunk*nPerRow)
-		for {
-			c := int(next.Add(1) - 1)
-			if c >= nChunks || failed.Load() {
-				return
-			}
-			if ctx.Err() != nil {
-				results[c].err = ctx.Err()
-				failed.Store(true)
-				return
-			}
-			r0 := c * rowsPerChunk
-			r1 := min(nRows, r0+rowsPerChunk)
-			n := (r1 - r0) * nPerRow
-			xs, ys := x[:n], y[:n]
-			from.DequantizeRow(xs, data[r0*inRow:r1*inRow])
-			if i := firstNonFinite(xs); i >= 0 {
-				results[c].err = invalid(fmt.Errorf("quantize: tensor %q: row %d, column %d is %v (NaN and infinite weights cannot be quantized): %w",
-					p.Name, r0+i/nPerRow, i%nPerRow, xs[i], ErrNonFinite))
-				failed.Store(true)
-				return
-			}
-			for r := r0; r < r1; r++ {
-				var im []float32
-				if nMatrices > 0 {
-					m := (r / rowsPerMatrix) % nMatrices
-					im = p.Imatrix[m*nPerRow : (m+1)*nPerRow]
-				}
-				to.QuantizeRow(out[r*outRow:(r+1)*outRow], xs[(r-r0)*nPerRow:(r-r0+1)*nPerRow], im)
-			}
-			to.DequantizeRow(ys, out[r0*outRow:r1*outRow])
-			var sq float64
-			for i, v := range ys {
-				d := float64(v) - float64(xs[i])
-				sq += d * d
-			}
-			if math.IsNaN(sq) || math.IsInf(sq, 0) {
-				i := firstNonFinite(ys)
-				results[c].err = invalidf("quantize: tensor %q: row %d does not fit %s (a scale overflows F16; largest |weight| %g)",
-					p.Name, r0+max(i, 0)/nPerRow, p.To, maxAbs(xs))
-				failed.Store(true)
-				return
-			}
-			results[c].sqErr = sq
-			prog.add(int64((r1 - r0) * inRow))
+	nw := max(1, min(threads, nChunks))
+	xbuf, ybuf := make([][]float32, nw), make([][]float32, nw)
+	parallel.For(nw, nChunks, func(w, c int) {
+		if xbuf[w] == nil {
+			xbuf[w], ybuf[w] = make([]float32, rowsPerChunk*nPerRow), make([]float32, rowsPerChunk*nPerRow)
 		}
-	}
-	nw := min(threads, nChunks)
-	var wg sync.WaitGroup
-	for i := 1; i < nw; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); work() }()
-	}
-	work()
-	wg.Wait()
+		x, y := xbuf[w], ybuf[w]
+		if failed.Load() {
+			return
+		}
+		if ctx.Err() != nil {
+			results[c].err = ctx.Err()
+			failed.Store(true)
+			return
+		}
+		r0 := c * rowsPerChunk
+		r1 := min(nRows, r0+rowsPerChunk)
+		n := (r1 - r0) * nPerRow
+		xs, ys := x[:n], y[:n]
+		from.DequantizeRow(xs, data[r0*inRow:r1*inRow])
+		if i := firstNonFinite(xs); i >= 0 {
+			results[c].err = invalid(fmt.Errorf("quantize: tensor %q: row %d, column %d is %v (NaN and infinite weights cannot be quantized): %w",
+				p.Name, r0+i/nPerRow, i%nPerRow, xs[i], ErrNonFinite))
+			failed.Store(true)
+			return
+		}
+		for r := r0; r < r1; r++ {
+			var im []float32
+			if nMatrices > 0 {
+				m := (r / rowsPerMatrix) % nMatrices
+				im = p.Imatrix[m*nPerRow : (m+1)*nPerRow]
+			}
+			to.QuantizeRow(out[r*outRow:(r+1)*outRow], xs[(r-r0)*nPerRow:(r-r0+1)*nPerRow], im)
+		}
+		to.DequantizeRow(ys, out[r0*outRow:r1*outRow])
+		var sq float64
+		for i, v := range ys {
+			d := float64(v) - float64(xs[i])
+			sq += d * d
+		}
+		if math.IsNaN(sq) || math.IsInf(sq, 0) {
+			i := firstNonFinite(ys)
+			results[c].err = invalidf("quantize: tensor %q: row %d does not fit %s (a scale overflows F16; largest |weight| %g)",
+				p.Name, r0+max(i, 0)/nPerRow, p.To, maxAbs(xs))
+			failed.Store(true)
+			return
+		}
+		results[c].sqErr = sq
+		prog.add(int64((r1 - r0) * inRow))
+	})
 	var total float64
 	for _, r := range results {
 		if r.err != nil {

@@ -15,10 +15,10 @@ package runtime
 
 import (
 	"fmt"
-	"unsafe"
 
 	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/internal/f32bytes"
 	"github.com/mcompress/mcompress/runtime/kernels"
 )
 
@@ -122,7 +122,7 @@ func FromTensors(cfg convert.Config, tensors map[string]Tensor, md gguf.Metadata
 			// Report through a size mismatch in build.
 			return gguf.TypeF32, dims, nil, true
 		}
-		return gguf.TypeF32, dims, f32Bytes(t.Data), true
+		return gguf.TypeF32, dims, f32bytes.Of(t.Data), true
 	}
 	m, err := build(cfg, src, len(tensors), opts)
 	if err != nil {
@@ -130,20 +130,6 @@ func FromTensors(cfg convert.Config, tensors map[string]Tensor, md gguf.Metadata
 	}
 	m.md = md
 	return m, nil
-}
-
-// f32Bytes views float32 values as their little-endian bytes (copying on big-endian hosts).
-func f32Bytes(x []float32) []byte {
-	var probe uint16 = 1
-	if *(*byte)(unsafe.Pointer(&probe)) == 1 {
-		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
-	}
-	b := make([]byte, 4*len(x))
-	for i, v := range x {
-		u := *(*uint32)(unsafe.Pointer(&v))
-		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
-	}
-	return b
 }
 
 // tensorsPerLayer is the number of tensors every transformer block has at least: two norms,

@@ -26,70 +26,25 @@ func addBias(x, b []float32) {
 	}
 }
 
-// rope holds what rotary embeddings need: the base frequency of every pair, and the
+// rope holds what rotary embeddings need: the frequencies of every pair, and the
 // NeoX/interleaved ordering.
 type rope struct {
-	dims      int       // rotated dimensions per head
-	neox      bool      // pairs (i, i+dims/2) rather than (2i, 2i+1)
-	invFreq   []float64 // angle per position of each pair, scaling applied
-	yarnMix   []float64 // YaRN: weight of the unscaled angle for each pair (nil if not YaRN)
-	freqScale float64   // YaRN: the interpolation factor
-	mscale    float64   // magnitude correction of cos and sin (1 unless YaRN)
+	RoPEFrequencies
+	dims int  // rotated dimensions per head
+	neox bool // pairs (i, i+dims/2) rather than (2i, 2i+1)
 }
 
-// newRope prepares the frequencies for a model, following ggml's rope: theta_i = pos *
-// base^(-2i/dims) / freqFactor_i, scaled by 1/factor for linear scaling, and blended with the
-// unscaled angle per pair for YaRN.
+// newRope prepares the rotary embedding of a model (see RoPEFrequencies).
 func newRope(m *Model) *rope {
-	cfg := m.cfg
-	r := &rope{dims: cfg.RopeDim, neox: cfg.RopeNeoX, mscale: 1, freqScale: 1}
-	half := cfg.RopeDim / 2
-	r.invFreq = make([]float64, half)
-	if cfg.RopeScaling.Factor > 0 && (cfg.RopeScaling.Type == "linear" || cfg.RopeScaling.Type == "yarn") {
-		r.freqScale = 1 / cfg.RopeScaling.Factor
-	}
-	for i := range half {
-		f := math.Pow(cfg.RopeTheta, -2*float64(i)/float64(cfg.RopeDim))
-		if m.ropeFreqs != nil && m.ropeFreqs[i] != 0 {
-			f /= float64(m.ropeFreqs[i])
-		}
-		r.invFreq[i] = f
-	}
-	if cfg.RopeScaling.Type == "yarn" && r.freqScale != 1 {
-		// ggml's rope_yarn with ext_factor 1, beta_fast 32, beta_slow 1.
-		nCtx := float64(cfg.RopeScaling.OriginalContext)
-		if nCtx <= 0 {
-			nCtx = float64(cfg.ContextLength)
-		}
-		corr := func(nRot float64) float64 {
-			return float64(cfg.RopeDim) * math.Log(nCtx/(nRot*2*math.Pi)) / (2 * math.Log(cfg.RopeTheta))
-		}
-		lo := max(0, math.Floor(corr(32)))
-		hi := min(float64(cfg.RopeDim-1), math.Ceil(corr(1)))
-		r.yarnMix = make([]float64, half)
-		for i := range half {
-			y := (float64(i) - lo) / max(0.001, hi-lo)
-			r.yarnMix[i] = 1 - min(1, max(0, y))
-		}
-		r.mscale = 1 + 0.1*math.Log(1/r.freqScale)
-	} else {
-		for i := range r.invFreq {
-			r.invFreq[i] *= r.freqScale
-		}
-	}
-	return r
+	return &rope{RoPEFrequencies: NewRoPEFrequencies(m.cfg, m.ropeFreqs), dims: m.cfg.RopeDim, neox: m.cfg.RopeNeoX}
 }
 
 // table fills cs with cos and sin of each pair's angle at position pos: cs[2i], cs[2i+1].
 func (r *rope) table(cs []float32, pos int) {
 	p := float64(pos)
-	for i, f := range r.invFreq {
-		theta := p * f
-		if r.yarnMix != nil {
-			theta = theta*r.freqScale*(1-r.yarnMix[i]) + theta*r.yarnMix[i]
-		}
-		s, c := math.Sincos(theta)
-		cs[2*i], cs[2*i+1] = float32(c*r.mscale), float32(s*r.mscale)
+	for i := range r.Inv {
+		s, c := math.Sincos(r.angle(i, p))
+		cs[2*i], cs[2*i+1] = float32(c*r.MScale), float32(s*r.MScale)
 	}
 }
 

@@ -57,8 +57,8 @@ func (m *Model) NewSession(ctxLen int) (*Session, error) {
 	if ctxLen <= 0 {
 		return nil, fmt.Errorf("runtime: context length %d must be positive", ctxLen)
 	}
-	ctxPad := (ctxLen + 63) &^ 63
-	bytes := int64(m.cfg.Layers) * int64(ctxLen+ctxPad) * int64(m.cfg.KVDim()) * 4
+	ctxPad := cachePad(ctxLen)
+	bytes := cacheBytes(m.cfg, ctxLen)
 	if bytes > maxCacheBytes {
 		return nil, fmt.Errorf("runtime: KV cache for %d positions would take %d bytes (limit %d); use a shorter context", ctxLen, bytes, int64(maxCacheBytes))
 	}
@@ -82,8 +82,28 @@ func (s *Session) Len() int { return s.n }
 func (s *Session) Reset() { s.n = 0 }
 
 // CacheBytes returns the size of the KV cache in bytes.
-func (s *Session) CacheBytes() int64 {
-	return int64(len(s.kc)) * int64(s.ctx+s.ctxPad) * int64(s.m.cfg.KVDim()) * 4
+func (s *Session) CacheBytes() int64 { return cacheBytes(s.m.cfg, s.ctx) }
+
+// cachePad rounds ctxLen up to a multiple of 64: the row length of the key cache.
+func cachePad(ctxLen int) int { return (ctxLen + 63) &^ 63 }
+
+// cacheBytes is the size of the float32 KV cache of ctxLen positions: per layer, keys
+// transposed in rows of cachePad(ctxLen) positions and values in ctxLen rows.
+func cacheBytes(cfg convert.Config, ctxLen int) int64 {
+	return int64(cfg.Layers) * int64(ctxLen+cachePad(ctxLen)) * int64(cfg.KVDim()) * 4
+}
+
+// SessionBytes estimates the memory of a Session of ctxLen positions processing batches of
+// DefaultBatchSize tokens: its KV cache (CacheBytes) and the activations of one full batch.
+// Logits that Forward returns belong to the caller and are not counted; neither are the
+// few small per-thread buffers of the matrix products.
+func SessionBytes(cfg convert.Config, ctxLen int) int64 {
+	return cacheBytes(cfg, ctxLen) + int64(min(ctxLen, DefaultBatchSize))*int64(actFloats(cfg, cfg.RopeDim))*4
+}
+
+// actFloats is the number of activation values scratch.ensure allocates per token.
+func actFloats(cfg convert.Config, ropeDims int) int {
+	return 3*cfg.Hidden + 2*cfg.QDim() + 2*cfg.KVDim() + 2*cfg.FFN + ropeDims
 }
 
 // Forward evaluates tokens at positions pos, pos+1, ... and returns logits: for every token

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -154,7 +153,10 @@ func runGenerate(cmd *cobra.Command, g *globalOptions, o runOptions) error {
 		Sampler:   sampling,
 	}
 	var out []int32
-	stream := &textStream{tok: tok, prompt: prompt}
+	var stream *tokenizer.Detokenizer
+	if tok != nil {
+		stream = tok.NewDetokenizer(prompt)
+	}
 	var w io.Writer = os.Stdout
 	if g.json {
 		w = io.Discard
@@ -173,7 +175,7 @@ func runGenerate(cmd *cobra.Command, g *globalOptions, o runOptions) error {
 			_, err := fmt.Fprintf(w, "%d ", t)
 			return err
 		}
-		_, err := io.WriteString(w, stream.next(t))
+		_, err := io.WriteString(w, stream.Next(t))
 		return err
 	})
 	end := time.Now()
@@ -181,7 +183,7 @@ func runGenerate(cmd *cobra.Command, g *globalOptions, o runOptions) error {
 		return err
 	}
 	if tok != nil {
-		_, _ = io.WriteString(w, stream.flush())
+		_, _ = io.WriteString(w, stream.Flush())
 	}
 	if !g.json {
 		fmt.Fprintln(w)
@@ -194,7 +196,7 @@ func runGenerate(cmd *cobra.Command, g *globalOptions, o runOptions) error {
 		}
 	}
 	if tok != nil {
-		res.Text = stream.text()
+		res.Text = stream.Text()
 	}
 	if g.json {
 		return printJSON(res)
@@ -202,69 +204,4 @@ func runGenerate(cmd *cobra.Command, g *globalOptions, o runOptions) error {
 	rep.Logf("prompt: %d tokens, %.1f tokens/s; generated: %d tokens, %.1f tokens/s (%d threads, %s)",
 		len(prompt), res.PromptPerSec, len(out), res.GeneratePerSec, m.Threads(), res.Kernels)
 	return nil
-}
-
-// textStream turns generated tokens into text incrementally: it detokenizes the whole
-// sequence and hands out what was added since the last call, holding back an incomplete UTF-8
-// sequence (a character split over byte tokens) until it is complete.
-type textStream struct {
-	tok     *tokenizer.Tokenizer
-	prompt  []int32
-	gen     []int32
-	emitted int
-	base    int // length of the prompt's own text
-	started bool
-}
-
-func (s *textStream) full() string {
-	return s.tok.Detokenize(append(append([]int32(nil), s.prompt...), s.gen...), tokenizer.DetokenizeOptions{RemoveSpecial: true})
-}
-
-func (s *textStream) next(t int32) string {
-	if !s.started {
-		s.base = len(s.full())
-		s.started = true
-	}
-	s.gen = append(s.gen, t)
-	all := s.full()
-	if len(all) < s.base+s.emitted {
-		return ""
-	}
-	add := all[s.base+s.emitted:]
-	// Hold back a trailing incomplete character.
-	cut := len(add)
-	for i := len(add) - 1; i >= 0 && i >= len(add)-utf8.UTFMax; i-- {
-		if utf8.RuneStart(add[i]) {
-			if !utf8.FullRuneInString(add[i:]) {
-				cut = i
-			}
-			break
-		}
-	}
-	s.emitted += cut
-	return add[:cut]
-}
-
-func (s *textStream) flush() string {
-	if !s.started {
-		return ""
-	}
-	all := s.full()
-	if len(all) <= s.base+s.emitted {
-		return ""
-	}
-	rest := all[s.base+s.emitted:]
-	s.emitted += len(rest)
-	return rest
-}
-
-func (s *textStream) text() string {
-	if !s.started {
-		return ""
-	}
-	all := s.full()
-	if len(all) < s.base {
-		return ""
-	}
-	return all[s.base:]
 }

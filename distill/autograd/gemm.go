@@ -1,6 +1,10 @@
 package autograd
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/mcompress/mcompress/internal/parallel"
+)
 
 // This file holds the one general matrix multiply every product in the package goes through:
 //
@@ -105,7 +109,7 @@ func gemm[T Float](threads int, transA, transB bool, m, n, k int, alpha T, a []T
 	}
 	if k <= 0 || alpha == 0 {
 		if beta != 1 {
-			parallelRange(threads, m, rowChunk(n), func(_, lo, hi int) {
+			parallel.Range(threads, m, rowChunk(n), func(_, lo, hi int) {
 				scaleRows(c, ldc, lo, hi, 0, n, beta)
 			})
 		}
@@ -132,11 +136,11 @@ func gemm[T Float](threads int, transA, transB bool, m, n, k int, alpha T, a []T
 		for p0 := 0; p0 < k; p0 += kern.kc {
 			kc := min(kern.kc, k-p0)
 			bpack := bufs.b[:panels*nr*kc]
-			parallelRange(threads, panels, max(1, 4096/(nr*kc)), func(_, lo, hi int) {
+			parallel.Range(threads, panels, max(1, 4096/(nr*kc)), func(_, lo, hi int) {
 				packB(transB, b, ldb, p0, kc, j0+lo*nr, min(nb, hi*nr)-lo*nr, nr, bpack[lo*nr*kc:])
 			})
 			first := p0 == 0
-			parallelFor(threads, tm*tn, func(_, t int) {
+			parallel.For(threads, tm*tn, func(_, t int) {
 				i0 := (t / tn) * mc
 				mt := min(mc, m-i0)
 				q0, q1 := (t%tn)*per, min(panels, (t%tn+1)*per) // this task's B panels

@@ -1,6 +1,10 @@
 package autograd
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/mcompress/mcompress/internal/parallel"
+)
 
 // Add returns a + b with NumPy broadcasting: shapes are aligned from the right and each pair
 // of dimensions must be equal or one of them 1.
@@ -11,7 +15,7 @@ func Add[T Float](tp *Tape[T], a, b *Tensor[T]) *Tensor[T] {
 	}
 	out := tp.newTensor(shape, false)
 	if sameShape(a.Shape, b.Shape, shape) {
-		parallelRange(tp.threads(), len(out.Data), elemChunk, func(_, lo, hi int) {
+		parallel.Range(tp.threads(), len(out.Data), elemChunk, func(_, lo, hi int) {
 			x, y, o := a.Data[lo:hi], b.Data[lo:hi], out.Data[lo:hi]
 			for i := range o {
 				o[i] = x[i] + y[i]
@@ -54,7 +58,7 @@ func (op *addOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 
 // addInto adds src into dst elementwise, in parallel chunks.
 func addInto[T Float](tp *Tape[T], dst, src []T) {
-	parallelRange(tp.threads(), len(dst), elemChunk, func(_, lo, hi int) {
+	parallel.Range(tp.threads(), len(dst), elemChunk, func(_, lo, hi int) {
 		d, s := dst[lo:hi], src[lo:hi]
 		for i := range d {
 			d[i] += s[i]

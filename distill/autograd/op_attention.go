@@ -1,6 +1,10 @@
 package autograd
 
-import "math"
+import (
+	"math"
+
+	"github.com/mcompress/mcompress/internal/parallel"
+)
 
 // AttentionConfig describes causal grouped-query attention.
 type AttentionConfig struct {
@@ -64,7 +68,7 @@ func (op *attentionOp[T]) forward(tp *Tape[T]) {
 	op.lse = make([]float64, op.batch*c.Heads*seq)
 	threads := tp.threads()
 	scratch := tp.buf(threads*attnBlock*seq, false)
-	parallelFor(threads, op.batch*c.Heads, func(w, task int) {
+	parallel.For(threads, op.batch*c.Heads, func(w, task int) {
 		b, h := task/c.Heads, task%c.Heads
 		g := h / group
 		qb := op.q.Data[b*seq*ldq+h*dh:]
@@ -105,7 +109,7 @@ func (op *attentionOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	threads := tp.threads()
 	scratch := tp.buf(threads*2*attnBlock*seq, false)
 	scale := T(c.Scale)
-	parallelFor(threads, op.batch*c.KVHeads, func(w, task int) {
+	parallel.For(threads, op.batch*c.KVHeads, func(w, task int) {
 		b, g := task/c.KVHeads, task%c.KVHeads
 		kb := op.k.Data[b*seq*ldk+g*dh:]
 		vb := op.v.Data[b*seq*ldk+g*dh:]

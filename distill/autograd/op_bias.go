@@ -1,5 +1,7 @@
 package autograd
 
+import "github.com/mcompress/mcompress/internal/parallel"
+
 // AddBias returns x + bias, with bias (shape [C]) added to every row of x (shape [..., C]):
 // the bias of a linear layer (Qwen2's q/k/v projections).
 func AddBias[T Float](tp *Tape[T], x, bias *Tensor[T]) *Tensor[T] {
@@ -9,7 +11,7 @@ func AddBias[T Float](tp *Tape[T], x, bias *Tensor[T]) *Tensor[T] {
 	}
 	out := tp.newTensor(shape, false)
 	rows, c := rowsOf(shape)
-	parallelRange(tp.threads(), rows, rowChunk(c), func(_, lo, hi int) {
+	parallel.Range(tp.threads(), rows, rowChunk(c), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src, dst := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
 			for j, v := range src {
@@ -40,7 +42,7 @@ func sumRows[T Float](tp *Tape[T], dst, src []T, rows, c int) {
 	const chunk = 64
 	nchunks := (rows + chunk - 1) / chunk
 	part := make([]float64, nchunks*c)
-	parallelFor(tp.threads(), nchunks, func(_, k int) {
+	parallel.For(tp.threads(), nchunks, func(_, k int) {
 		acc := part[k*c : (k+1)*c]
 		for r := k * chunk; r < min(rows, (k+1)*chunk); r++ {
 			for j, v := range src[r*c : (r+1)*c] {

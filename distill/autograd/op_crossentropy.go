@@ -3,6 +3,8 @@ package autograd
 import (
 	"math"
 	"slices"
+
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // IgnoreIndex is the customary ignore index of CrossEntropy targets (PyTorch's default, −100).
@@ -30,7 +32,7 @@ func CrossEntropy[T Float](tp *Tape[T], logits *Tensor[T], targets []int32, igno
 	if op.dir == nil {
 		scratch = tp.buf(threads*v, false)
 	}
-	parallelRange(threads, rows, rowChunk(v), func(w, lo, hi int) {
+	parallel.Range(threads, rows, rowChunk(v), func(w, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			t := targets[r]
 			if t == ignoreIndex {
@@ -88,7 +90,7 @@ func (op *crossEntropyOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	dx := tp.grad(op.logits)
 	v := op.v
 	k := T(float64(out.Grad[0]) / float64(op.count))
-	parallelRange(tp.threads(), op.rows, rowChunk(v), func(_, lo, hi int) {
+	parallel.Range(tp.threads(), op.rows, rowChunk(v), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			if op.targets[r] == op.ignore {
 				continue

@@ -1,6 +1,10 @@
 package autograd
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/mcompress/mcompress/internal/parallel"
+)
 
 // Embedding returns the rows of table (shape [vocab, dim]) selected by ids, as a [len(ids),
 // dim] tensor. Every id must be in [0, vocab). The gradient scatter-adds into the selected rows
@@ -13,7 +17,7 @@ func Embedding[T Float](tp *Tape[T], table *Tensor[T], ids []int32) *Tensor[T] {
 	}
 	out := tp.newTensor(shape, false)
 	c := shape[1]
-	parallelRange(tp.threads(), len(ids), rowChunk(c), func(_, lo, hi int) {
+	parallel.Range(tp.threads(), len(ids), rowChunk(c), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			id := int(ids[r])
 			copy(out.Data[r*c:(r+1)*c], table.Data[id*c:(id+1)*c])

@@ -3,6 +3,8 @@ package autograd
 import (
 	"math"
 	"slices"
+
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // KLDivOptions configures KLDiv. The zero value is forward KL at temperature 1 over all rows.
@@ -42,7 +44,7 @@ func KLDiv[T Float](tp *Tape[T], student, teacher *Tensor[T], opts KLDivOptions)
 	inv := 1 / opts.Temperature
 	threads := tp.threads()
 	scratch := tp.buf(2*threads*v, false)
-	parallelRange(threads, rows, rowChunk(v), func(w, lo, hi int) {
+	parallel.Range(threads, rows, rowChunk(v), func(w, lo, hi int) {
 		ps, pt := scratch[2*w*v:(2*w+1)*v], scratch[(2*w+1)*v:(2*w+2)*v]
 		for r := lo; r < hi; r++ {
 			if op.ignored(r) {
@@ -129,7 +131,7 @@ func (op *klDivOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	ds := tp.grad(op.s)
 	v := op.v
 	k := T(float64(out.Grad[0]) / float64(op.count) / op.opts.Temperature)
-	parallelRange(tp.threads(), op.rows, rowChunk(v), func(_, lo, hi int) {
+	parallel.Range(tp.threads(), op.rows, rowChunk(v), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			if op.ignored(r) {
 				continue

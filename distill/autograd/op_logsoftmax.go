@@ -1,5 +1,7 @@
 package autograd
 
+import "github.com/mcompress/mcompress/internal/parallel"
+
 // LogSoftmax returns log softmax over the last dimension of x: x − logsumexp(x) row by row.
 func LogSoftmax[T Float](tp *Tape[T], x *Tensor[T]) *Tensor[T] {
 	shape, ok := tp.validate(opLogSoftmax, nil, x)
@@ -8,7 +10,7 @@ func LogSoftmax[T Float](tp *Tape[T], x *Tensor[T]) *Tensor[T] {
 	}
 	out := tp.newTensor(shape, false)
 	rows, c := rowsOf(shape)
-	parallelRange(tp.threads(), rows, rowChunk(c), func(_, lo, hi int) {
+	parallel.Range(tp.threads(), rows, rowChunk(c), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src, dst := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
 			l := logSumExp(src, dst, 1)
@@ -30,7 +32,7 @@ func (op *logSoftmaxOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	rows, c := rowsOf(out.Shape)
 	threads := tp.threads()
 	scratch := tp.buf(threads*c, false)
-	parallelRange(threads, rows, rowChunk(c), func(w, lo, hi int) {
+	parallel.Range(threads, rows, rowChunk(c), func(w, lo, hi int) {
 		p := scratch[w*c : (w+1)*c]
 		for r := lo; r < hi; r++ {
 			y, g, d := out.Data[r*c:(r+1)*c], out.Grad[r*c:(r+1)*c], dx[r*c:(r+1)*c]

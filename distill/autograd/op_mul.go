@@ -1,5 +1,7 @@
 package autograd
 
+import "github.com/mcompress/mcompress/internal/parallel"
+
 // Mul returns the elementwise product a ∘ b with NumPy broadcasting (see Add).
 func Mul[T Float](tp *Tape[T], a, b *Tensor[T]) *Tensor[T] {
 	shape, ok := tp.validate(opMul, nil, a, b)
@@ -8,7 +10,7 @@ func Mul[T Float](tp *Tape[T], a, b *Tensor[T]) *Tensor[T] {
 	}
 	out := tp.newTensor(shape, false)
 	if sameShape(a.Shape, b.Shape, shape) {
-		parallelRange(tp.threads(), len(out.Data), elemChunk, func(_, lo, hi int) {
+		parallel.Range(tp.threads(), len(out.Data), elemChunk, func(_, lo, hi int) {
 			x, y, o := a.Data[lo:hi], b.Data[lo:hi], out.Data[lo:hi]
 			for i := range o {
 				o[i] = x[i] * y[i]
@@ -38,7 +40,7 @@ func (op *mulOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 			continue
 		}
 		if sameShape(in.Shape, other.Shape, out.Shape) {
-			parallelRange(tp.threads(), len(d), elemChunk, func(_, lo, hi int) {
+			parallel.Range(tp.threads(), len(d), elemChunk, func(_, lo, hi int) {
 				dd, gg, oo := d[lo:hi], g[lo:hi], other.Data[lo:hi]
 				for i := range dd {
 					dd[i] += gg[i] * oo[i]

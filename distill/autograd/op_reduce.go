@@ -1,5 +1,7 @@
 package autograd
 
+import "github.com/mcompress/mcompress/internal/parallel"
+
 // Sum returns the sum of all elements of x as a scalar (shape []), accumulated in float64 in
 // element order.
 func Sum[T Float](tp *Tape[T], x *Tensor[T]) *Tensor[T] {
@@ -38,7 +40,7 @@ type reduceOp[T Float] struct {
 func (op *reduceOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	dx := tp.grad(op.x)
 	g := op.w * out.Grad[0]
-	parallelRange(tp.threads(), len(dx), elemChunk, func(_, lo, hi int) {
+	parallel.Range(tp.threads(), len(dx), elemChunk, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dx[i] += g
 		}

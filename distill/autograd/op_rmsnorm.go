@@ -1,6 +1,10 @@
 package autograd
 
-import "math"
+import (
+	"math"
+
+	"github.com/mcompress/mcompress/internal/parallel"
+)
 
 // RMSNorm returns weight ∘ x / sqrt(mean(x²) + eps) over the last dimension of x (shape
 // [..., C]; weight shape [C]), the normalisation of Llama-family models. Qwen3's per-head q/k
@@ -16,7 +20,7 @@ func RMSNorm[T Float](tp *Tape[T], x, weight *Tensor[T], eps float64) *Tensor[T]
 	if !tp.NoGrad {
 		op.rstd = make([]float64, rows)
 	}
-	parallelRange(tp.threads(), rows, rowChunk(c), func(_, lo, hi int) {
+	parallel.Range(tp.threads(), rows, rowChunk(c), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src, dst := x.Data[r*c:(r+1)*c], out.Data[r*c:(r+1)*c]
 			ss := 0.0
@@ -49,7 +53,7 @@ type rmsNormOp[T Float] struct {
 func (op *rmsNormOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	c, w := op.c, op.w.Data
 	if dx := tp.grad(op.x); dx != nil {
-		parallelRange(tp.threads(), op.rows, rowChunk(c), func(_, lo, hi int) {
+		parallel.Range(tp.threads(), op.rows, rowChunk(c), func(_, lo, hi int) {
 			for r := lo; r < hi; r++ {
 				xs, gs, ds := op.x.Data[r*c:(r+1)*c], out.Grad[r*c:(r+1)*c], dx[r*c:(r+1)*c]
 				rstd := op.rstd[r]
@@ -68,7 +72,7 @@ func (op *rmsNormOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 		const chunk = 64
 		nchunks := (op.rows + chunk - 1) / chunk
 		part := make([]float64, nchunks*c)
-		parallelFor(tp.threads(), nchunks, func(_, k int) {
+		parallel.For(tp.threads(), nchunks, func(_, k int) {
 			acc := part[k*c : (k+1)*c]
 			for r := k * chunk; r < min(op.rows, (k+1)*chunk); r++ {
 				xs, gs := op.x.Data[r*c:(r+1)*c], out.Grad[r*c:(r+1)*c]

@@ -3,6 +3,8 @@ package autograd
 import (
 	"math"
 	"slices"
+
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // RoPEStyle says which elements of a head RoPE rotates together.
@@ -113,7 +115,7 @@ func (op *ropeOp[T]) table(pos []int32, inv []float64) {
 func (op *ropeOp[T]) rotate(tp *Tape[T], src, dst []T, inverse bool) {
 	c, half := op.c, op.half
 	d := 2 * half
-	parallelRange(tp.threads(), op.rows, rowChunk(c), func(_, lo, hi int) {
+	parallel.Range(tp.threads(), op.rows, rowChunk(c), func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			cs := op.cos[op.slot[r]*half : op.slot[r]*half+half]
 			sn := op.sin[op.slot[r]*half : op.slot[r]*half+half]

@@ -1,5 +1,7 @@
 package autograd
 
+import "github.com/mcompress/mcompress/internal/parallel"
+
 // Scale returns c·x, for weighting terms of a loss (for example alpha·T²·KL).
 func Scale[T Float](tp *Tape[T], x *Tensor[T], c float64) *Tensor[T] {
 	shape, ok := tp.validate(opScale, c, x)
@@ -8,7 +10,7 @@ func Scale[T Float](tp *Tape[T], x *Tensor[T], c float64) *Tensor[T] {
 	}
 	out := tp.newTensor(shape, false)
 	s := T(c)
-	parallelRange(tp.threads(), len(out.Data), elemChunk, func(_, lo, hi int) {
+	parallel.Range(tp.threads(), len(out.Data), elemChunk, func(_, lo, hi int) {
 		for i, v := range x.Data[lo:hi] {
 			out.Data[lo+i] = s * v
 		}
@@ -25,7 +27,7 @@ type scaleOp[T Float] struct {
 
 func (op *scaleOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	dx := tp.grad(op.x)
-	parallelRange(tp.threads(), len(dx), elemChunk, func(_, lo, hi int) {
+	parallel.Range(tp.threads(), len(dx), elemChunk, func(_, lo, hi int) {
 		for i, g := range out.Grad[lo:hi] {
 			dx[lo+i] += op.c * g
 		}

@@ -1,5 +1,7 @@
 package autograd
 
+import "github.com/mcompress/mcompress/internal/parallel"
+
 // SiLU returns x·σ(x) elementwise (also called swish), σ the logistic sigmoid. When
 // recording, it keeps σ(x) so the backward pass needs no exponentials.
 func SiLU[T Float](tp *Tape[T], x *Tensor[T]) *Tensor[T] {
@@ -12,7 +14,7 @@ func SiLU[T Float](tp *Tape[T], x *Tensor[T]) *Tensor[T] {
 	if !tp.NoGrad {
 		op.sig = tp.buf(len(out.Data), false)
 	}
-	parallelRange(tp.threads(), len(x.Data), elemChunk, func(_, lo, hi int) {
+	parallel.Range(tp.threads(), len(x.Data), elemChunk, func(_, lo, hi int) {
 		sig := out.Data[lo:hi]
 		if op.sig != nil {
 			sig = op.sig[lo:hi]
@@ -35,7 +37,7 @@ type siluOp[T Float] struct {
 // backward: dx = dy·σ(x)·(1 + x·(1 − σ(x))).
 func (op *siluOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	dx := tp.grad(op.x)
-	parallelRange(tp.threads(), len(dx), elemChunk, func(_, lo, hi int) {
+	parallel.Range(tp.threads(), len(dx), elemChunk, func(_, lo, hi int) {
 		for i, v := range op.x.Data[lo:hi] {
 			x, s := float64(v), float64(op.sig[lo+i])
 			dx[lo+i] += T(float64(out.Grad[lo+i]) * s * (1 + x*(1-s)))

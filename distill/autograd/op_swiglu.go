@@ -1,5 +1,7 @@
 package autograd
 
+import "github.com/mcompress/mcompress/internal/parallel"
+
 // SwiGLU returns silu(gate) ∘ up, the gated activation of Llama-family MLPs
 // (down(silu(gate(x)) ∘ up(x))), fused so the silu(gate) intermediate is never a tensor. When
 // recording, it keeps σ(gate) so the backward pass needs no exponentials.
@@ -13,7 +15,7 @@ func SwiGLU[T Float](tp *Tape[T], gate, up *Tensor[T]) *Tensor[T] {
 	if !tp.NoGrad {
 		op.sig = tp.buf(len(out.Data), false)
 	}
-	parallelRange(tp.threads(), len(out.Data), elemChunk, func(_, lo, hi int) {
+	parallel.Range(tp.threads(), len(out.Data), elemChunk, func(_, lo, hi int) {
 		sig := out.Data[lo:hi] // σ(gate) goes through the output buffer
 		if op.sig != nil {
 			sig = op.sig[lo:hi]
@@ -37,7 +39,7 @@ type swigluOp[T Float] struct {
 // silu'(x) = σ(x)·(1 + x·(1 − σ(x))).
 func (op *swigluOp[T]) backward(tp *Tape[T], out *Tensor[T]) {
 	dg, du := tp.grad(op.gate), tp.grad(op.up)
-	parallelRange(tp.threads(), len(out.Grad), elemChunk, func(_, lo, hi int) {
+	parallel.Range(tp.threads(), len(out.Grad), elemChunk, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			x, s := float64(op.gate.Data[i]), float64(op.sig[i])
 			g := float64(out.Grad[i])

@@ -3,7 +3,8 @@ package kernels
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
+
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // Pool runs loops over a fixed number of worker goroutines. The zero value and a nil *Pool run
@@ -15,11 +16,9 @@ type Pool struct {
 }
 
 type task struct {
-	fn    func(lo, hi int)
-	n     int
-	chunk int
-	next  atomic.Int64
-	wg    sync.WaitGroup
+	fn     func(lo, hi int)
+	chunks parallel.Chunks
+	wg     sync.WaitGroup
 }
 
 // NewPool returns a pool of n workers; n <= 0 means one per CPU (runtime.GOMAXPROCS).
@@ -52,18 +51,22 @@ func (p *Pool) start() {
 
 func (t *task) run() {
 	for {
-		lo := int(t.next.Add(int64(t.chunk))) - t.chunk
-		if lo >= t.n {
+		lo, hi, ok := t.chunks.Next()
+		if !ok {
 			return
 		}
-		t.fn(lo, min(lo+t.chunk, t.n))
+		t.fn(lo, hi)
 	}
 }
 
 // For calls fn over [0, n) split into ranges of at least minChunk items, spread over the
 // workers, and returns when all calls have returned. Ranges are disjoint, so fn may write to
 // per-index outputs without locks; which worker handles which range varies, so fn must not
-// depend on it.
+// depend on it. The ranges are handed out by internal/parallel's Chunks and callers follow its
+// determinism contract, with one difference from parallel.Range: the range size grows with n
+// and shrinks with the worker count, so fn must write per-index results only and never sum
+// across a range. The loop is not parallel.Range itself because the workers are persistent:
+// starting goroutines per call costs more than the 2^20 multiply-adds of a small task.
 func (p *Pool) For(n, minChunk int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -77,8 +80,9 @@ func (p *Pool) For(n, minChunk int, fn func(lo, hi int)) {
 	p.once.Do(p.start)
 	// About four ranges per worker balances uneven speeds without much overhead.
 	chunk := max(minChunk, (n+4*workers-1)/(4*workers))
-	t := &task{fn: fn, n: n, chunk: chunk}
-	helpers := min(workers-1, (n+chunk-1)/chunk-1)
+	t := &task{fn: fn}
+	t.chunks.Reset(n, chunk)
+	helpers := min(workers-1, parallel.NumChunks(n, chunk)-1)
 	t.wg.Add(helpers)
 	for range helpers {
 		p.tasks <- t

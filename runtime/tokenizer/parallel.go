@@ -2,7 +2,8 @@ package tokenizer
 
 import (
 	"runtime"
-	"sync"
+
+	"github.com/mcompress/mcompress/internal/parallel"
 )
 
 // parallelMin is the fragment size in bytes from which Encode spreads the merging of words (or
@@ -24,19 +25,15 @@ func (t *Tokenizer) spread(size, n int, out []int32, sc *scratch, work func(lo, 
 		err error
 	}
 	res := make([]result, workers)
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wsc := t.getScratch()
-			defer t.putScratch(wsc)
-			lo, hi := w*n/workers, (w+1)*n/workers
-			res[w].ids, res[w].err = work(lo, hi, wsc, make([]int32, 0, (hi-lo)*2))
-		}()
-	}
-	res[0].ids, res[0].err = work(0, n/workers, sc, out)
-	wg.Wait()
+	parallel.Split(workers, n, func(w, lo, hi int) {
+		if w == 0 {
+			res[0].ids, res[0].err = work(lo, hi, sc, out)
+			return
+		}
+		wsc := t.getScratch()
+		defer t.putScratch(wsc)
+		res[w].ids, res[w].err = work(lo, hi, wsc, make([]int32, 0, (hi-lo)*2))
+	})
 	out = res[0].ids
 	for _, r := range res {
 		if r.err != nil {

@@ -85,11 +85,20 @@ func FuzzJSONL(f *testing.F) {
 }
 
 // FuzzColumnar feeds arbitrary bytes to the Parquet and Arrow IPC readers. The seed corpus
-// holds small valid files of each kind (see TestWriteFuzzCorpus).
+// holds small valid files of each kind (see TestWriteFuzzCorpus) and the Arrow JS files of
+// testdata.
 func FuzzColumnar(f *testing.F) {
 	f.Add([]byte("PAR1"))
 	f.Add([]byte("ARROW1\x00\x00ARROW1"))
 	f.Add([]byte("\xff\xff\xff\xff\x00\x00\x00\x00"))
+	// Arrow JS files with a large_string column and a dictionary column grown by deltas.
+	for _, name := range []string{"dict-large.arrow", "dict-large.arrows"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "f.bin")

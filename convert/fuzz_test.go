@@ -45,8 +45,15 @@ func FuzzFrontMatter(f *testing.F) {
 	f.Add("---\nlicense: mit\ntags:\n- a\n- 'b'\nlanguage: [en, \"fr\"]\n---\n")
 	f.Add("---\nname: \"x\\\"y\" # c\nbase_model:\n  - name: z\n---")
 	f.Add("---\n- no\n\t- x\n:\n---\n")
+	f.Add("---\ntags: [a,\n  b]\nd: &d {license: mit}\ne:\n  <<: *d\nl: *d\n---\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		m := parseFrontMatter(s)
+		m, err := parseFrontMatter(s)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "yaml: ") {
+				t.Fatalf("error without the yaml: prefix: %v", err)
+			}
+			return
+		}
 		if m != nil && !strings.HasPrefix(s, "---") {
 			t.Fatal("front matter found without the opening ---")
 		}

@@ -230,13 +230,19 @@ func sizeLabel(n int64) string {
 }
 
 // loadGeneralInfo derives the authorship metadata as llama.cpp's Metadata.load does, from the
-// model card (README.md front matter), config.json's _name_or_path and the folder name.
-func loadGeneralInfo(dir string, hp *hparams, totalParams int64) generalInfo {
+// model card (README.md front matter), config.json's _name_or_path and the folder name. A
+// front matter that is not valid YAML is an error (ErrBadInput), as in llama.cpp.
+func loadGeneralInfo(dir string, hp *hparams, totalParams int64) (generalInfo, error) {
 	var g generalInfo
 	card := map[string]any{}
-	if b, err := os.ReadFile(filepath.Join(dir, "README.md")); err == nil {
+	readme := filepath.Join(dir, "README.md")
+	if b, err := os.ReadFile(readme); err == nil {
 		text := strings.ReplaceAll(string(b), "- no\n", "- \"no\"\n")
-		if m := parseFrontMatter(text); m != nil {
+		m, err := parseFrontMatter(text)
+		if err != nil {
+			return g, fmt.Errorf("%w: %s: front matter: %w", ErrBadInput, readme, err)
+		}
+		if m != nil {
 			card = m
 		}
 	}
@@ -326,7 +332,7 @@ func loadGeneralInfo(dir string, hp *hparams, totalParams int64) generalInfo {
 	if g.sizeLabel == "" && totalParams > 0 {
 		g.sizeLabel = sizeLabel(totalParams)
 	}
-	return g
+	return g, nil
 }
 
 func firstKey(m map[string]any, keys ...string) (any, bool) {

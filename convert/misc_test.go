@@ -2,6 +2,7 @@ package convert
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -71,8 +72,15 @@ func TestPyFloat(t *testing.T) {
 	}
 }
 
+// TestFrontMatter reads model cards into the values llama.cpp's reading uses, including cards
+// the former hand-written subset could not read (flow lists over several lines, anchors and
+// merge keys, block scalars).
 func TestFrontMatter(t *testing.T) {
-	card := `---
+	for _, tc := range []struct {
+		name, card string
+		want       map[string]any
+	}{
+		{"scalars, lists, comments, nested mappings", `---
 license: apache-2.0 # a comment
 name: "My \"Model\""
 language:
@@ -86,18 +94,56 @@ model-index:
 empty:
 ---
 # Title
-`
-	got := parseFrontMatter(card)
-	want := map[string]any{
-		"license": "apache-2.0", "name": `My "Model"`, "language": []any{"en", "fr"},
-		"tags": []any{"text-generation", "llama", "q: x"}, "base_model": "meta-llama/Llama-3.2-1B",
-		"model-index": []any(nil), "empty": nil,
+`, map[string]any{
+			"license": "apache-2.0", "name": `My "Model"`, "language": []any{"en", "fr"},
+			"tags": []any{"text-generation", "llama", "q: x"}, "base_model": "meta-llama/Llama-3.2-1B",
+			"model-index": []any(nil), "empty": nil,
+		}},
+		{"flow list over several lines", "---\ntags: [text-generation,\n  llama,\n  'chat']\nlanguage: [\n  en, fr\n]\n---\n",
+			map[string]any{"tags": []any{"text-generation", "llama", "chat"}, "language": []any{"en", "fr"}}},
+		{"anchor and merge key", "---\ndefaults: &d\n  license: mit\nmodel_details:\n  <<: *d\nlicense: &l apache-2.0\nlicense_name: *l\ntags: &t [a, b]\npipeline_tag: *t\n---\n",
+			map[string]any{"defaults": nil, "model_details": nil, "license": "apache-2.0", "license_name": "apache-2.0",
+				"tags": []any{"a", "b"}, "pipeline_tag": []any{"a", "b"}}},
+		{"block scalar and CRLF", "---\r\ndescription: |\r\n  two\r\n  lines\r\nname: x\r\n---\r\n",
+			map[string]any{"description": "two\nlines\n", "name": "x"}},
+		{"scalars keep their text", "---\nversion: 1.10\nlanguage:\n- \"no\"\n- yes\nsize_label: ~\n---\n",
+			map[string]any{"version": "1.10", "language": []any{"no", "yes"}, "size_label": nil}},
+		{"no closing delimiter: the rest is YAML", "---\nname: x\n", map[string]any{"name": "x"}},
+		{"not a mapping: an empty card", "---\n- a\n- b\n---\n", map[string]any{}},
+		{"empty front matter", "---\n---\n# Title\n", map[string]any{}},
+		{"no front matter", "# no front matter\n---\na: 1\n---\n", nil},
+		{"a byte-order mark hides it, as in llama.cpp", "\ufeff---\na: 1\n---\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseFrontMatter(tc.card)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %#v\nwant %#v", got, tc.want)
+			}
+		})
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %#v", got)
-	}
-	if parseFrontMatter("# no front matter\n") != nil {
-		t.Error("front matter found where there is none")
+}
+
+// TestFrontMatterErrors checks that a card whose YAML does not parse stops the conversion with
+// an error naming README.md and the card's line, as llama.cpp's yaml.safe_load stops it.
+func TestFrontMatterErrors(t *testing.T) {
+	for _, tc := range []struct{ name, card, want string }{
+		{"bad indentation", "---\nlicense: mit\ntags: a\n  b: c\n---\n", "front matter: yaml: line 4: "},
+		{"unterminated flow list", "---\nlicense: mit\n\ntags: [a, b\n---\n# Title\n", "front matter: yaml: line 4: "},
+		{"tab indentation", "---\ntags:\n\t- a\n---\n", "front matter: yaml: line 3: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte(tc.card), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := loadGeneralInfo(dir, &hparams{m: map[string]any{}}, 1000)
+			if err == nil || !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), filepath.Join(dir, "README.md")+": "+tc.want) {
+				t.Fatalf("got %v, want ErrBadInput naming README.md and %q", err, tc.want)
+			}
+		})
 	}
 }
 
@@ -107,7 +153,10 @@ func TestGeneralFromCard(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "Qwen2.5-0.5B-Instruct")
 	os.Mkdir(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, "README.md"), []byte("---\nlicense: apache-2.0\nlicense_link: https://x/LICENSE\nbase_model:\n- Qwen/Qwen2.5-0.5B\ntags:\n- chat\npipeline_tag: text-generation\nlanguage:\n- en\n---\n"), 0o644)
-	g := loadGeneralInfo(dir, &hparams{m: map[string]any{}}, 494032768)
+	g, err := loadGeneralInfo(dir, &hparams{m: map[string]any{}}, 494032768)
+	if err != nil {
+		t.Fatal(err)
+	}
 	md := &mdBuilder{}
 	g.write(md)
 	got := map[string]any{}

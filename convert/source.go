@@ -278,7 +278,10 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 	md.str("general.architecture", a.ggufArch())
 	md.str("general.type", "model")
 	samplingParams(md, s.Dir)
-	g := loadGeneralInfo(s.Dir, hp, total)
+	g, err := loadGeneralInfo(s.Dir, hp, total)
+	if err != nil {
+		return err
+	}
 	if opts.Name != "" {
 		g.name = opts.Name
 	}

@@ -127,10 +127,19 @@ func openIPCFile(path string, size int64) (s *ipcFile, err error) {
 			unmap()
 		}
 	}()
-	if err := checkIPCFile(data); err != nil {
+	dicts, err := checkIPCFile(data)
+	if err != nil {
 		return nil, fmt.Errorf("datasets: %s: %w: %w", path, ErrCorrupt, err)
 	}
-	fr, err := ipc.NewMappedFileReader(data, ipcLimits(size)...)
+	var fr *ipc.FileReader
+	if dicts {
+		// arrow-go's mapped reader leaves its dictionary memo nil and panics ("assignment to
+		// entry in nil map") on the first dictionary-encoded field; the ReaderAt-based reader
+		// sets it up. It copies each block out of the map instead of pointing into it.
+		fr, err = ipc.NewFileReader(bytes.NewReader(data), ipcLimits(size)...)
+	} else {
+		fr, err = ipc.NewMappedFileReader(data, ipcLimits(size)...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("datasets: %s: %w: %w", path, ErrCorrupt, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/mcompress/mcompress/internal/yamltext"
 )
 
 // Split is one split of a dataset folder and its data files (shards), in reading order.
@@ -62,7 +64,7 @@ func ResolveFolder(root string, opts Options) (*Layout, error) {
 	readme := filepath.Join(root, "README.md")
 	if b, err := readLimited(readme, maxReadmeBytes); err == nil {
 		if fm, ok := frontMatter(string(b)); ok {
-			doc, err := parseYAML(fm)
+			doc, err := yamltext.Parse([]byte(fm))
 			if err != nil {
 				return nil, fmt.Errorf("datasets: %s: front matter: %w", readme, err)
 			}
@@ -75,6 +77,28 @@ func ResolveFolder(root string, opts Options) (*Layout, error) {
 		return nil, fmt.Errorf("datasets: %s: config %q asked for, but the folder's README.md declares no configs", root, opts.Config)
 	}
 	return conventionLayout(root, files)
+}
+
+// frontMatter returns the YAML between a leading "---" line and the next "---" (or "...")
+// line of a README.md, as the Hub reads dataset cards (a byte-order mark, "\r\n" line ends and
+// spaces after the delimiters are allowed), and whether there is one. The YAML comes with the
+// opening "---" line left empty, so that its line numbers are the README's.
+func frontMatter(readme string) (string, bool) {
+	readme = strings.TrimPrefix(readme, "\ufeff")
+	lines := strings.SplitAfter(readme, "\n")
+	if len(lines) == 0 || strings.TrimRight(lines[0], "\r\n ") != "---" {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString("\n")
+	for _, l := range lines[1:] {
+		t := strings.TrimRight(l, "\r\n ")
+		if t == "---" || t == "..." {
+			return b.String(), true
+		}
+		b.WriteString(l)
+	}
+	return "", false
 }
 
 // readLimited reads at most limit bytes of a file.

@@ -11,49 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestParseYAML covers the YAML forms dataset cards use.
-func TestParseYAML(t *testing.T) {
-	for _, tc := range []struct {
-		name, src string
-		want      any
-	}{
-		{"sequence at key indent", "configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n",
-			map[string]any{"configs": []any{map[string]any{"config_name": "default",
-				"data_files": []any{map[string]any{"split": "train", "path": "data/train-*"}}}}}},
-		{"indented sequence, quotes, comments", "configs:  # the configs\n  - config_name: \"en\"   # English\n    data_files:\n      - split: 'test'\n        path: [\"a/*.parquet\", b/c.parquet]\n    default: true\n",
-			map[string]any{"configs": []any{map[string]any{"config_name": "en", "default": "true",
-				"data_files": []any{map[string]any{"split": "test", "path": []any{"a/*.parquet", "b/c.parquet"}}}}}}},
-		{"flow mapping and escapes", "a: {x: 1, 'y': \"two\\tthree\"}\nb: 'it''s # not a comment'\nc: \"\\u00e9\\x41\"\n",
-			map[string]any{"a": map[string]any{"x": "1", "y": "two\tthree"}, "b": "it's # not a comment", "c": "éA"}},
-		{"block scalars", "desc: |\n  line one\n\n  line two\nfold: >-\n  a\n  b\nnext: x\n",
-			map[string]any{"desc": "line one\n\nline two\n", "fold": "a b", "next": "x"}},
-		{"plain continuation", "pretty_name: a long\n  name here\nlicense: mit\n",
-			map[string]any{"pretty_name": "a long name here", "license": "mit"}},
-		{"nested sequences and empties", "a:\n- - x\n  - y\n-\n- z\nb:\nc: []\n",
-			map[string]any{"a": []any{[]any{"x", "y"}, nil, "z"}, "b": nil, "c": []any{}}},
-		{"urls are not keys", "homepage: https://example.com/a:b\n", map[string]any{"homepage": "https://example.com/a:b"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseYAML(tc.src)
-			require.NoError(t, err)
-			require.Equal(t, tc.want, got)
-		})
-	}
-	for _, bad := range []string{"a: 1\n  b: 2\n", "a: [1, 2\n", "a: \"open\n", "- a\nb: c\n", "a:\n\t- x\n", "a: 'x' y\n"} {
-		_, err := parseYAML(bad)
-		require.Error(t, err, "%q", bad)
-		require.Contains(t, err.Error(), "yaml: line ")
-	}
-	deep := strings.Repeat("[", 200) + strings.Repeat("]", 200)
-	_, err := parseYAML("a: " + deep + "\n")
-	require.ErrorContains(t, err, "nested more than")
-}
-
 // TestFrontMatter extracts the YAML header of a README.md.
 func TestFrontMatter(t *testing.T) {
-	fm, ok := frontMatter("---\r\na: 1\r\n---\r\n# Title\n")
+	fm, ok := frontMatter("\ufeff---\r\na: 1\r\n--- \r\n# Title\n")
 	require.True(t, ok)
-	require.Equal(t, "a: 1\r\n", fm)
+	require.Equal(t, "\na: 1\r\n", fm, "the opening line is left empty so that line numbers stay the README's")
+	fm, ok = frontMatter("---\na: 1\n...\nb: 2\n")
+	require.True(t, ok)
+	require.Equal(t, "\na: 1\n", fm)
 	_, ok = frontMatter("# No front matter\n---\n")
 	require.False(t, ok)
 	_, ok = frontMatter("---\na: 1\n")
@@ -178,6 +143,30 @@ func TestFolderLayouts(t *testing.T) {
 			splits: map[string][]string{"train": {"p1", "p2"}},
 		},
 		{
+			// The hand-written YAML subset failed on this card: "unterminated flow sequence".
+			name: "README with a flow list over several lines",
+			files: map[string][]byte{
+				"README.md": []byte("---\nlicense: mit\ntags: [text,\n  'story',\n  \"en\"]\ntask_categories: [\n  text-generation\n]\n" +
+					"configs:\n- config_name: default\n  data_files: [\n    {split: train, path: \"tr/*.txt\"},\n    {split: test, path: te.txt}]\n---\n# Card\n"),
+				"tr/a.txt": []byte("a"),
+				"te.txt":   []byte("t"),
+			},
+			source: "readme",
+			splits: map[string][]string{"train": {"a"}, "test": {"t"}},
+		},
+		{
+			// The hand-written YAML subset failed on this card: "unexpected indentation".
+			name: "README configs sharing settings through an anchor and merge keys",
+			files: map[string][]byte{
+				"README.md": []byte("---\nconfigs:\n- &common\n  config_name: en\n  data_dir: en\n  data_files:\n  - split: train\n    path: \"*.jsonl\"\n" +
+					"- <<: *common\n  config_name: fr\n  data_dir: fr\n  default: true\n---\n"),
+				"en/1.jsonl": jsonl(`{"text":"en"}`),
+				"fr/1.jsonl": jsonl(`{"text":"fr"}`),
+			},
+			source: "readme",
+			splits: map[string][]string{"train": {"fr"}},
+		},
+		{
 			name: "save_to_disk DatasetDict (streams named .arrow)",
 			files: map[string][]byte{
 				"dataset_dict.json":                  []byte(`{"splits": ["train", "test"]}`),
@@ -244,7 +233,9 @@ func TestFolderErrors(t *testing.T) {
 		want  string
 	}{
 		{"bad yaml", map[string][]byte{"README.md": []byte("---\nconfigs: [\n---\n"), "a.txt": []byte("x")}, Options{},
-			"README.md: front matter: yaml: line 1"},
+			"README.md: front matter: yaml: line 3: "}, // where the front matter ends, inside the list
+		{"bad yaml, README line", map[string][]byte{"README.md": []byte("---\nlicense: mit\n\ntags: a\n  b: c\n---\n"), "a.txt": []byte("x")}, Options{},
+			"README.md: front matter: yaml: line 5: "},
 		{"configs not a list", map[string][]byte{"README.md": []byte("---\nconfigs: x\n---\n")}, Options{}, "configs is not a list"},
 		{"config without readme", map[string][]byte{"a.txt": []byte("x")}, Options{Config: "en"}, `config "en" asked for`},
 		{"state without files", map[string][]byte{"state.json": []byte(`{"_data_files": []}`)}, Options{}, "no _data_files"},

@@ -55,6 +55,7 @@ var errFlatbuffer = errors.New("invalid IPC metadata")
 type fbuf struct {
 	b     []byte
 	nodes int // schema nodes visited, against DAG blow-ups
+	dicts int // dictionary-encoded fields seen in schemas
 }
 
 func (f *fbuf) u32(pos int64) (uint32, error) {
@@ -251,6 +252,7 @@ func (f *fbuf) checkField(t fbTable, depth int) error {
 	if dict, ok, err := f.subtable(t, 4); err != nil {
 		return err
 	} else if ok {
+		f.dicts++
 		if _, _, err := f.subtable(dict, 1); err != nil { // indexType
 			return err
 		}
@@ -361,31 +363,32 @@ func checkMessage(meta, body []byte) (header byte, bodyLen int64, err error) {
 }
 
 // checkIPCFile checks the footer of a whole Arrow IPC file and the metadata of every
-// dictionary and record batch block it lists.
-func checkIPCFile(data []byte) error {
+// dictionary and record batch block it lists, and reports whether the footer's schema has
+// dictionary-encoded fields (at any depth).
+func checkIPCFile(data []byte) (dictionaries bool, err error) {
 	const tail = 4 + 6 // footer length + "ARROW1"
 	if len(data) < 8+tail || string(data[len(data)-6:]) != "ARROW1" {
-		return fmt.Errorf("%w: no ARROW1 magic at the end (truncated?)", errFlatbuffer)
+		return false, fmt.Errorf("%w: no ARROW1 magic at the end (truncated?)", errFlatbuffer)
 	}
 	flen := int64(binary.LittleEndian.Uint32(data[len(data)-tail:]))
 	start := int64(len(data)) - tail - flen
 	if flen <= 0 || start < 8 {
-		return fmt.Errorf("%w: footer length %d does not fit the %d-byte file", errFlatbuffer, flen, len(data))
+		return false, fmt.Errorf("%w: footer length %d does not fit the %d-byte file", errFlatbuffer, flen, len(data))
 	}
 	f := &fbuf{b: data[start : start+flen]}
 	footer, err := f.root()
 	if err != nil {
-		return fmt.Errorf("footer: %w", err)
+		return false, fmt.Errorf("footer: %w", err)
 	}
 	if s, ok, err := f.subtable(footer, 1); err != nil {
-		return fmt.Errorf("footer schema: %w", err)
+		return false, fmt.Errorf("footer schema: %w", err)
 	} else if ok {
 		if err := f.checkSchema(s); err != nil {
-			return fmt.Errorf("footer schema: %w", err)
+			return false, fmt.Errorf("footer schema: %w", err)
 		}
 	}
 	if err := f.keyValues(footer, 4); err != nil {
-		return fmt.Errorf("footer: %w", err)
+		return false, fmt.Errorf("footer: %w", err)
 	}
 	for _, slot := range []struct {
 		i    int
@@ -393,7 +396,7 @@ func checkIPCFile(data []byte) error {
 	}{{2, "dictionary"}, {3, "record batch"}} {
 		bs, n, err := f.vector(footer, slot.i, 24)
 		if err != nil {
-			return fmt.Errorf("footer: %w", err)
+			return false, fmt.Errorf("footer: %w", err)
 		}
 		for k := int64(0); k < n; k++ {
 			p := bs + 24*k
@@ -401,7 +404,7 @@ func checkIPCFile(data []byte) error {
 			metaLen := int64(int32(binary.LittleEndian.Uint32(f.b[p+8:])))
 			bodyLen := int64(binary.LittleEndian.Uint64(f.b[p+16:]))
 			if off < 0 || metaLen < 8 || bodyLen < 0 || off > start || metaLen > start-off || bodyLen > start-off-metaLen {
-				return fmt.Errorf("%s %d: %w: block (offset %d, metadata %d, body %d bytes) outside the file", slot.what, k, errFlatbuffer, off, metaLen, bodyLen)
+				return false, fmt.Errorf("%s %d: %w: block (offset %d, metadata %d, body %d bytes) outside the file", slot.what, k, errFlatbuffer, off, metaLen, bodyLen)
 			}
 			meta := data[off : off+metaLen]
 			prefix := int64(4)
@@ -410,11 +413,11 @@ func checkIPCFile(data []byte) error {
 			}
 			body := data[off+metaLen : off+metaLen+bodyLen]
 			if _, _, err := checkMessage(meta[prefix:], body); err != nil {
-				return fmt.Errorf("%s %d: %w", slot.what, k, err)
+				return false, fmt.Errorf("%s %d: %w", slot.what, k, err)
 			}
 		}
 	}
-	return nil
+	return f.dicts > 0, nil
 }
 
 // checkedMessages is an ipc.MessageReader over a stream that checks every message before

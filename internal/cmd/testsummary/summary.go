@@ -61,7 +61,7 @@ func (s *summary) event(e event) {
 	case e.Action == "build-output":
 		io.WriteString(s.out, e.Output)
 	case e.Action == "build-fail":
-		s.failed++
+		// counted through the package's fail event, which follows
 	case e.Test == "":
 		s.packageEvent(e)
 	case e.Action == "output":
@@ -164,7 +164,7 @@ func (s *summary) finish() {
 		}
 	}
 	for pkg := range s.pkgFail {
-		if !s.testIn[pkg] { // a panic outside tests, a TestMain or setup failure
+		if !s.testIn[pkg] { // a build failure, a panic outside tests, a TestMain failure
 			s.failed++
 		}
 	}

@@ -84,7 +84,7 @@ func TestSummarize(t *testing.T) {
 ` + stream(t,
 			[4]string{"output", "example.com/m/q", "", "FAIL\texample.com/m/q [build failed]\n"},
 			[4]string{"fail", "example.com/m/q", "", ""},
-		), 0, 2, 0, []string{"q/q.go:3:1: syntax error", "FAIL\texample.com/m/q [build failed]", "0 passed, 2 failed, 0 skipped"}, nil},
+		), 0, 1, 0, []string{"q/q.go:3:1: syntax error", "FAIL\texample.com/m/q [build failed]", "0 passed, 1 failed, 0 skipped"}, nil},
 		{"crash: unfinished test output and plain lines pass through", "go: warning: something\n" + stream(t,
 			[4]string{"output", p, "TestX", "panic: boom\n"},
 			[4]string{"fail", p, "", ""},

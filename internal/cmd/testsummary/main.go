@@ -15,10 +15,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/mcompress/mcompress/internal/testfixtures"
 )
 
 func main() {
-	s, err := summarize(os.Stdin, os.Stdout)
+	noFixtures := ""
+	if _, err := testfixtures.Find(); err != nil {
+		noFixtures = err.Error()
+	}
+	s, err := summarize(os.Stdin, os.Stdout, noFixtures)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testsummary:", err)
 		os.Exit(2)
@@ -29,9 +35,11 @@ func main() {
 }
 
 // summarize copies the human-readable part of the go test -json stream in to out, then the
-// summary, and returns the counts.
-func summarize(in io.Reader, out io.Writer) (*summary, error) {
+// summary, and returns the counts. noFixtures, when not empty, is why ../shared is absent: the
+// skips that mention fixtures are counted under it.
+func summarize(in io.Reader, out io.Writer, noFixtures string) (*summary, error) {
 	s := newSummary(out)
+	s.noFixtures = noFixtures
 	if err := s.read(in); err != nil {
 		return nil, fmt.Errorf("reading go test -json output: %w", err)
 	}

@@ -21,15 +21,18 @@ type event struct {
 
 // summary accumulates the events of one go test run.
 type summary struct {
-	out     io.Writer
-	output  map[string][]string // buffered output of each running test, by package + test
-	result  map[string]string   // pass, fail or skip of each test, by package + test
-	reason  map[string]string   // skip reason of each skipped test
-	failed  int                 // failed leaf tests, packages and builds
-	passed  int
-	skipped int
-	pkgFail map[string]bool // packages that reported fail
-	testIn  map[string]bool // packages with a failing test
+	out io.Writer
+	// noFixtures, when not empty, says why ../shared is absent; skips that mention fixtures
+	// are then grouped under it, as one reason.
+	noFixtures string
+	output     map[string][]string // buffered output of each running test, by package + test
+	result     map[string]string   // pass, fail or skip of each test, by package + test
+	reason     map[string]string   // skip reason of each skipped test
+	failed     int                 // failed leaf tests, packages and builds
+	passed     int
+	skipped    int
+	pkgFail    map[string]bool // packages that reported fail
+	testIn     map[string]bool // packages with a failing test
 }
 
 func newSummary(out io.Writer) *summary {
@@ -124,6 +127,14 @@ func skipReason(lines []string) string {
 // to machine) while the reason is the same ("fixture /x/shared/a.gguf not present").
 var absPath = regexp.MustCompile(`(^|[\s('"])/[^\s:'"()]*`)
 
+// group returns the reason under which a skip with this message is counted.
+func (s *summary) group(reason string) string {
+	if l := strings.ToLower(reason); s.noFixtures != "" && (strings.Contains(l, "shared") || strings.Contains(l, "fixture")) {
+		return s.noFixtures
+	}
+	return absPath.ReplaceAllString(reason, "${1}…")
+}
+
 // finish counts the leaf tests and the failed packages, and writes the skip reasons and the
 // summary line.
 func (s *summary) finish() {
@@ -160,7 +171,7 @@ func (s *summary) finish() {
 			s.failed++
 		case r == "skip":
 			s.skipped++
-			groups[absPath.ReplaceAllString(s.reason[k], "${1}…")]++
+			groups[s.group(s.reason[k])]++
 		}
 	}
 	for pkg := range s.pkgFail {

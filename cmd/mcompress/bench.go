@@ -78,7 +78,7 @@ kernel's ratio is below F, or F/4 for the compute-bound types (docs/PERFORMANCE.
 		Example: `  mcompress bench -m model-q4_k_m.gguf
   mcompress bench -m a.gguf -m b.gguf -p 512 -n 128 -r 5 -t 1,2 --json
   mcompress bench --random 1b:q4_k_m -r 3 -p 64,128 -n 16,32 -o md
-  mcompress bench --kernels --check 0.25`,
+  mcompress bench --kernels --check 0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, g, o) },
 	}

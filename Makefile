@@ -3,7 +3,11 @@ GO ?= go
 BIN ?= bin/mcompress
 PKGS ?= ./...
 
-.PHONY: all build test test-full bench lint fmt demo demo-teacher clean
+# bench-check fails when a SIMD kernel is below BENCH_FLOOR of a plain memory read (a quarter of
+# it for the compute-bound types); see docs/PERFORMANCE.md.
+BENCH_FLOOR ?= 0.2
+
+.PHONY: all build test test-full bench bench-check lint fmt demo demo-teacher clean
 
 all: build
 
@@ -11,9 +15,11 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/mcompress
 
 # test runs the unit tests, the fuzz seed corpora and the fixture tests (when ../shared exists)
-# in short mode, which skips only the heavy checks that belong in benchmarks.
+# in short mode, which skips only the heavy checks that belong in benchmarks. It shows what
+# go test shows, then the skip reasons and "N passed, N failed, N skipped"
+# (internal/cmd/testsummary); it fails when a test or a build fails.
 test: lint
-	$(GO) test -short -count=1 $(PKGS)
+	@bash -o pipefail -c '$(GO) test -short -count=1 -json $(PKGS) | $(GO) run ./internal/cmd/testsummary'
 
 # test-full also runs the heavy checks.
 test-full:
@@ -21,6 +27,11 @@ test-full:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# bench-check is the performance smoke check: each one-token kernel against a plain read of the
+# same bytes, in the same run (mcompress bench --kernels). Timed, so not part of test.
+bench-check: build
+	$(BIN) bench --kernels -r 3 --check $(BENCH_FLOOR)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

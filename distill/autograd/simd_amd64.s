@@ -409,10 +409,8 @@ TEXT ·expShiftAVX512(SB), NOSPLIT, $0-60
 	MOVQ         src_base+24(FP), CX
 	MOVQ         src_len+32(FP), DX
 	SHRQ         $0x04, DX
-	MOVSS        scale+48(FP), X0
-	VBROADCASTSS X0, Z0
-	MOVSS        shift+52(FP), X1
-	VBROADCASTSS X1, Z1
+	VBROADCASTSS scale+48(FP), Z0
+	VBROADCASTSS shift+52(FP), Z1
 	MOVL         $0xc2dc0000, BX
 	VPBROADCASTD BX, Z2
 	MOVL         $0x42c80000, BX
@@ -474,6 +472,6 @@ exp_done:
 	VADDPS        X0, X1, X1
 	VHADDPS       X1, X1, X1
 	VHADDPS       X1, X1, X1
-	MOVSS         X1, ret+56(FP)
 	VZEROUPPER
+	MOVSS         X1, ret+56(FP)
 	RET

@@ -126,8 +126,10 @@ func expShift() {
 	n := Load(Param("src").Len(), GP64())
 	SHRQ(Imm(4), n)
 	scale, shift := ZMM(), ZMM()
-	VBROADCASTSS(Load(Param("scale"), XMM()), scale)
-	VBROADCASTSS(Load(Param("shift"), XMM()), shift)
+	// Broadcast straight from the arguments: Load would pick the legacy-SSE MOVSS, which
+	// mixes SSE into AVX-512 code (internal/asmguard).
+	VBROADCASTSS(paramAddr("scale"), scale)
+	VBROADCASTSS(paramAddr("shift"), shift)
 	lo, hi := f32(-110), f32(100)
 	log2e := f32(1.44269504088896341)
 	c1, c2 := f32(0.693359375), f32(-2.12194440e-4)
@@ -176,7 +178,16 @@ func expShift() {
 	VADDPS(y.AsX(), xr, xr)
 	VHADDPS(xr, xr, xr)
 	VHADDPS(xr, xr, xr)
+	VZEROUPPER() // before Store's legacy-SSE MOVSS
 	Store(xr, ReturnIndex(0))
-	VZEROUPPER()
 	RET()
+}
+
+// paramAddr returns the stack address of the named argument.
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return b.Addr
 }

@@ -618,9 +618,9 @@ done:
 	RET
 
 // func axpyF32AVX2(a float32, x *float32, y *float32, n int)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3
 TEXT ·axpyF32AVX2(SB), NOSPLIT, $0-32
-	MOVSS        a+0(FP), X0
+	VMOVSS       a+0(FP), X0
 	VBROADCASTSS X0, Y0
 	MOVQ         x+8(FP), AX
 	MOVQ         y+16(FP), CX
@@ -684,7 +684,7 @@ done:
 	RET
 
 // func dotQ8_0cAVX2(w *byte, q *int8, d *float32, nb4 int, c *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE2
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ8_0cAVX2(SB), NOSPLIT, $0-40
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -735,7 +735,7 @@ dotQ8_0cAVX2_loop:
 	MOVWQZX      102(AX), DI
 	SHLQ         $0x30, DI
 	ORQ          DI, SI
-	MOVQ         SI, X1
+	VMOVQ        SI, X1
 	VCVTPH2PS    X1, X1
 	VMULPS       (DX), X1, X1
 	VFMADD231PS  X2, X1, X0
@@ -762,7 +762,7 @@ DATA words0001<>+28(SB)/4, $0x00010001
 GLOBL words0001<>(SB), RODATA|NOPTR, $32
 
 // func dotQ4_0cAVX2(w *byte, q *int8, d *float32, nb4 int, c *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE2
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ4_0cAVX2(SB), NOSPLIT, $0-40
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -829,7 +829,7 @@ dotQ4_0cAVX2_loop:
 	MOVWQZX      54(AX), DI
 	SHLQ         $0x30, DI
 	ORQ          DI, SI
-	MOVQ         SI, X2
+	VMOVQ        SI, X2
 	VCVTPH2PS    X2, X2
 	VMULPS       (DX), X2, X2
 	VFMADD231PS  X1, X2, X0
@@ -1122,7 +1122,7 @@ DATA bytes30<>+28(SB)/4, $0x30303030
 GLOBL bytes30<>(SB), RODATA|NOPTR, $32
 
 // func dotF16x4AVX2(w *byte, x *float32, xs int, n int, out *float32)
-// Requires: AVX, F16C, FMA3, SSE
+// Requires: AVX, F16C, FMA3
 TEXT ·dotF16x4AVX2(SB), NOSPLIT, $0-40
 	MOVQ   w+0(FP), AX
 	MOVQ   x+8(FP), CX
@@ -1167,27 +1167,27 @@ done:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	MOVSS        X0, (SI)
+	VMOVSS       X0, (SI)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VHADDPS      X2, X2, X2
 	VHADDPS      X2, X2, X2
-	MOVSS        X2, 4(SI)
+	VMOVSS       X2, 4(SI)
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VHADDPS      X4, X4, X4
 	VHADDPS      X4, X4, X4
-	MOVSS        X4, 8(SI)
+	VMOVSS       X4, 8(SI)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VHADDPS      X6, X6, X6
 	VHADDPS      X6, X6, X6
-	MOVSS        X6, 12(SI)
+	VMOVSS       X6, 12(SI)
 	VZEROUPPER
 	RET
 
 // func dotQ8_0cx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, nb4 int, c *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE2
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ8_0cx4AVX2(SB), NOSPLIT, $128-56
 	MOVQ    w+0(FP), AX
 	MOVQ    q+8(FP), CX
@@ -1230,7 +1230,7 @@ dotQ8_0cx4AVX2_loop:
 	MOVWQZX      102(AX), R10
 	SHLQ         $0x30, R10
 	ORQ          R10, R9
-	MOVQ         R9, X4
+	VMOVQ        R9, X4
 	VCVTPH2PS    X4, X4
 	VMOVDQU      (CX), Y5
 	VPSIGNB      (SP), Y5, Y5
@@ -1352,7 +1352,7 @@ dotQ8_0cx4AVX2_done:
 	RET
 
 // func dotQ4_0cx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, nb4 int, c *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE2
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ4_0cx4AVX2(SB), NOSPLIT, $128-56
 	MOVQ    w+0(FP), AX
 	MOVQ    q+8(FP), CX
@@ -1411,7 +1411,7 @@ dotQ4_0cx4AVX2_loop:
 	MOVWQZX      54(AX), R10
 	SHLQ         $0x30, R10
 	ORQ          R10, R9
-	MOVQ         R9, X0
+	VMOVQ        R9, X0
 	VCVTPH2PS    X0, X0
 	VMOVDQU      (CX), Y5
 	VPSIGNB      (SP), Y5, Y5
@@ -1533,7 +1533,7 @@ dotQ4_0cx4AVX2_done:
 	RET
 
 // func dotQ4_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ4_Kx4AVX2(SB), NOSPLIT, $16-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -1545,13 +1545,13 @@ TEXT ·dotQ4_Kx4AVX2(SB), NOSPLIT, $16-72
 	MOVQ   nb+56(FP), R9
 	MOVQ   out+64(FP), R10
 	VXORPS X0, X0, X0
-	MOVSS  X0, (R10)
+	VMOVSS X0, (R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 4(R10)
+	VMOVSS X0, 4(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 8(R10)
+	VMOVSS X0, 8(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 12(R10)
+	VMOVSS X0, 12(R10)
 
 loop:
 	TESTQ        R9, R9
@@ -1750,7 +1750,7 @@ loop:
 	VFNMADD231SS X5, X8, X0
 	VMULSS       (BX), X0, X0
 	VADDSS       (R10), X0, X0
-	MOVSS        X0, (R10)
+	VMOVSS       X0, (R10)
 	VMOVDQU      (DI)(R8*1), Y0
 	VEXTRACTI128 $0x01, Y0, X7
 	VPHADDW      X7, X0, X7
@@ -1767,7 +1767,7 @@ loop:
 	VFNMADD231SS X5, X7, X1
 	VMULSS       (BX)(SI*1), X1, X1
 	VADDSS       4(R10), X1, X1
-	MOVSS        X1, 4(R10)
+	VMOVSS       X1, 4(R10)
 	VMOVDQU      (DI)(R8*2), Y0
 	VEXTRACTI128 $0x01, Y0, X1
 	VPHADDW      X1, X0, X1
@@ -1784,7 +1784,7 @@ loop:
 	VFNMADD231SS X5, X1, X2
 	VMULSS       (BX)(SI*2), X2, X2
 	VADDSS       8(R10), X2, X2
-	MOVSS        X2, 8(R10)
+	VMOVSS       X2, 8(R10)
 	LEAQ         (DI)(R8*2), R11
 	VMOVDQU      (R11)(R8*1), Y0
 	VEXTRACTI128 $0x01, Y0, X1
@@ -1803,7 +1803,7 @@ loop:
 	LEAQ         (BX)(SI*2), R11
 	VMULSS       (R11)(SI*1), X3, X3
 	VADDSS       12(R10), X3, X3
-	MOVSS        X3, 12(R10)
+	VMOVSS       X3, 12(R10)
 	ADDQ         $0x00000090, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, BX
@@ -1816,7 +1816,7 @@ done:
 	RET
 
 // func dotQ6_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, SSE
+// Requires: AVX, AVX2, F16C
 TEXT ·dotQ6_Kx4AVX2(SB), NOSPLIT, $32-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -1828,13 +1828,13 @@ TEXT ·dotQ6_Kx4AVX2(SB), NOSPLIT, $32-72
 	MOVQ   nb+56(FP), R9
 	MOVQ   out+64(FP), R10
 	VXORPS X0, X0, X0
-	MOVSS  X0, (R10)
+	VMOVSS X0, (R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 4(R10)
+	VMOVSS X0, 4(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 8(R10)
+	VMOVSS X0, 8(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 12(R10)
+	VMOVSS X0, 12(R10)
 
 loop:
 	TESTQ        R9, R9
@@ -2039,7 +2039,7 @@ loop:
 	VMULSS       X3, X1, X1
 	VMULSS       (BX), X1, X1
 	VADDSS       (R10), X1, X1
-	MOVSS        X1, (R10)
+	VMOVSS       X1, (R10)
 	VEXTRACTI128 $0x01, Y2, X1
 	VPADDD       X1, X2, X2
 	VPHADDD      X2, X2, X2
@@ -2048,7 +2048,7 @@ loop:
 	VMULSS       X3, X2, X2
 	VMULSS       (BX)(SI*1), X2, X2
 	VADDSS       4(R10), X2, X2
-	MOVSS        X2, 4(R10)
+	VMOVSS       X2, 4(R10)
 	VEXTRACTI128 $0x01, Y4, X1
 	VPADDD       X1, X4, X4
 	VPHADDD      X4, X4, X4
@@ -2057,7 +2057,7 @@ loop:
 	VMULSS       X3, X4, X4
 	VMULSS       (BX)(SI*2), X4, X4
 	VADDSS       8(R10), X4, X4
-	MOVSS        X4, 8(R10)
+	VMOVSS       X4, 8(R10)
 	VEXTRACTI128 $0x01, Y0, X1
 	VPADDD       X1, X0, X0
 	VPHADDD      X0, X0, X0
@@ -2067,7 +2067,7 @@ loop:
 	LEAQ         (BX)(SI*2), R11
 	VMULSS       (R11)(SI*1), X0, X0
 	VADDSS       12(R10), X0, X0
-	MOVSS        X0, 12(R10)
+	VMOVSS       X0, 12(R10)
 	ADDQ         $0x000000d2, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, BX
@@ -2080,7 +2080,7 @@ done:
 	RET
 
 // func dotQ4_1x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ4_1x1AVX2(SB), NOSPLIT, $0-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -2093,7 +2093,7 @@ TEXT ·dotQ4_1x1AVX2(SB), NOSPLIT, $0-72
 	MOVQ   out+64(FP), DI
 	VXORPS Y0, Y0, Y0
 	VXORPS X1, X1, X1
-	MOVSS  X1, (DI)
+	VMOVSS X1, (DI)
 
 dotQ4_1x1AVX2_loop:
 	TESTQ        SI, SI
@@ -2111,7 +2111,7 @@ dotQ4_1x1AVX2_loop:
 	VPMADDUBSW   (CX), Y3, Y3
 	VPMADDWD     words0001<>+0(SB), Y3, Y3
 	VCVTDQ2PS    Y3, Y3
-	MOVSS        (DX), X5
+	VMOVSS       (DX), X5
 	VMULSS       X5, X1, X1
 	VBROADCASTSS X1, Y6
 	VFMADD231PS  Y3, Y6, Y0
@@ -2120,7 +2120,7 @@ dotQ4_1x1AVX2_loop:
 	VMULSS       X5, X2, X2
 	VMULSS       X4, X2, X2
 	VADDSS       (DI), X2, X2
-	MOVSS        X2, (DI)
+	VMOVSS       X2, (DI)
 	ADDQ         $0x14, AX
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000004, DX
@@ -2134,12 +2134,12 @@ dotQ4_1x1AVX2_done:
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VADDSS       (DI), X0, X0
-	MOVSS        X0, (DI)
+	VMOVSS       X0, (DI)
 	VZEROUPPER
 	RET
 
 // func dotQ5_0x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ5_0x1AVX2(SB), NOSPLIT, $0-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -2150,7 +2150,7 @@ TEXT ·dotQ5_0x1AVX2(SB), NOSPLIT, $0-72
 	MOVQ   out+64(FP), SI
 	VXORPS Y0, Y0, Y0
 	VXORPS X1, X1, X1
-	MOVSS  X1, (SI)
+	VMOVSS X1, (SI)
 
 dotQ5_0x1AVX2_loop:
 	TESTQ        BX, BX
@@ -2176,7 +2176,7 @@ dotQ5_0x1AVX2_loop:
 	VPMADDUBSW   Y4, Y3, Y2
 	VPMADDWD     words0001<>+0(SB), Y2, Y2
 	VCVTDQ2PS    Y2, Y2
-	MOVSS        (DX), X3
+	VMOVSS       (DX), X3
 	VMULSS       X3, X1, X1
 	VBROADCASTSS X1, Y3
 	VFMADD231PS  Y2, Y3, Y0
@@ -2192,7 +2192,7 @@ dotQ5_0x1AVX2_done:
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VADDSS       (SI), X0, X0
-	MOVSS        X0, (SI)
+	VMOVSS       X0, (SI)
 	VZEROUPPER
 	RET
 
@@ -2207,7 +2207,7 @@ DATA bytesf0<>+28(SB)/4, $0xf0f0f0f0
 GLOBL bytesf0<>(SB), RODATA|NOPTR, $32
 
 // func dotQ5_1x1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ5_1x1AVX2(SB), NOSPLIT, $0-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -2220,7 +2220,7 @@ TEXT ·dotQ5_1x1AVX2(SB), NOSPLIT, $0-72
 	MOVQ   out+64(FP), DI
 	VXORPS Y0, Y0, Y0
 	VXORPS X1, X1, X1
-	MOVSS  X1, (DI)
+	VMOVSS X1, (DI)
 
 dotQ5_1x1AVX2_loop:
 	TESTQ        SI, SI
@@ -2246,7 +2246,7 @@ dotQ5_1x1AVX2_loop:
 	VPMADDUBSW   (CX), Y3, Y3
 	VPMADDWD     words0001<>+0(SB), Y3, Y3
 	VCVTDQ2PS    Y3, Y3
-	MOVSS        (DX), X5
+	VMOVSS       (DX), X5
 	VMULSS       X5, X1, X1
 	VBROADCASTSS X1, Y6
 	VFMADD231PS  Y3, Y6, Y0
@@ -2255,7 +2255,7 @@ dotQ5_1x1AVX2_loop:
 	VMULSS       X5, X2, X2
 	VMULSS       X4, X2, X2
 	VADDSS       (DI), X2, X2
-	MOVSS        X2, (DI)
+	VMOVSS       X2, (DI)
 	ADDQ         $0x18, AX
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000004, DX
@@ -2269,7 +2269,7 @@ dotQ5_1x1AVX2_done:
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VADDSS       (DI), X0, X0
-	MOVSS        X0, (DI)
+	VMOVSS       X0, (DI)
 	VZEROUPPER
 	RET
 
@@ -2284,7 +2284,7 @@ DATA bytes10<>+28(SB)/4, $0x10101010
 GLOBL bytes10<>(SB), RODATA|NOPTR, $32
 
 // func dotIQ4_NLx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotIQ4_NLx1AVX2(SB), NOSPLIT, $0-72
 	MOVQ           w+0(FP), AX
 	MOVQ           q+8(FP), CX
@@ -2296,7 +2296,7 @@ TEXT ·dotIQ4_NLx1AVX2(SB), NOSPLIT, $0-72
 	VBROADCASTI128 iq4nlTable<>+0(SB), Y0
 	VXORPS         Y1, Y1, Y1
 	VXORPS         X2, X2, X2
-	MOVSS          X2, (SI)
+	VMOVSS         X2, (SI)
 
 dotIQ4_NLx1AVX2_loop:
 	TESTQ        BX, BX
@@ -2315,7 +2315,7 @@ dotIQ4_NLx1AVX2_loop:
 	VPMADDUBSW   Y5, Y4, Y3
 	VPMADDWD     words0001<>+0(SB), Y3, Y3
 	VCVTDQ2PS    Y3, Y3
-	MOVSS        (DX), X4
+	VMOVSS       (DX), X4
 	VMULSS       X4, X2, X2
 	VBROADCASTSS X2, Y4
 	VFMADD231PS  Y3, Y4, Y1
@@ -2331,12 +2331,12 @@ dotIQ4_NLx1AVX2_done:
 	VHADDPS      X1, X1, X1
 	VHADDPS      X1, X1, X1
 	VADDSS       (SI), X1, X1
-	MOVSS        X1, (SI)
+	VMOVSS       X1, (SI)
 	VZEROUPPER
 	RET
 
 // func dotQ5_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ5_Kx1AVX2(SB), NOSPLIT, $16-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -2348,7 +2348,7 @@ TEXT ·dotQ5_Kx1AVX2(SB), NOSPLIT, $16-72
 	MOVQ   nb+56(FP), SI
 	MOVQ   out+64(FP), DI
 	VXORPS X0, X0, X0
-	MOVSS  X0, (DI)
+	VMOVSS X0, (DI)
 
 dotQ5_Kx1AVX2_loop:
 	TESTQ        SI, SI
@@ -2496,7 +2496,7 @@ dotQ5_Kx1AVX2_loop:
 	VFNMADD231SS X2, X5, X0
 	VMULSS       (DX), X0, X0
 	VADDSS       (DI), X0, X0
-	MOVSS        X0, (DI)
+	VMOVSS       X0, (DI)
 	ADDQ         $0x000000b0, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, DX
@@ -2519,7 +2519,7 @@ DATA bytes01<>+28(SB)/4, $0x01010101
 GLOBL bytes01<>(SB), RODATA|NOPTR, $32
 
 // func dotQ3_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, SSE
+// Requires: AVX, AVX2, F16C
 TEXT ·dotQ3_Kx1AVX2(SB), NOSPLIT, $48-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -2531,7 +2531,7 @@ TEXT ·dotQ3_Kx1AVX2(SB), NOSPLIT, $48-72
 	MOVQ   nb+56(FP), SI
 	MOVQ   out+64(FP), DI
 	VXORPS X0, X0, X0
-	MOVSS  X0, (DI)
+	VMOVSS X0, (DI)
 
 dotQ3_Kx1AVX2_loop:
 	TESTQ        SI, SI
@@ -2680,7 +2680,7 @@ dotQ3_Kx1AVX2_loop:
 	VMULSS       X1, X0, X0
 	VMULSS       (DX), X0, X0
 	VADDSS       (DI), X0, X0
-	MOVSS        X0, (DI)
+	VMOVSS       X0, (DI)
 	ADDQ         $0x0000006e, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, DX
@@ -2723,7 +2723,7 @@ DATA bytes20<>+28(SB)/4, $0x20202020
 GLOBL bytes20<>(SB), RODATA|NOPTR, $32
 
 // func dotQ2_Kx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ2_Kx1AVX2(SB), NOSPLIT, $32-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -2735,7 +2735,7 @@ TEXT ·dotQ2_Kx1AVX2(SB), NOSPLIT, $32-72
 	MOVQ   nb+56(FP), SI
 	MOVQ   out+64(FP), DI
 	VXORPS X0, X0, X0
-	MOVSS  X0, (DI)
+	VMOVSS X0, (DI)
 
 dotQ2_Kx1AVX2_loop:
 	TESTQ        SI, SI
@@ -2833,7 +2833,7 @@ dotQ2_Kx1AVX2_loop:
 	VFNMADD231SS X3, X1, X2
 	VMULSS       (DX), X2, X2
 	VADDSS       (DI), X2, X2
-	MOVSS        X2, (DI)
+	VMOVSS       X2, (DI)
 	ADDQ         $0x00000054, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, DX
@@ -2846,7 +2846,7 @@ dotQ2_Kx1AVX2_done:
 	RET
 
 // func dotIQ4_XSx1AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, SSE
+// Requires: AVX, AVX2, F16C
 TEXT ·dotIQ4_XSx1AVX2(SB), NOSPLIT, $0-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -2858,7 +2858,7 @@ TEXT ·dotIQ4_XSx1AVX2(SB), NOSPLIT, $0-72
 	MOVQ   nb+56(FP), SI
 	MOVQ   out+64(FP), DI
 	VXORPS X0, X0, X0
-	MOVSS  X0, (DI)
+	VMOVSS X0, (DI)
 
 dotIQ4_XSx1AVX2_loop:
 	TESTQ          SI, SI
@@ -3047,7 +3047,7 @@ dotIQ4_XSx1AVX2_loop:
 	VMULSS         X0, X1, X1
 	VMULSS         (DX), X1, X1
 	VADDSS         (DI), X1, X1
-	MOVSS          X1, (DI)
+	VMOVSS         X1, (DI)
 	ADDQ           $0x00000088, AX
 	ADDQ           $0x00000100, CX
 	ADDQ           $0x00000004, DX
@@ -3060,7 +3060,7 @@ dotIQ4_XSx1AVX2_done:
 	RET
 
 // func dotQ4_1x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ4_1x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -3073,16 +3073,16 @@ TEXT ·dotQ4_1x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ   out+64(FP), R10
 	VXORPS Y0, Y0, Y0
 	VXORPS X1, X1, X1
-	MOVSS  X1, (R10)
+	VMOVSS X1, (R10)
 	VXORPS Y1, Y1, Y1
 	VXORPS X6, X6, X6
-	MOVSS  X6, 4(R10)
+	VMOVSS X6, 4(R10)
 	VXORPS Y6, Y6, Y6
 	VXORPS X7, X7, X7
-	MOVSS  X7, 8(R10)
+	VMOVSS X7, 8(R10)
 	VXORPS Y7, Y7, Y7
 	VXORPS X8, X8, X8
-	MOVSS  X8, 12(R10)
+	VMOVSS X8, 12(R10)
 
 dotQ4_1x4AVX2_loop:
 	TESTQ        R9, R9
@@ -3100,7 +3100,7 @@ dotQ4_1x4AVX2_loop:
 	VPMADDUBSW   (CX), Y9, Y10
 	VPMADDWD     words0001<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
-	MOVSS        (BX), X13
+	VMOVSS       (BX), X13
 	VMULSS       X13, X8, X11
 	VBROADCASTSS X11, Y11
 	VFMADD231PS  Y10, Y11, Y0
@@ -3109,11 +3109,11 @@ dotQ4_1x4AVX2_loop:
 	VMULSS       X13, X2, X2
 	VMULSS       X12, X2, X2
 	VADDSS       (R10), X2, X2
-	MOVSS        X2, (R10)
+	VMOVSS       X2, (R10)
 	VPMADDUBSW   (CX)(DX*1), Y9, Y10
 	VPMADDWD     words0001<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
-	MOVSS        (BX)(SI*1), X11
+	VMOVSS       (BX)(SI*1), X11
 	VMULSS       X11, X8, X13
 	VBROADCASTSS X13, Y13
 	VFMADD231PS  Y10, Y13, Y1
@@ -3122,11 +3122,11 @@ dotQ4_1x4AVX2_loop:
 	VMULSS       X11, X3, X3
 	VMULSS       X12, X3, X3
 	VADDSS       4(R10), X3, X3
-	MOVSS        X3, 4(R10)
+	VMOVSS       X3, 4(R10)
 	VPMADDUBSW   (CX)(DX*2), Y9, Y10
 	VPMADDWD     words0001<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
-	MOVSS        (BX)(SI*2), X11
+	VMOVSS       (BX)(SI*2), X11
 	VMULSS       X11, X8, X13
 	VBROADCASTSS X13, Y13
 	VFMADD231PS  Y10, Y13, Y6
@@ -3135,13 +3135,13 @@ dotQ4_1x4AVX2_loop:
 	VMULSS       X11, X4, X4
 	VMULSS       X12, X4, X4
 	VADDSS       8(R10), X4, X4
-	MOVSS        X4, 8(R10)
+	VMOVSS       X4, 8(R10)
 	LEAQ         (CX)(DX*2), R11
 	VPMADDUBSW   (R11)(DX*1), Y9, Y9
 	VPMADDWD     words0001<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	LEAQ         (BX)(SI*2), R11
-	MOVSS        (R11)(SI*1), X10
+	VMOVSS       (R11)(SI*1), X10
 	VMULSS       X10, X8, X8
 	VBROADCASTSS X8, Y11
 	VFMADD231PS  Y9, Y11, Y7
@@ -3151,7 +3151,7 @@ dotQ4_1x4AVX2_loop:
 	VMULSS       X10, X5, X5
 	VMULSS       X12, X5, X5
 	VADDSS       12(R10), X5, X5
-	MOVSS        X5, 12(R10)
+	VMOVSS       X5, 12(R10)
 	ADDQ         $0x14, AX
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000004, BX
@@ -3165,30 +3165,30 @@ dotQ4_1x4AVX2_done:
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VADDSS       (R10), X0, X0
-	MOVSS        X0, (R10)
+	VMOVSS       X0, (R10)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VHADDPS      X1, X1, X1
 	VHADDPS      X1, X1, X1
 	VADDSS       4(R10), X1, X1
-	MOVSS        X1, 4(R10)
+	VMOVSS       X1, 4(R10)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VHADDPS      X6, X6, X6
 	VHADDPS      X6, X6, X6
 	VADDSS       8(R10), X6, X6
-	MOVSS        X6, 8(R10)
+	VMOVSS       X6, 8(R10)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VHADDPS      X7, X7, X7
 	VHADDPS      X7, X7, X7
 	VADDSS       12(R10), X7, X7
-	MOVSS        X7, 12(R10)
+	VMOVSS       X7, 12(R10)
 	VZEROUPPER
 	RET
 
 // func dotQ5_0x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ5_0x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -3199,16 +3199,16 @@ TEXT ·dotQ5_0x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ   out+64(FP), R8
 	VXORPS Y0, Y0, Y0
 	VXORPS X1, X1, X1
-	MOVSS  X1, (R8)
+	VMOVSS X1, (R8)
 	VXORPS Y1, Y1, Y1
 	VXORPS X2, X2, X2
-	MOVSS  X2, 4(R8)
+	VMOVSS X2, 4(R8)
 	VXORPS Y2, Y2, Y2
 	VXORPS X3, X3, X3
-	MOVSS  X3, 8(R8)
+	VMOVSS X3, 8(R8)
 	VXORPS Y3, Y3, Y3
 	VXORPS X4, X4, X4
-	MOVSS  X4, 12(R8)
+	VMOVSS X4, 12(R8)
 
 dotQ5_0x4AVX2_loop:
 	TESTQ        DI, DI
@@ -3234,7 +3234,7 @@ dotQ5_0x4AVX2_loop:
 	VPMADDUBSW   Y7, Y6, Y7
 	VPMADDWD     words0001<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
-	MOVSS        (BX), X8
+	VMOVSS       (BX), X8
 	VMULSS       X8, X4, X8
 	VBROADCASTSS X8, Y8
 	VFMADD231PS  Y7, Y8, Y0
@@ -3243,7 +3243,7 @@ dotQ5_0x4AVX2_loop:
 	VPMADDUBSW   Y7, Y6, Y7
 	VPMADDWD     words0001<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
-	MOVSS        (BX)(SI*1), X8
+	VMOVSS       (BX)(SI*1), X8
 	VMULSS       X8, X4, X8
 	VBROADCASTSS X8, Y8
 	VFMADD231PS  Y7, Y8, Y1
@@ -3252,7 +3252,7 @@ dotQ5_0x4AVX2_loop:
 	VPMADDUBSW   Y7, Y6, Y7
 	VPMADDWD     words0001<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
-	MOVSS        (BX)(SI*2), X8
+	VMOVSS       (BX)(SI*2), X8
 	VMULSS       X8, X4, X8
 	VBROADCASTSS X8, Y8
 	VFMADD231PS  Y7, Y8, Y2
@@ -3263,7 +3263,7 @@ dotQ5_0x4AVX2_loop:
 	VPMADDWD     words0001<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	LEAQ         (BX)(SI*2), R9
-	MOVSS        (R9)(SI*1), X6
+	VMOVSS       (R9)(SI*1), X6
 	VMULSS       X6, X4, X4
 	VBROADCASTSS X4, Y6
 	VFMADD231PS  Y5, Y6, Y3
@@ -3279,30 +3279,30 @@ dotQ5_0x4AVX2_done:
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VADDSS       (R8), X0, X0
-	MOVSS        X0, (R8)
+	VMOVSS       X0, (R8)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VHADDPS      X1, X1, X1
 	VHADDPS      X1, X1, X1
 	VADDSS       4(R8), X1, X1
-	MOVSS        X1, 4(R8)
+	VMOVSS       X1, 4(R8)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VHADDPS      X2, X2, X2
 	VHADDPS      X2, X2, X2
 	VADDSS       8(R8), X2, X2
-	MOVSS        X2, 8(R8)
+	VMOVSS       X2, 8(R8)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VHADDPS      X3, X3, X3
 	VHADDPS      X3, X3, X3
 	VADDSS       12(R8), X3, X3
-	MOVSS        X3, 12(R8)
+	VMOVSS       X3, 12(R8)
 	VZEROUPPER
 	RET
 
 // func dotQ5_1x4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ5_1x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -3315,16 +3315,16 @@ TEXT ·dotQ5_1x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ   out+64(FP), R10
 	VXORPS Y0, Y0, Y0
 	VXORPS X1, X1, X1
-	MOVSS  X1, (R10)
+	VMOVSS X1, (R10)
 	VXORPS Y1, Y1, Y1
 	VXORPS X6, X6, X6
-	MOVSS  X6, 4(R10)
+	VMOVSS X6, 4(R10)
 	VXORPS Y6, Y6, Y6
 	VXORPS X7, X7, X7
-	MOVSS  X7, 8(R10)
+	VMOVSS X7, 8(R10)
 	VXORPS Y7, Y7, Y7
 	VXORPS X8, X8, X8
-	MOVSS  X8, 12(R10)
+	VMOVSS X8, 12(R10)
 
 dotQ5_1x4AVX2_loop:
 	TESTQ        R9, R9
@@ -3350,7 +3350,7 @@ dotQ5_1x4AVX2_loop:
 	VPMADDUBSW   (CX), Y9, Y10
 	VPMADDWD     words0001<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
-	MOVSS        (BX), X13
+	VMOVSS       (BX), X13
 	VMULSS       X13, X8, X11
 	VBROADCASTSS X11, Y11
 	VFMADD231PS  Y10, Y11, Y0
@@ -3359,11 +3359,11 @@ dotQ5_1x4AVX2_loop:
 	VMULSS       X13, X2, X2
 	VMULSS       X12, X2, X2
 	VADDSS       (R10), X2, X2
-	MOVSS        X2, (R10)
+	VMOVSS       X2, (R10)
 	VPMADDUBSW   (CX)(DX*1), Y9, Y10
 	VPMADDWD     words0001<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
-	MOVSS        (BX)(SI*1), X11
+	VMOVSS       (BX)(SI*1), X11
 	VMULSS       X11, X8, X13
 	VBROADCASTSS X13, Y13
 	VFMADD231PS  Y10, Y13, Y1
@@ -3372,11 +3372,11 @@ dotQ5_1x4AVX2_loop:
 	VMULSS       X11, X3, X3
 	VMULSS       X12, X3, X3
 	VADDSS       4(R10), X3, X3
-	MOVSS        X3, 4(R10)
+	VMOVSS       X3, 4(R10)
 	VPMADDUBSW   (CX)(DX*2), Y9, Y10
 	VPMADDWD     words0001<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
-	MOVSS        (BX)(SI*2), X11
+	VMOVSS       (BX)(SI*2), X11
 	VMULSS       X11, X8, X13
 	VBROADCASTSS X13, Y13
 	VFMADD231PS  Y10, Y13, Y6
@@ -3385,13 +3385,13 @@ dotQ5_1x4AVX2_loop:
 	VMULSS       X11, X4, X4
 	VMULSS       X12, X4, X4
 	VADDSS       8(R10), X4, X4
-	MOVSS        X4, 8(R10)
+	VMOVSS       X4, 8(R10)
 	LEAQ         (CX)(DX*2), R11
 	VPMADDUBSW   (R11)(DX*1), Y9, Y9
 	VPMADDWD     words0001<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	LEAQ         (BX)(SI*2), R11
-	MOVSS        (R11)(SI*1), X10
+	VMOVSS       (R11)(SI*1), X10
 	VMULSS       X10, X8, X8
 	VBROADCASTSS X8, Y11
 	VFMADD231PS  Y9, Y11, Y7
@@ -3401,7 +3401,7 @@ dotQ5_1x4AVX2_loop:
 	VMULSS       X10, X5, X5
 	VMULSS       X12, X5, X5
 	VADDSS       12(R10), X5, X5
-	MOVSS        X5, 12(R10)
+	VMOVSS       X5, 12(R10)
 	ADDQ         $0x18, AX
 	ADDQ         $0x00000020, CX
 	ADDQ         $0x00000004, BX
@@ -3415,30 +3415,30 @@ dotQ5_1x4AVX2_done:
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VADDSS       (R10), X0, X0
-	MOVSS        X0, (R10)
+	VMOVSS       X0, (R10)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X0, X1, X1
 	VHADDPS      X1, X1, X1
 	VHADDPS      X1, X1, X1
 	VADDSS       4(R10), X1, X1
-	MOVSS        X1, 4(R10)
+	VMOVSS       X1, 4(R10)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VHADDPS      X6, X6, X6
 	VHADDPS      X6, X6, X6
 	VADDSS       8(R10), X6, X6
-	MOVSS        X6, 8(R10)
+	VMOVSS       X6, 8(R10)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X0, X7, X7
 	VHADDPS      X7, X7, X7
 	VHADDPS      X7, X7, X7
 	VADDSS       12(R10), X7, X7
-	MOVSS        X7, 12(R10)
+	VMOVSS       X7, 12(R10)
 	VZEROUPPER
 	RET
 
 // func dotIQ4_NLx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, s *int16, ss int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotIQ4_NLx4AVX2(SB), NOSPLIT, $0-72
 	MOVQ           w+0(FP), AX
 	MOVQ           q+8(FP), CX
@@ -3450,16 +3450,16 @@ TEXT ·dotIQ4_NLx4AVX2(SB), NOSPLIT, $0-72
 	VBROADCASTI128 iq4nlTable<>+0(SB), Y0
 	VXORPS         Y1, Y1, Y1
 	VXORPS         X2, X2, X2
-	MOVSS          X2, (R8)
+	VMOVSS         X2, (R8)
 	VXORPS         Y2, Y2, Y2
 	VXORPS         X3, X3, X3
-	MOVSS          X3, 4(R8)
+	VMOVSS         X3, 4(R8)
 	VXORPS         Y3, Y3, Y3
 	VXORPS         X4, X4, X4
-	MOVSS          X4, 8(R8)
+	VMOVSS         X4, 8(R8)
 	VXORPS         Y4, Y4, Y4
 	VXORPS         X5, X5, X5
-	MOVSS          X5, 12(R8)
+	VMOVSS         X5, 12(R8)
 
 dotIQ4_NLx4AVX2_loop:
 	TESTQ        DI, DI
@@ -3478,7 +3478,7 @@ dotIQ4_NLx4AVX2_loop:
 	VPMADDUBSW   Y8, Y7, Y8
 	VPMADDWD     words0001<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
-	MOVSS        (BX), X9
+	VMOVSS       (BX), X9
 	VMULSS       X9, X5, X9
 	VBROADCASTSS X9, Y9
 	VFMADD231PS  Y8, Y9, Y1
@@ -3487,7 +3487,7 @@ dotIQ4_NLx4AVX2_loop:
 	VPMADDUBSW   Y8, Y7, Y8
 	VPMADDWD     words0001<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
-	MOVSS        (BX)(SI*1), X9
+	VMOVSS       (BX)(SI*1), X9
 	VMULSS       X9, X5, X9
 	VBROADCASTSS X9, Y9
 	VFMADD231PS  Y8, Y9, Y2
@@ -3496,7 +3496,7 @@ dotIQ4_NLx4AVX2_loop:
 	VPMADDUBSW   Y8, Y7, Y8
 	VPMADDWD     words0001<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
-	MOVSS        (BX)(SI*2), X9
+	VMOVSS       (BX)(SI*2), X9
 	VMULSS       X9, X5, X9
 	VBROADCASTSS X9, Y9
 	VFMADD231PS  Y8, Y9, Y3
@@ -3507,7 +3507,7 @@ dotIQ4_NLx4AVX2_loop:
 	VPMADDWD     words0001<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	LEAQ         (BX)(SI*2), R9
-	MOVSS        (R9)(SI*1), X7
+	VMOVSS       (R9)(SI*1), X7
 	VMULSS       X7, X5, X5
 	VBROADCASTSS X5, Y7
 	VFMADD231PS  Y6, Y7, Y4
@@ -3523,30 +3523,30 @@ dotIQ4_NLx4AVX2_done:
 	VHADDPS      X1, X1, X1
 	VHADDPS      X1, X1, X1
 	VADDSS       (R8), X1, X1
-	MOVSS        X1, (R8)
+	VMOVSS       X1, (R8)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VHADDPS      X2, X2, X2
 	VHADDPS      X2, X2, X2
 	VADDSS       4(R8), X2, X2
-	MOVSS        X2, 4(R8)
+	VMOVSS       X2, 4(R8)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X0, X3, X3
 	VHADDPS      X3, X3, X3
 	VHADDPS      X3, X3, X3
 	VADDSS       8(R8), X3, X3
-	MOVSS        X3, 8(R8)
+	VMOVSS       X3, 8(R8)
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VHADDPS      X4, X4, X4
 	VHADDPS      X4, X4, X4
 	VADDSS       12(R8), X4, X4
-	MOVSS        X4, 12(R8)
+	VMOVSS       X4, 12(R8)
 	VZEROUPPER
 	RET
 
 // func dotQ5_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ5_Kx4AVX2(SB), NOSPLIT, $16-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -3558,13 +3558,13 @@ TEXT ·dotQ5_Kx4AVX2(SB), NOSPLIT, $16-72
 	MOVQ   nb+56(FP), R9
 	MOVQ   out+64(FP), R10
 	VXORPS X0, X0, X0
-	MOVSS  X0, (R10)
+	VMOVSS X0, (R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 4(R10)
+	VMOVSS X0, 4(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 8(R10)
+	VMOVSS X0, 8(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 12(R10)
+	VMOVSS X0, 12(R10)
 
 dotQ5_Kx4AVX2_loop:
 	TESTQ        R9, R9
@@ -3795,7 +3795,7 @@ dotQ5_Kx4AVX2_loop:
 	VFNMADD231SS X5, X8, X0
 	VMULSS       (BX), X0, X0
 	VADDSS       (R10), X0, X0
-	MOVSS        X0, (R10)
+	VMOVSS       X0, (R10)
 	VMOVDQU      (DI)(R8*1), Y0
 	VEXTRACTI128 $0x01, Y0, X7
 	VPHADDW      X7, X0, X7
@@ -3812,7 +3812,7 @@ dotQ5_Kx4AVX2_loop:
 	VFNMADD231SS X5, X7, X1
 	VMULSS       (BX)(SI*1), X1, X1
 	VADDSS       4(R10), X1, X1
-	MOVSS        X1, 4(R10)
+	VMOVSS       X1, 4(R10)
 	VMOVDQU      (DI)(R8*2), Y0
 	VEXTRACTI128 $0x01, Y0, X1
 	VPHADDW      X1, X0, X1
@@ -3829,7 +3829,7 @@ dotQ5_Kx4AVX2_loop:
 	VFNMADD231SS X5, X1, X2
 	VMULSS       (BX)(SI*2), X2, X2
 	VADDSS       8(R10), X2, X2
-	MOVSS        X2, 8(R10)
+	VMOVSS       X2, 8(R10)
 	LEAQ         (DI)(R8*2), R11
 	VMOVDQU      (R11)(R8*1), Y0
 	VEXTRACTI128 $0x01, Y0, X1
@@ -3848,7 +3848,7 @@ dotQ5_Kx4AVX2_loop:
 	LEAQ         (BX)(SI*2), R11
 	VMULSS       (R11)(SI*1), X3, X3
 	VADDSS       12(R10), X3, X3
-	MOVSS        X3, 12(R10)
+	VMOVSS       X3, 12(R10)
 	ADDQ         $0x000000b0, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, BX
@@ -3861,7 +3861,7 @@ dotQ5_Kx4AVX2_done:
 	RET
 
 // func dotQ3_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, SSE
+// Requires: AVX, AVX2, F16C
 TEXT ·dotQ3_Kx4AVX2(SB), NOSPLIT, $48-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -3873,13 +3873,13 @@ TEXT ·dotQ3_Kx4AVX2(SB), NOSPLIT, $48-72
 	MOVQ   nb+56(FP), R9
 	MOVQ   out+64(FP), R10
 	VXORPS X0, X0, X0
-	MOVSS  X0, (R10)
+	VMOVSS X0, (R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 4(R10)
+	VMOVSS X0, 4(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 8(R10)
+	VMOVSS X0, 8(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 12(R10)
+	VMOVSS X0, 12(R10)
 
 dotQ3_Kx4AVX2_loop:
 	TESTQ        R9, R9
@@ -4121,7 +4121,7 @@ dotQ3_Kx4AVX2_loop:
 	VMULSS       X3, X1, X1
 	VMULSS       (BX), X1, X1
 	VADDSS       (R10), X1, X1
-	MOVSS        X1, (R10)
+	VMOVSS       X1, (R10)
 	VEXTRACTI128 $0x01, Y2, X1
 	VPADDD       X1, X2, X2
 	VPHADDD      X2, X2, X2
@@ -4130,7 +4130,7 @@ dotQ3_Kx4AVX2_loop:
 	VMULSS       X3, X2, X2
 	VMULSS       (BX)(SI*1), X2, X2
 	VADDSS       4(R10), X2, X2
-	MOVSS        X2, 4(R10)
+	VMOVSS       X2, 4(R10)
 	VEXTRACTI128 $0x01, Y4, X1
 	VPADDD       X1, X4, X4
 	VPHADDD      X4, X4, X4
@@ -4139,7 +4139,7 @@ dotQ3_Kx4AVX2_loop:
 	VMULSS       X3, X4, X4
 	VMULSS       (BX)(SI*2), X4, X4
 	VADDSS       8(R10), X4, X4
-	MOVSS        X4, 8(R10)
+	VMOVSS       X4, 8(R10)
 	VEXTRACTI128 $0x01, Y0, X1
 	VPADDD       X1, X0, X0
 	VPHADDD      X0, X0, X0
@@ -4149,7 +4149,7 @@ dotQ3_Kx4AVX2_loop:
 	LEAQ         (BX)(SI*2), R11
 	VMULSS       (R11)(SI*1), X0, X0
 	VADDSS       12(R10), X0, X0
-	MOVSS        X0, 12(R10)
+	VMOVSS       X0, 12(R10)
 	ADDQ         $0x0000006e, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, BX
@@ -4162,7 +4162,7 @@ dotQ3_Kx4AVX2_done:
 	RET
 
 // func dotQ2_Kx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, FMA3, SSE
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·dotQ2_Kx4AVX2(SB), NOSPLIT, $32-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -4174,13 +4174,13 @@ TEXT ·dotQ2_Kx4AVX2(SB), NOSPLIT, $32-72
 	MOVQ   nb+56(FP), R9
 	MOVQ   out+64(FP), R10
 	VXORPS X0, X0, X0
-	MOVSS  X0, (R10)
+	VMOVSS X0, (R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 4(R10)
+	VMOVSS X0, 4(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 8(R10)
+	VMOVSS X0, 8(R10)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 12(R10)
+	VMOVSS X0, 12(R10)
 
 dotQ2_Kx4AVX2_loop:
 	TESTQ        R9, R9
@@ -4361,7 +4361,7 @@ dotQ2_Kx4AVX2_loop:
 	VFNMADD231SS X7, X6, X2
 	VMULSS       (BX), X2, X2
 	VADDSS       (R10), X2, X2
-	MOVSS        X2, (R10)
+	VMOVSS       X2, (R10)
 	VPMADDWD     (DI)(R8*1), Y1, Y2
 	VEXTRACTI128 $0x01, Y2, X6
 	VPADDD       X6, X2, X2
@@ -4377,7 +4377,7 @@ dotQ2_Kx4AVX2_loop:
 	VFNMADD231SS X7, X2, X3
 	VMULSS       (BX)(SI*1), X3, X3
 	VADDSS       4(R10), X3, X3
-	MOVSS        X3, 4(R10)
+	VMOVSS       X3, 4(R10)
 	VPMADDWD     (DI)(R8*2), Y1, Y2
 	VEXTRACTI128 $0x01, Y2, X3
 	VPADDD       X3, X2, X2
@@ -4393,7 +4393,7 @@ dotQ2_Kx4AVX2_loop:
 	VFNMADD231SS X7, X2, X4
 	VMULSS       (BX)(SI*2), X4, X4
 	VADDSS       8(R10), X4, X4
-	MOVSS        X4, 8(R10)
+	VMOVSS       X4, 8(R10)
 	LEAQ         (DI)(R8*2), R11
 	VPMADDWD     (R11)(R8*1), Y1, Y1
 	VEXTRACTI128 $0x01, Y1, X2
@@ -4411,7 +4411,7 @@ dotQ2_Kx4AVX2_loop:
 	LEAQ         (BX)(SI*2), R11
 	VMULSS       (R11)(SI*1), X5, X5
 	VADDSS       12(R10), X5, X5
-	MOVSS        X5, 12(R10)
+	VMOVSS       X5, 12(R10)
 	ADDQ         $0x00000054, AX
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000004, BX
@@ -4424,7 +4424,7 @@ dotQ2_Kx4AVX2_done:
 	RET
 
 // func dotIQ4_XSx4AVX2(w *byte, q *int8, qs int, d *float32, ds int, bsums *int16, bs int, nb int, out *float32)
-// Requires: AVX, AVX2, F16C, SSE
+// Requires: AVX, AVX2, F16C
 TEXT ·dotIQ4_XSx4AVX2(SB), NOSPLIT, $0-72
 	MOVQ   w+0(FP), AX
 	MOVQ   q+8(FP), CX
@@ -4436,13 +4436,13 @@ TEXT ·dotIQ4_XSx4AVX2(SB), NOSPLIT, $0-72
 	MOVQ   nb+56(FP), R8
 	MOVQ   out+64(FP), R9
 	VXORPS X0, X0, X0
-	MOVSS  X0, (R9)
+	VMOVSS X0, (R9)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 4(R9)
+	VMOVSS X0, 4(R9)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 8(R9)
+	VMOVSS X0, 8(R9)
 	VXORPS X0, X0, X0
-	MOVSS  X0, 12(R9)
+	VMOVSS X0, 12(R9)
 
 dotIQ4_XSx4AVX2_loop:
 	TESTQ          R8, R8
@@ -4762,7 +4762,7 @@ dotIQ4_XSx4AVX2_loop:
 	VMULSS         X0, X1, X1
 	VMULSS         (BX), X1, X1
 	VADDSS         (R9), X1, X1
-	MOVSS          X1, (R9)
+	VMOVSS         X1, (R9)
 	VEXTRACTI128   $0x01, Y2, X1
 	VPADDD         X1, X2, X2
 	VPHADDD        X2, X2, X2
@@ -4771,7 +4771,7 @@ dotIQ4_XSx4AVX2_loop:
 	VMULSS         X0, X2, X2
 	VMULSS         (BX)(SI*1), X2, X2
 	VADDSS         4(R9), X2, X2
-	MOVSS          X2, 4(R9)
+	VMOVSS         X2, 4(R9)
 	VEXTRACTI128   $0x01, Y3, X1
 	VPADDD         X1, X3, X3
 	VPHADDD        X3, X3, X3
@@ -4780,7 +4780,7 @@ dotIQ4_XSx4AVX2_loop:
 	VMULSS         X0, X3, X3
 	VMULSS         (BX)(SI*2), X3, X3
 	VADDSS         8(R9), X3, X3
-	MOVSS          X3, 8(R9)
+	VMOVSS         X3, 8(R9)
 	VEXTRACTI128   $0x01, Y4, X1
 	VPADDD         X1, X4, X4
 	VPHADDD        X4, X4, X4
@@ -4790,7 +4790,7 @@ dotIQ4_XSx4AVX2_loop:
 	LEAQ           (BX)(SI*2), R10
 	VMULSS         (R10)(SI*1), X4, X4
 	VADDSS         12(R9), X4, X4
-	MOVSS          X4, 12(R9)
+	VMOVSS         X4, 12(R9)
 	ADDQ           $0x00000088, AX
 	ADDQ           $0x00000100, CX
 	ADDQ           $0x00000004, BX
@@ -4846,7 +4846,7 @@ dotBF16AVX2_done:
 	RET
 
 // func dotBF16x4AVX2(w *byte, x *float32, xs int, n int, out *float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3
 TEXT ·dotBF16x4AVX2(SB), NOSPLIT, $0-40
 	MOVQ   w+0(FP), AX
 	MOVQ   x+8(FP), CX
@@ -4893,22 +4893,22 @@ dotBF16x4AVX2_done:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	MOVSS        X0, (SI)
+	VMOVSS       X0, (SI)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X0, X2, X2
 	VHADDPS      X2, X2, X2
 	VHADDPS      X2, X2, X2
-	MOVSS        X2, 4(SI)
+	VMOVSS       X2, 4(SI)
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X0, X4, X4
 	VHADDPS      X4, X4, X4
 	VHADDPS      X4, X4, X4
-	MOVSS        X4, 8(SI)
+	VMOVSS       X4, 8(SI)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X0, X6, X6
 	VHADDPS      X6, X6, X6
 	VHADDPS      X6, X6, X6
-	MOVSS        X6, 12(SI)
+	VMOVSS       X6, 12(SI)
 	VZEROUPPER
 	RET
 
@@ -4954,9 +4954,9 @@ dotF32AVX512_done:
 	RET
 
 // func axpyF32AVX512(a float32, x *float32, y *float32, n int)
-// Requires: AVX, AVX512F, SSE
+// Requires: AVX, AVX512F
 TEXT ·axpyF32AVX512(SB), NOSPLIT, $0-32
-	MOVSS        a+0(FP), X0
+	VMOVSS       a+0(FP), X0
 	VBROADCASTSS X0, Z0
 	MOVQ         x+8(FP), AX
 	MOVQ         y+16(FP), CX

@@ -60,7 +60,7 @@ func axpyF32AVX512() {
 	text("axpyF32AVX512", NOSPLIT, "func(a float32, x, y *float32, n int)")
 	Doc("axpyF32AVX512 adds a times the n floats at x to those at y; n is a multiple of 32.")
 	ax := XMM()
-	MOVSS(NewParamAddr("a", 0), ax)
+	VMOVSS(NewParamAddr("a", 0), ax)
 	a := ZMM()
 	VBROADCASTSS(ax, a)
 	x := Load(Param("x"), GP64())

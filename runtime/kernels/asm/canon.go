@@ -59,7 +59,7 @@ func scales4(w Register, bb int) VecVirtual {
 		ORQ(t, acc)
 	}
 	y := XMM()
-	MOVQ(acc, y)
+	VMOVQ(acc, y)
 	VCVTPH2PS(y, y)
 	return y
 }

@@ -21,7 +21,7 @@ func kquantHeader(name string, T int) (w Register, q, d, b strided, nb, out Regi
 	for t := range T {
 		z := XMM()
 		VXORPS(z, z, z)
-		MOVSS(z, Mem{Base: out, Disp: 4 * t})
+		VMOVSS(z, Mem{Base: out, Disp: 4 * t})
 	}
 	Label(name + "_loop")
 	TESTQ(nb, nb)
@@ -45,7 +45,7 @@ func kquantFooter(name string, w Register, q, d, b strided, nb Register, blockBy
 // addOut adds s (a float in the low lane) to out[t].
 func addOut(s Register, out Register, t int) {
 	VADDSS(Mem{Base: out, Disp: 4 * t}, s, s)
-	MOVSS(s, Mem{Base: out, Disp: 4 * t})
+	VMOVSS(s, Mem{Base: out, Disp: 4 * t})
 }
 
 // zeroSums returns T zeroed int32 accumulators.

@@ -169,7 +169,7 @@ func axpyF32() {
 	text("axpyF32AVX2", NOSPLIT, "func(a float32, x, y *float32, n int)")
 	Doc("axpyF32AVX2 adds a times the n floats at x to those at y; n is a multiple of 16.")
 	ax := XMM()
-	MOVSS(NewParamAddr("a", 0), ax)
+	VMOVSS(NewParamAddr("a", 0), ax)
 	a := YMM()
 	VBROADCASTSS(ax, a)
 	x := Load(Param("x"), GP64())
@@ -252,7 +252,7 @@ func (s strided) advance(n int) { ADDQ(U32(uint32(n)), s.base) }
 func storeHsums(acc []VecVirtual, out Register) {
 	for t, a := range acc {
 		h := hsum(a)
-		MOVSS(h, Mem{Base: out, Disp: 4 * t})
+		VMOVSS(h, Mem{Base: out, Disp: 4 * t})
 	}
 }
 
@@ -327,7 +327,7 @@ func dotQ4_Kx4() {
 	for t := range 4 {
 		z := XMM()
 		VXORPS(z, z, z)
-		MOVSS(z, Mem{Base: out, Disp: 4 * t})
+		VMOVSS(z, Mem{Base: out, Disp: 4 * t})
 	}
 	utmp := AllocLocal(16)
 	Label("loop")
@@ -408,7 +408,7 @@ func dotQ4_Kx4() {
 		VFNMADD231SS(wm, bhi, s)
 		VMULSS(d.at(t, 0), s, s)
 		VADDSS(Mem{Base: out, Disp: 4 * t}, s, s)
-		MOVSS(s, Mem{Base: out, Disp: 4 * t})
+		VMOVSS(s, Mem{Base: out, Disp: 4 * t})
 	}
 	ADDQ(U32(144), w)
 	q.advance(256)
@@ -435,7 +435,7 @@ func dotQ6_Kx4() {
 	for t := range 4 {
 		z := XMM()
 		VXORPS(z, z, z)
-		MOVSS(z, Mem{Base: out, Disp: 4 * t})
+		VMOVSS(z, Mem{Base: out, Disp: 4 * t})
 	}
 	scs := AllocLocal(32)
 	Label("loop")
@@ -502,7 +502,7 @@ func dotQ6_Kx4() {
 		VMULSS(wd, s, s)
 		VMULSS(d.at(t, 0), s, s)
 		VADDSS(Mem{Base: out, Disp: 4 * t}, s, s)
-		MOVSS(s, Mem{Base: out, Disp: 4 * t})
+		VMOVSS(s, Mem{Base: out, Disp: 4 * t})
 	}
 	ADDQ(U32(210), w)
 	q.advance(256)
@@ -597,7 +597,7 @@ func block32(name string, T, blockBytes int, unsigned bool, minOff int, setup fu
 		VXORPS(acc[t], acc[t], acc[t])
 		z := XMM()
 		VXORPS(z, z, z)
-		MOVSS(z, Mem{Base: out, Disp: 4 * t})
+		VMOVSS(z, Mem{Base: out, Disp: 4 * t})
 	}
 	Label(name + "_loop")
 	TESTQ(nb, nb)
@@ -626,7 +626,7 @@ func block32(name string, T, blockBytes int, unsigned bool, minOff int, setup fu
 		VPMADDWD(ones, p, p)
 		VCVTDQ2PS(p, p)
 		dt := XMM()
-		MOVSS(d.at(t, 0), dt)
+		VMOVSS(d.at(t, 0), dt)
 		sx := XMM()
 		VMULSS(dt, wd, sx)
 		sc := YMM()
@@ -641,7 +641,7 @@ func block32(name string, T, blockBytes int, unsigned bool, minOff int, setup fu
 			VMULSS(dt, sf, sf)
 			VMULSS(wm, sf, sf)
 			VADDSS(Mem{Base: out, Disp: 4 * t}, sf, sf)
-			MOVSS(sf, Mem{Base: out, Disp: 4 * t})
+			VMOVSS(sf, Mem{Base: out, Disp: 4 * t})
 		}
 	}
 	ADDQ(U8(uint8(blockBytes)), w)
@@ -656,7 +656,7 @@ func block32(name string, T, blockBytes int, unsigned bool, minOff int, setup fu
 	for t := range T {
 		h := hsum(acc[t])
 		VADDSS(Mem{Base: out, Disp: 4 * t}, h, h)
-		MOVSS(h, Mem{Base: out, Disp: 4 * t})
+		VMOVSS(h, Mem{Base: out, Disp: 4 * t})
 	}
 	VZEROUPPER()
 	RET()

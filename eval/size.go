@@ -25,7 +25,7 @@ type Size struct {
 func ModelSize(path string) (*Size, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, bad(fmt.Errorf("eval: %w", err))
 	}
 	defer f.Close()
 	s := &Size{FileBytes: f.Size()}

@@ -61,7 +61,7 @@ in place in the memory map.`,
 		Example: `  mcompress bench -m model-q4_k_m.gguf
   mcompress bench -m a.gguf -m b.gguf -p 512 -n 128 -r 5 -t 1,2 --json
   mcompress bench --random 1b:q4_k_m -r 3`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, g, o) },
 	}
 	f := cmd.Flags()

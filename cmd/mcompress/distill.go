@@ -177,9 +177,6 @@ func runTraining(ctx context.Context, g *globalOptions, what string, o distill.O
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("%s interrupted: checkpoint written in %s; continue with the same flags and --resume: %w", what, o.Output, err)
 		}
-		if errors.Is(err, distill.ErrBadInput) || errors.Is(err, convert.ErrBadInput) {
-			return badInput(err)
-		}
 		return err
 	}
 	if g.json {
@@ -237,7 +234,7 @@ quantize and eval. The same flags and thread count give the same bytes.`,
   mcompress distill cache --teacher teacher.gguf --data train.txt --valid valid.txt --topk 32 -o train.topk
   mcompress distill --teacher-cache train.topk --teacher teacher.gguf --student-config small.json -o run/
   mcompress distill ... -o run/ --resume`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := t.options(cmd.Flags())
 			if err != nil {
@@ -287,7 +284,7 @@ to 1/2048 nat and the others relative to it in --logp-bits bits of --logp-step n
 also holds the token sequences, so 'mcompress distill --teacher-cache FILE' needs neither the
 teacher nor the text again. See docs/DISTILL.md for sizes and the quality cost of k.`,
 		Example: `  mcompress distill cache --teacher teacher.gguf --data train.txt --valid valid.txt --topk 32 -o train.topk`,
-		Args:    cobra.NoArgs,
+		Args:    wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if o.Data.Read.Format, err = datasets.ParseFormat(dataFormat); err != nil {
@@ -317,9 +314,6 @@ teacher nor the text again. See docs/DISTILL.md for sizes and the quality cost o
 				rep.Finish()
 			}
 			if err != nil {
-				if errors.Is(err, distill.ErrBadInput) || errors.Is(err, convert.ErrBadInput) {
-					return badInput(err)
-				}
 				return err
 			}
 			if g.json {

@@ -43,7 +43,7 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
   mcompress eval --base f16.gguf --model q4.gguf --data wiki.test.raw -c 512 --max-ppl-increase 5% --max-kld 0.05
   mcompress eval --model q4.gguf --task hellaswag_val.jsonl --task arc_easy.parquet --limit 500
   mcompress eval --model f16.gguf --model q4.gguf --data valid.txt --stride 128 -c 512 --json`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.Models) == 0 && o.Base == "" {
 				return badInput(fmt.Errorf("give at least one --model"))
@@ -83,7 +83,7 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 				if cmd.Context().Err() != nil {
 					return cmd.Context().Err()
 				}
-				return badInput(err)
+				return err
 			}
 			if report != "" {
 				if err := eval.WriteReport(report, r); err != nil {

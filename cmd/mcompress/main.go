@@ -7,42 +7,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 )
-
-// Exit codes, stable for scripts and CI.
-const (
-	exitOK       = 0
-	exitInternal = 1 // a bug or an unexpected failure inside mcompress
-	exitUsage    = 2 // bad flags or bad input: the user can fix it
-	exitGate     = 3 // a quality gate (eval --max-*) failed
-)
-
-// usageError marks errors caused by the user's input or flags (exit code 2).
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// badInput wraps err as a user error (exit code 2).
-func badInput(err error) error {
-	if err == nil {
-		return nil
-	}
-	return usageError{err}
-}
-
-// gateError marks a failed quality gate (exit code 3).
-type gateError struct{ msg string }
-
-func (e gateError) Error() string { return e.msg }
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
@@ -86,30 +57,8 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mcompress:", err)
 	}
-	fmt.Fprintln(os.Stderr, "mcompress:", err)
-	var ue usageError
-	var ge gateError
-	switch {
-	case errors.As(err, &ge):
-		return exitGate
-	case errors.As(err, &ue), isFlagError(err):
-		return exitUsage
-	case errors.Is(err, context.Canceled):
-		return 130
-	}
-	return exitInternal
-}
-
-// isFlagError reports whether err came from cobra's argument or flag parsing.
-func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "accepts ", "requires ", "invalid argument", "flag needs an argument", "required flag"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+	return exitCode(err)
 }

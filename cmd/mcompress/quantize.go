@@ -15,14 +15,6 @@ import (
 
 func init() { register(newQuantizeCmd) }
 
-// quantizeError marks the quantize stage's input errors as bad input (exit code 2).
-func quantizeError(err error) error {
-	if errors.Is(err, quantize.ErrInvalidInput) || errors.Is(err, gguf.ErrFormat) {
-		return badInput(err)
-	}
-	return err
-}
-
 // newQuantizeCmd is `quantize`: an F32/F16/BF16 GGUF file to a llama.cpp quantization mix.
 func newQuantizeCmd(g *globalOptions) *cobra.Command {
 	var (
@@ -60,7 +52,7 @@ an unknown type) exits with code 2.`,
   mcompress quantize model-f16.gguf -o model-iq4.gguf --type IQ4_XS --imatrix imatrix.gguf
   mcompress quantize model-f16.gguf -o model.gguf --type Q4_K_M --tensor-type 'attn_v=q8_0' --output-tensor-type q8_0
   mcompress quantize model-f16.gguf --type Q5_K_M --dry-run --json`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "the input model"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := args[0]
 			opts := quantize.Options{Pure: pure, LeaveOutputTensor: leaveOutput, AllowRequantize: allowRequant, Threads: threads}
@@ -103,21 +95,21 @@ an unknown type) exits with code 2.`,
 			if imatrixPath != "" {
 				im, err := quantize.ReadImatrix(imatrixPath)
 				if err != nil {
-					return quantizeError(err)
+					return err
 				}
 				opts.Imatrix, opts.ImatrixFile = im, imatrixPath
 				rep.Logf("importance matrix: %d entries from %s", len(im.Entries), imatrixPath)
 			}
 			src, err := openQuantizeSource(in, threads)
 			if err != nil {
-				return quantizeError(err)
+				return err
 			}
 			defer src.Close()
 
 			if dryRun {
 				plan, err := quantize.MakePlan(src, opts)
 				if err != nil {
-					return quantizeError(err)
+					return err
 				}
 				return printPlan(g, plan)
 			}
@@ -142,7 +134,7 @@ an unknown type) exits with code 2.`,
 				rep.Finish()
 			}
 			if err != nil {
-				return quantizeError(err)
+				return err
 			}
 			for _, w := range condenseWarnings(sum.Warnings, 3) {
 				rep.Logf("warning: %s", w)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/convert/safetensors"
+	"github.com/mcompress/mcompress/datasets"
+	"github.com/mcompress/mcompress/distill"
+	"github.com/mcompress/mcompress/eval"
+	"github.com/mcompress/mcompress/quantize"
+	"github.com/mcompress/mcompress/runtime"
+	"github.com/mcompress/mcompress/runtime/tokenizer"
+)
+
+func TestExitCode(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("stage: %s: %w", "file", err) }
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"success", nil, exitOK},
+		{"internal", errors.New("something broke"), exitInternal},
+		{"os error", wrap(os.ErrPermission), exitInternal},
+		{"command's own check", badInput(errors.New("give --model")), exitUsage},
+		{"cobra flag", errors.New("unknown flag: --nope"), exitUsage},
+		{"convert", wrap(convert.ErrBadInput), exitUsage},
+		{"quantize", wrap(quantize.ErrBadInput), exitUsage},
+		{"quantize, former name", wrap(quantize.ErrInvalidInput), exitUsage},
+		{"runtime", wrap(runtime.ErrBadInput), exitUsage},
+		{"eval", wrap(eval.ErrBadInput), exitUsage},
+		{"distill", wrap(distill.ErrBadInput), exitUsage},
+		{"datasets", wrap(datasets.ErrBadInput), exitUsage},
+		{"datasets sentinel", wrap(datasets.ErrCorrupt), exitUsage},
+		{"GGUF format", wrap(gguf.ErrFormat), exitUsage},
+		{"safetensors format", wrap(safetensors.ErrFormat), exitUsage},
+		{"tokenizer metadata", wrap(tokenizer.ErrMetadata), exitUsage},
+		{"gate", gateError{"ppl over the limit"}, exitGate},
+		{"interrupted", wrap(context.Canceled), exitInterrupt},
+		{"interrupted with a message", fmt.Errorf("distill interrupted: checkpoint written: %w", context.Canceled), exitInterrupt},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := exitCode(tc.err); got != tc.want {
+				t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestArgsMessages(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"quantize"}, "mcompress quantize: expected 1 argument (the input model), got 0; see 'mcompress quantize --help'"},
+		{[]string{"quantize", "a.gguf", "b.gguf"}, "mcompress quantize: expected 1 argument (the input model), got 2; see 'mcompress quantize --help'"},
+		{[]string{"convert"}, "mcompress convert: expected 1 to 2 arguments"},
+		{[]string{"eval", "x.gguf"}, `mcompress eval: expected no arguments, got 1: "x.gguf"; see 'mcompress eval --help'`},
+		{[]string{"datasets", "inspect"}, "mcompress datasets inspect: expected 1 argument (the dataset file or folder), got 0"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, _, stderr := evalRun(t, tc.args...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, exitUsage, tc.want)
+			}
+		})
+	}
+}
+
+// randomModel writes a tiny random llama model with a placeholder byte-level vocabulary.
+func randomModel(t *testing.T, dir, name string) string {
+	t.Helper()
+	cfg := convert.Config{Arch: "llama", HFModelType: "llama", VocabSize: 300, Hidden: 32, Layers: 1, Heads: 2,
+		KVHeads: 2, HeadDim: 16, RopeDim: 16, FFN: 64, ContextLength: 64, RMSNormEps: 1e-5, RopeTheta: 10000, BOS: 1, EOS: 2}
+	p := filepath.Join(dir, name)
+	if err := runtime.WriteRandomModel(p, runtime.RandomModelOptions{Config: cfg, Type: gguf.TypeF32, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEvalExitCodes checks that eval tells its input problems (exit 2) from internal failures
+// (exit 1), which it used to report as bad input too.
+func TestEvalExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	a, b := randomModel(t, dir, "a.gguf"), randomModel(t, dir, "b.gguf")
+	text := filepath.Join(dir, "text.txt")
+	if err := os.WriteFile(text, []byte(strings.Repeat("to be or not to be, that is the question. ", 40)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	short := filepath.Join(dir, "short.txt")
+	if err := os.WriteFile(short, []byte("too short"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"eval", "-q", "-t", "1", "-c", "16", "--chunks", "2", "--no-latency"}
+	tests := []struct {
+		name   string
+		args   []string
+		tmpdir string // TMPDIR for the run ("" leaves it)
+		want   int
+	}{
+		{"works", []string{"--model", a, "--model", b, "--data", text}, "", exitOK},
+		{"missing model", []string{"--model", filepath.Join(dir, "none.gguf"), "--data", text}, "", exitUsage},
+		{"text too short", []string{"--model", a, "--data", short}, "", exitUsage},
+		// The KL-divergence base goes to a temporary file: an unusable TMPDIR is the system's
+		// problem, not the user's input.
+		{"internal", []string{"--model", a, "--model", b, "--data", text}, filepath.Join(dir, "no-such-tmp"), exitInternal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.tmpdir != "" {
+				t.Setenv("TMPDIR", tc.tmpdir)
+			}
+			code, _, stderr := evalRun(t, append(common, tc.args...)...)
+			if code != tc.want {
+				t.Errorf("exit %d, want %d; stderr %q", code, tc.want, stderr)
+			}
+		})
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	notModel := filepath.Join(dir, "x.gguf")
+	if err := os.WriteFile(notModel, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"missing model", []string{"run", "-m", filepath.Join(dir, "none.gguf"), "-p", "hi"}, exitUsage},
+		{"not a model", []string{"run", "-m", notModel, "-p", "hi"}, exitUsage},
+		{"bad sampler", []string{"run", "-m", notModel, "-p", "hi", "--top-p", "2"}, exitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, _, stderr := evalRun(t, tc.args...); code != tc.want {
+				t.Errorf("exit %d, want %d; stderr %q", code, tc.want, stderr)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -130,7 +131,8 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 	return cmd
 }
 
-// parsePercent reads "5%" as 0.05 and "0.05" as 0.05; "" is 0.
+// parsePercent reads "5%" as 0.05 and "0.05" as 0.05; "" is 0. A bare number above 1 ("5")
+// is refused as ambiguous (5% or 500%?) with a message suggesting both spellings.
 func parsePercent(s string) (float64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -138,11 +140,14 @@ func parsePercent(s string) (float64, error) {
 	}
 	pct := strings.HasSuffix(s, "%")
 	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil || v < 0 {
+	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("%q is not a non-negative number or percentage", s)
 	}
 	if pct {
-		v /= 100
+		return v / 100, nil
+	}
+	if v > 1 {
+		return 0, fmt.Errorf("%q is ambiguous: write %s%% for a %s%% increase (or %g as a fraction)", s, s, s, v/100)
 	}
 	return v, nil
 }

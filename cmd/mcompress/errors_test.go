@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/mcompress/mcompress/eval"
 	"github.com/mcompress/mcompress/quantize"
 	"github.com/mcompress/mcompress/runtime"
+	"github.com/mcompress/mcompress/runtime/kernels"
 	"github.com/mcompress/mcompress/runtime/tokenizer"
 )
 
@@ -70,7 +72,7 @@ func TestArgsMessages(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, _, stderr := evalRun(t, tc.args...)
-			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			if code != exitUsage || !strings.HasPrefix(stderr, tc.want) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, exitUsage, tc.want)
 			}
 		})
@@ -149,5 +151,24 @@ func TestRunExitCodes(t *testing.T) {
 				t.Errorf("exit %d, want %d; stderr %q", code, tc.want, stderr)
 			}
 		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, stdout, stderr := evalRun(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		for _, want := range []string{"mcompress ", "module:", "commit:", "go:      go1.", "kernels: " + kernels.SIMD()} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%v: output lacks %q:\n%s", args, want, stdout)
+			}
+		}
+	}
+	code, stdout, _ := evalRun(t, "version", "--json")
+	var v versionInfo
+	if code != 0 || json.Unmarshal([]byte(stdout), &v) != nil || v.Go == "" || v.Kernels == "" || v.Module == "" {
+		t.Errorf("version --json: exit %d, %q", code, stdout)
 	}
 }

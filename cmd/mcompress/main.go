@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -40,6 +41,9 @@ ollama load, and measures what each step cost and saved.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	v := buildVersion()
+	root.Version = v.Version // enables --version, which prints the same report as `version`
+	root.SetVersionTemplate(strings.ReplaceAll(v.String(), "{{", `{{"{{"}}`))
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors (no progress)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON on stdout")
 	for _, f := range commandFactories {
@@ -58,7 +62,11 @@ func run(args []string) int {
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "mcompress:", err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, root.Name()+" ") { // a message naming its command already
+			msg = root.Name() + ": " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 	}
 	return exitCode(err)
 }

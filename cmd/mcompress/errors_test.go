@@ -172,3 +172,42 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version --json: exit %d, %q", code, stdout)
 	}
 }
+
+// TestOutputCheckedFirst checks that commands refuse an output they cannot write before doing
+// any work, with exit code 2 (they used to compute, then fail on the write with exit 1).
+func TestOutputCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	model := randomModel(t, dir, "a.gguf")
+	text := filepath.Join(dir, "text.txt")
+	if err := os.WriteFile(text, []byte(strings.Repeat("to be or not to be, that is the question. ", 40)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	aFile := filepath.Join(dir, "file")
+	if err := os.WriteFile(aFile, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing", "out.gguf")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"quantize into a folder", []string{"quantize", "--type", "Q8_0", model, "-o", dir}, "is a folder"},
+		{"quantize into a missing folder", []string{"quantize", "--type", "Q8_0", model, "-o", missing}, "does not exist"},
+		{"imatrix into a missing folder", []string{"imatrix", "-m", model, "-f", text, "-c", "16", "-o", missing}, "does not exist"},
+		{"eval report below a file", []string{"eval", "--model", model, "--data", text, "-c", "16", "--no-latency", "--report", filepath.Join(aFile, "report")}, "is a file"},
+		{"eval KLD base into a folder", []string{"eval", "--model", model, "--data", text, "-c", "16", "--no-latency", "--save-kld-base", dir}, "is a folder"},
+		{"perplexity KLD base into a missing folder", []string{"perplexity", "-m", model, "-f", text, "-c", "16", "--kl-divergence-base", missing}, "does not exist"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := evalRun(t, append([]string{"-q"}, tc.args...)...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, exitUsage, tc.want)
+			}
+			if stdout != "" {
+				t.Errorf("work was done before the output was checked: %q", stdout)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcompress/mcompress/datasets"
 	"github.com/mcompress/mcompress/eval"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 )
 
 func init() { register(newEvalCmd) }
@@ -63,6 +64,16 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 			o.TaskOptions.Data.Format, o.TaskOptions.Data.Split = o.DataOptions.Format, split
 			if o.TaskOptions.Layout, err = eval.ParseTaskLayout(layout); err != nil {
 				return badInput(err)
+			}
+			if report != "" {
+				if err := atomicfile.CheckDir(report); err != nil {
+					return badInput(fmt.Errorf("--report: %w", err))
+				}
+			}
+			if o.KLBasePath != "" {
+				if err := atomicfile.CheckWritable(o.KLBasePath); err != nil {
+					return badInput(fmt.Errorf("--save-kld-base: %w", err))
+				}
 			}
 			rep := newReporter(g)
 			stage := ""

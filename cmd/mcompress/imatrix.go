@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcompress/mcompress/datasets"
 	"github.com/mcompress/mcompress/eval"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 )
 
 func init() { register(newImatrixCmd) }
@@ -34,6 +35,9 @@ mcompress quantize --imatrix and llama-quantize --imatrix read.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" || data == "" || out == "" {
 				return badInput(fmt.Errorf("give the model (-m), the text (-f) and the output (-o)"))
+			}
+			if err := atomicfile.CheckWritable(out); err != nil {
+				return badInput(err)
 			}
 			text, err := eval.ReadText(data, datasets.Options{})
 			if err != nil {

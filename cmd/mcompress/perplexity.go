@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcompress/mcompress/datasets"
 	"github.com/mcompress/mcompress/eval"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 	"github.com/mcompress/mcompress/runtime"
 )
 
@@ -45,6 +46,11 @@ For comparing several models and writing a report use mcompress eval.`,
 			}
 			if !kld && data == "" {
 				return badInput(fmt.Errorf("give the text with -f"))
+			}
+			if !kld && klBase != "" {
+				if err := atomicfile.CheckWritable(klBase); err != nil {
+					return badInput(fmt.Errorf("--kl-divergence-base: %w", err))
+				}
 			}
 			m, err := runtime.Load(model, runtime.Options{Threads: threads})
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 	"github.com/mcompress/mcompress/quantize"
 )
 
@@ -120,6 +121,9 @@ an unknown type) exits with code 2.`,
 			}
 			if same, _ := sameFile(in, output); same {
 				return badInput(fmt.Errorf("input and output are the same file: %s", in))
+			}
+			if err := atomicfile.CheckWritable(output); err != nil {
+				return badInput(err)
 			}
 			started := false
 			opts.Progress = func(done, total int64) {

@@ -211,3 +211,41 @@ func TestOutputCheckedFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertToHFFailureLeavesNoFolder checks that a failed GGUF-to-safetensors conversion
+// (here: a quantized input) leaves no empty output folder behind, as it leaves no files.
+func TestConvertToHFFailureLeavesNoFolder(t *testing.T) {
+	dir := t.TempDir()
+	cfg := convert.Config{Arch: "llama", HFModelType: "llama", VocabSize: 300, Hidden: 32, Layers: 1, Heads: 2,
+		KVHeads: 2, HeadDim: 16, RopeDim: 16, FFN: 64, ContextLength: 64, RMSNormEps: 1e-5, RopeTheta: 10000, BOS: 1, EOS: 2}
+	q8 := filepath.Join(dir, "q8.gguf")
+	if err := runtime.WriteRandomModel(q8, runtime.RandomModelOptions{Config: cfg, Type: gguf.TypeQ8_0, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	existing := filepath.Join(dir, "existing")
+	if err := os.Mkdir(existing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, out, gone, kept string
+	}{
+		{"new folder", filepath.Join(dir, "hf"), filepath.Join(dir, "hf"), dir},
+		{"new folders", filepath.Join(dir, "a", "b", "hf"), filepath.Join(dir, "a"), dir},
+		{"existing folder", existing, "", existing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := evalRun(t, "-q", "convert", q8, "--to", "safetensors", tc.out)
+			if code != exitUsage || !strings.Contains(stderr, "only F32, F16 and BF16") {
+				t.Fatalf("exit %d, stderr %q; want 2 and a message about the quantized input", code, stderr)
+			}
+			if tc.gone != "" {
+				if _, err := os.Stat(tc.gone); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s left behind (%v)", tc.gone, err)
+				}
+			}
+			if _, err := os.Stat(tc.kept); err != nil {
+				t.Errorf("%s removed: %v", tc.kept, err)
+			}
+		})
+	}
+}

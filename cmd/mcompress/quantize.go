@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/eval"
 	"github.com/mcompress/mcompress/internal/atomicfile"
 	"github.com/mcompress/mcompress/quantize"
 )
@@ -143,15 +144,23 @@ an unknown type) exits with code 2.`,
 			for _, w := range condenseWarnings(sum.Warnings, 3) {
 				rep.Logf("warning: %s", w)
 			}
+			// What the file really holds: a mix keeps norms in F32 and may fall back to wider
+			// types where rows do not fill a block, so "Q4_0" can be far from 4.5 bits.
+			size, err := eval.ModelSize(output)
+			if err != nil {
+				return err
+			}
 			if g.json {
 				return printJSON(struct {
 					Output string `json:"output"`
 					*quantize.Summary
-				}{output, sum})
+					Types []eval.TypeShare `json:"types"`
+				}{output, sum, size.Types})
 			}
 			fmt.Printf("wrote %s: %s, %d tensors, %.2f MiB -> %.2f MiB (%.2f bits per weight) in %.1fs (%.0f MB/s of input)\n",
 				output, sum.Mix, len(sum.Tensors), float64(sum.InputBytes)/(1<<20), float64(sum.FileBytes)/(1<<20),
 				sum.BitsPerWeight, sum.Seconds, float64(sum.InputBytes)/1e6/max(sum.Seconds, 1e-9))
+			fmt.Printf("  holds %s\n", size.TypesSummary())
 			return nil
 		},
 	}

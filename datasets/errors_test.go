@@ -29,6 +29,8 @@ func TestErrBadInput(t *testing.T) {
 		{"missing path", func() error { _, err := Open(filepath.Join(dir, "none.jsonl"), Options{}); return err }, os.ErrNotExist},
 		{"zero-byte file", func() error { _, err := Open(empty, Options{}); return err }, ErrEmpty},
 		{"folder with format", func() error { _, err := Open(dir, Options{Format: FormatJSONL}); return err }, nil},
+		{"inspect a missing path", func() error { _, err := Inspect(filepath.Join(dir, "none"), Options{}, 1); return err }, os.ErrNotExist},
+		{"inspect a malformed file", func() error { _, err := Inspect(badJSON, Options{Format: FormatJSONL}, 5); return err }, nil},
 		{"malformed record", func() error {
 			r, err := Open(badJSON, Options{Format: FormatJSONL})
 			if err != nil {

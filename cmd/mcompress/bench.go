@@ -99,7 +99,7 @@ func runBench(cmd *cobra.Command, g *globalOptions, o benchOptions) error {
 			}
 			m, err := runtime.Load(path, runtime.Options{Threads: th})
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			rep.Logf("%s: %d threads, %s kernels", filepath.Base(path), m.Threads(), kernels.SIMD())
 			res, err := runtime.Bench(m, runtime.BenchOptions{Prompt: o.prompt, Gen: o.gen, Reps: o.reps})
@@ -160,7 +160,7 @@ func writeRandomModel(spec string, rep *reporter) (string, func(), error) {
 	rep.Logf("writing %s", path)
 	if err := runtime.WriteRandomModel(path, runtime.RandomModelOptions{Config: cfg, Type: t, Mixed: mixed, Seed: 1}); err != nil {
 		cleanup()
-		return "", nil, badInput(err)
+		return "", nil, err
 	}
 	return path, cleanup, nil
 }

@@ -75,7 +75,7 @@ YAML configs, save_to_disk layout or file-name conventions) and the first N rows
 			opts.TextColumn = textColumn
 			info, err := datasets.Inspect(args[0], opts, n)
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			if g.json {
 				info.Sample = jsonSafeSample(info.Sample)

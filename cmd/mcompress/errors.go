@@ -43,6 +43,9 @@ func badInput(err error) error {
 	return usageError{err}
 }
 
+// flagError is the root command's FlagErrorFunc: a flag cobra could not parse is bad input.
+func flagError(_ *cobra.Command, err error) error { return badInput(err) }
+
 // gateError marks a failed quality gate (exit code 3).
 type gateError struct{ msg string }
 
@@ -82,11 +85,12 @@ func exitCode(err error) int {
 	return exitInternal
 }
 
-// isFlagError reports whether err came from cobra's flag parsing or command lookup, which
-// return plain errors.
+// isFlagError reports whether err is one of the plain errors cobra returns for a command it
+// cannot find or flags it checks after parsing. Flag parsing errors themselves come marked
+// through flagError; matching their text ("invalid argument") would also catch EINVAL.
 func isFlagError(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "invalid argument", "flag needs an argument", "required flag", "bad flag syntax", "if any flags in the group"} {
+	for _, p := range []string{"unknown command ", "required flag(s) ", "if any flags in the group ", "none of the others can be", "at least one of the flags in the group"} {
 		if strings.Contains(msg, p) {
 			return true
 		}

@@ -33,7 +33,8 @@ func TestExitCode(t *testing.T) {
 		{"internal", errors.New("something broke"), exitInternal},
 		{"os error", wrap(os.ErrPermission), exitInternal},
 		{"command's own check", badInput(errors.New("give --model")), exitUsage},
-		{"cobra flag", errors.New("unknown flag: --nope"), exitUsage},
+		{"cobra command", errors.New(`unknown command "nope" for "mcompress"`), exitUsage},
+		{"system call", fmt.Errorf("mmap x.gguf: %w", errors.New("invalid argument")), exitInternal},
 		{"convert", wrap(convert.ErrBadInput), exitUsage},
 		{"quantize", wrap(quantize.ErrBadInput), exitUsage},
 		{"quantize, former name", wrap(quantize.ErrInvalidInput), exitUsage},
@@ -247,5 +248,19 @@ func TestConvertToHFFailureLeavesNoFolder(t *testing.T) {
 				t.Errorf("%s removed: %v", tc.kept, err)
 			}
 		})
+	}
+}
+
+func TestFlagErrorsAreBadInput(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "-m", "x.gguf", "-n", "many"},
+		{"quantize", "--nope", "x.gguf"},
+		{"eval", "--model"},
+		{"nope"},
+		{"run", "-p", "hi"}, // required --model
+	} {
+		if code, _, stderr := evalRun(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d; stderr %q", args, code, exitUsage, stderr)
+		}
 	}
 }

@@ -44,6 +44,7 @@ ollama load, and measures what each step cost and saved.`,
 	v := buildVersion()
 	root.Version = v.Version // enables --version, which prints the same report as `version`
 	root.SetVersionTemplate(strings.ReplaceAll(v.String(), "{{", `{{"{{"}}`))
+	root.SetFlagErrorFunc(flagError)
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors (no progress)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON on stdout")
 	for _, f := range commandFactories {

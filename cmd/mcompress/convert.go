@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 )
 
 func init() { register(newConvertCmd) }
@@ -60,6 +61,9 @@ nothing behind). Bad input exits with code 2.`,
 				}
 				maxShard, err := parseSize(shard)
 				if err != nil {
+					return badInput(err)
+				}
+				if err := atomicfile.CheckDir(output); err != nil {
 					return badInput(err)
 				}
 				started := false

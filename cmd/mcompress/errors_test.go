@@ -198,6 +198,7 @@ func TestOutputCheckedFirst(t *testing.T) {
 		{"imatrix into a missing folder", []string{"imatrix", "-m", model, "-f", text, "-c", "16", "-o", missing}, "does not exist"},
 		{"eval report below a file", []string{"eval", "--model", model, "--data", text, "-c", "16", "--no-latency", "--report", filepath.Join(aFile, "report")}, "is a file"},
 		{"eval KLD base into a folder", []string{"eval", "--model", model, "--data", text, "-c", "16", "--no-latency", "--save-kld-base", dir}, "is a folder"},
+		{"convert to safetensors below a file", []string{"convert", model, "--to", "safetensors", filepath.Join(aFile, "hf")}, "is a file"},
 		{"perplexity KLD base into a missing folder", []string{"perplexity", "-m", model, "-f", text, "-c", "16", "--kl-divergence-base", missing}, "does not exist"},
 	}
 	for _, tc := range tests {

@@ -49,3 +49,18 @@ func TestModelSizeTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestReportSaysWhatFilesHold checks that report.md and report.html carry the type summary.
+func TestReportSaysWhatFilesHold(t *testing.T) {
+	s := &Size{Params: 100, TensorBytes: 200, Types: []TypeShare{{Type: "Q4_0", Tensors: 3, Params: 60, Bytes: 40}, {Type: "Q8_0", Tensors: 1, Params: 40, Bytes: 160}}}
+	want := "Q4_0 60.0% of weights (20.0% of bytes, 3 tensors), Q8_0 40.0% (80.0%, 1)"
+	if got := s.TypesSummary(); got != want {
+		t.Fatalf("summary %q, want %q", got, want)
+	}
+	r := &Report{Base: "a.gguf", Models: []ModelReport{{Name: "a", Path: "a.gguf", IsBase: true, Size: s}}, Gates: GateReport{Passed: true}}
+	for name, out := range map[string][]byte{"markdown": r.Markdown(), "html": r.HTML()} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s report lacks %q", name, want)
+		}
+	}
+}

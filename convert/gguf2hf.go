@@ -68,8 +68,28 @@ func f32JSON(f float32) float64 {
 // special_tokens_map.json and a README.md whose front matter carries the authorship metadata.
 // The q/k permutation is undone. Converting the folder back with Convert and the returned
 // OutType reproduces the GGUF file byte for byte when it came from llama.cpp's converter (see
-// docs/CONVERT.md for the exceptions). Every file is written atomically; on error none is left.
+// docs/CONVERT.md for the exceptions). Every file is written atomically; on error none is left,
+// nor the folders ToHF created.
 func ToHF(ctx context.Context, path, outDir string, opts HFOptions) (*HFResult, error) {
+	existing := filepath.Clean(outDir) // the nearest folder that exists already
+	for {
+		if _, err := os.Lstat(existing); err == nil || filepath.Dir(existing) == existing {
+			break
+		}
+		existing = filepath.Dir(existing)
+	}
+	res, err := toHF(ctx, path, outDir, opts)
+	if err != nil {
+		// Remove the folders made for the output, deepest first; os.Remove keeps any that
+		// are not empty.
+		for p := filepath.Clean(outDir); p != existing && os.Remove(p) == nil; p = filepath.Dir(p) {
+		}
+	}
+	return res, err
+}
+
+// toHF is ToHF but for the removal of the folders it created when it fails.
+func toHF(ctx context.Context, path, outDir string, opts HFOptions) (*HFResult, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w: %w", ErrBadInput, err)

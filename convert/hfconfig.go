@@ -10,10 +10,6 @@ import (
 	"path/filepath"
 )
 
-// ErrBadInput is wrapped by every error caused by the input files (a missing or malformed
-// config.json, an unsupported architecture, a bad tokenizer) rather than by the system.
-var ErrBadInput = errors.New("bad input")
-
 // maxJSONSize bounds the JSON side files (config.json, tokenizer.json, ...) read into memory.
 const maxJSONSize = 1 << 30
 

@@ -63,8 +63,17 @@ type ShardInfo struct {
 
 // Inspect describes the dataset at path: format, schema, row counts (from the Parquet footer
 // where possible, else by reading), row groups or record batches, shards and splits, and the
-// first sample records (none when sample <= 0).
+// first sample records (none when sample <= 0). Every error it returns wraps ErrBadInput.
 func Inspect(path string, opts Options, sample int) (*Info, error) {
+	info, err := inspect(path, opts, sample)
+	if err != nil {
+		return nil, bad(err)
+	}
+	return info, nil
+}
+
+// inspect is Inspect without the marking of its errors.
+func inspect(path string, opts Options, sample int) (*Info, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("datasets: %w", err)

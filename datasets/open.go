@@ -149,12 +149,12 @@ type Reader interface {
 var (
 	// ErrEmpty reports a dataset with nothing to read: a zero-byte file, a folder without
 	// data files, a split without shards, or no documents left to tokenize.
-	ErrEmpty = errors.New("empty dataset")
+	ErrEmpty = badInputSentinel("empty dataset")
 	// ErrMissingColumn reports a requested column or field that the data does not have.
-	ErrMissingColumn = errors.New("column not found")
+	ErrMissingColumn = badInputSentinel("column not found")
 	// ErrCorrupt reports data that the decoder could not make sense of (including panics
 	// recovered from arrow-go).
-	ErrCorrupt = errors.New("corrupt data")
+	ErrCorrupt = badInputSentinel("corrupt data")
 	// ErrClosed is returned by Next after Close.
 	ErrClosed = errors.New("datasets: reader is closed")
 )
@@ -162,7 +162,19 @@ var (
 // Open opens the dataset at path: a file (text, JSON Lines, JSON, Parquet, Arrow IPC file or
 // stream) or a Hugging Face dataset folder, and returns a Reader over its records (for a
 // folder, over the shards of one split in order).
+//
+// Every error it returns, and every error of the Reader's Next but io.EOF and ErrClosed,
+// wraps ErrBadInput.
 func Open(path string, opts Options) (Reader, error) {
+	r, err := open(path, opts)
+	if err != nil {
+		return nil, bad(err)
+	}
+	return markedReader{r}, nil
+}
+
+// open is Open without the marking of its errors.
+func open(path string, opts Options) (Reader, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("datasets: %w", err)

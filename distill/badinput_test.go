@@ -37,6 +37,17 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	aFile := write("a-file", "")
+	cache32 := func() string {
+		p := filepath.Join(tmp, "seq32.topk")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		o := smallRun(t, filepath.Join(tmp, "unused"), "forward")
+		if _, err := BuildCache(context.Background(), CacheOptions{Teacher: o.Teacher, Data: o.Data, SeqLen: 32, K: 4, Output: p, Seed: 3}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	for _, c := range []struct {
 		name string
 		mod  func(o *Options)
@@ -60,6 +71,10 @@ func TestBadInput(t *testing.T) {
 		{"cache of another vocabulary", func(o *Options) { o.TeacherCache = synthetic }, "share a tokenizer"},
 		{"loaded student with dimensions", func(o *Options) { o.Student.Path = other }, "cannot also be given"},
 		{"unknown init", func(o *Options) { o.Student.Init = "magic" }, "magic"},
+		{"negative clip", func(o *Options) { o.ClipNorm = -1 }, "must not be negative"},
+		{"negative final learning rate", func(o *Options) { o.MinLR = -1e-4 }, "must not be negative"},
+		// 256, the default length, is a length like any other: it used to mean "not set".
+		{"sequence length other than the cache's", func(o *Options) { o.TeacherCache = cache32(); o.SeqLen = DefaultSeqLen }, "holds sequences of 32 tokens"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(tmp, "out-"+strings.ReplaceAll(c.name, " ", "-"))

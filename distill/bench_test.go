@@ -75,7 +75,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		cfg  convert.Config
 	}{{"teacher-shape", benchTeacher}, {"student", benchStudent}} {
 		b.Run(shape.name+"/ce", func(b *testing.B) {
-			benchSteps(b, benchRunner(b, shape.cfg, Options{}))
+			benchSteps(b, benchRunner(b, shape.cfg, DefaultOptions()))
 		})
 		b.Run(shape.name+"/kd-topk32", func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "bench.topk")
@@ -87,7 +87,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			r := benchRunner(b, shape.cfg, Options{Loss: LossOptions{Alpha: 0.5, Temperature: 2}})
+			r := benchRunner(b, shape.cfg, withLoss(DefaultOptions(), LossOptions{Alpha: 0.5, Temperature: 2}))
 			r.cache = c
 			r.train = r.train[:c.Sequences("train")]
 			r.samp = newSampler(len(r.train), 1)
@@ -99,12 +99,12 @@ func BenchmarkTrainStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer t.Close()
-			r := benchRunner(b, shape.cfg, Options{Loss: LossOptions{Alpha: 0.5, Temperature: 2}})
+			r := benchRunner(b, shape.cfg, withLoss(DefaultOptions(), LossOptions{Alpha: 0.5, Temperature: 2}))
 			r.teacher = t
 			benchSteps(b, r)
 		})
 		b.Run(shape.name+"/adamw", func(b *testing.B) {
-			r := benchRunner(b, shape.cfg, Options{})
+			r := benchRunner(b, shape.cfg, DefaultOptions())
 			for _, p := range r.m.Params.List() {
 				p.Grad = make([]float32, len(p.Data))
 			}
@@ -116,3 +116,6 @@ func BenchmarkTrainStep(b *testing.B) {
 		})
 	}
 }
+
+// withLoss returns o with its Loss set.
+func withLoss(o Options, l LossOptions) Options { o.Loss = l; return o }

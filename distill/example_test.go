@@ -10,15 +10,15 @@ import (
 
 // Distil a teacher GGUF into a student with a quarter of its width and fewer blocks.
 func ExampleRun() {
-	res, err := distill.Run(context.Background(), distill.Options{
-		Teacher: "teacher.gguf",
-		Student: distill.StudentOptions{Overrides: distill.ConfigOverrides{Layers: 3, Hidden: 128, Heads: 4, KVHeads: 2, FFN: 384}},
-		Data:    distill.DataOptions{Path: "train.txt", Valid: "valid.txt"},
-		Tokens:  1 << 20,
-		Loss:    distill.LossOptions{Alpha: 0.5, Temperature: 2},
-		Warmup:  50,
-		Output:  "run",
-	})
+	o := distill.DefaultOptions()
+	o.Teacher = "teacher.gguf"
+	o.Student.Overrides = distill.ConfigOverrides{Layers: 3, Hidden: 128, Heads: 4, KVHeads: 2, FFN: 384}
+	o.Data = distill.DataOptions{Path: "train.txt", Valid: "valid.txt"}
+	o.Tokens = 1 << 20
+	o.Loss = distill.LossOptions{Alpha: 0.5, Temperature: 2}
+	o.Warmup = 50
+	o.Output = "run"
+	res, err := distill.Run(context.Background(), o)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -37,13 +37,13 @@ func ExampleBuildCache() {
 		log.Fatal(err)
 	}
 	fmt.Printf("%.1f bytes per token\n", info.BytesPerToken())
-	_, err = distill.Run(context.Background(), distill.Options{
-		TeacherCache: "train.topk",
-		Teacher:      "teacher.gguf", // configuration, tokenizer and initialisation only
-		Student:      distill.StudentOptions{ConfigFile: "student-config.json"},
-		Loss:         distill.LossOptions{Alpha: 0.5, Temperature: 2},
-		Output:       "run",
-	})
+	o := distill.DefaultOptions()
+	o.TeacherCache = "train.topk" // SeqLen 0: the cache's own
+	o.Teacher = "teacher.gguf"    // configuration, tokenizer and initialisation only
+	o.Student.ConfigFile = "student-config.json"
+	o.Loss = distill.LossOptions{Alpha: 0.5, Temperature: 2}
+	o.Output = "run"
+	_, err = distill.Run(context.Background(), o)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -14,15 +14,14 @@ func TestDistillBeatsCrossEntropy(t *testing.T) {
 	data := headOfFile(t, filepath.Join(dir, "train.txt"), 60000)
 	valid := headOfFile(t, filepath.Join(dir, "valid.txt"), 12000)
 	run := func(alpha float64) *Result {
-		o := Options{
-			Teacher: filepath.Join(dir, "gguf", "teacher-F32.gguf"),
-			Student: StudentOptions{Overrides: ConfigOverrides{Layers: 1, Hidden: 64, Heads: 2, KVHeads: 1, FFN: 128}, Init: "random"},
-			Data:    DataOptions{Path: data, Valid: valid},
-			SeqLen:  64, Batch: 4, Steps: 40, Warmup: 4,
-			Loss:  LossOptions{Alpha: alpha, Temperature: 2},
-			Optim: AdamWOptions{LR: 3e-3},
-			Seed:  1, Output: filepath.Join(t.TempDir(), "run"),
-		}
+		o := DefaultOptions()
+		o.Teacher = filepath.Join(dir, "gguf", "teacher-F32.gguf")
+		o.Student.Overrides, o.Student.Init = ConfigOverrides{Layers: 1, Hidden: 64, Heads: 2, KVHeads: 1, FFN: 128}, "random"
+		o.Data = DataOptions{Path: data, Valid: valid}
+		o.SeqLen, o.Batch, o.Steps, o.Warmup = 64, 4, 40, 4
+		o.Loss = LossOptions{Alpha: alpha, Temperature: 2}
+		o.Optim.LR, o.MinLR = 3e-3, 3e-4
+		o.Seed, o.Output = 1, filepath.Join(t.TempDir(), "run")
 		res, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,6 @@
 package distill
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -12,16 +11,6 @@ import (
 	"github.com/mcompress/mcompress/quantize"
 	"github.com/mcompress/mcompress/runtime"
 )
-
-// ErrBadInput is wrapped by every error caused by the user's files or options (a missing
-// teacher, a configuration that cannot be built, mismatched vocabularies, a dataset too short,
-// an unwritable output) rather than by the system. The CLI maps it to exit code 2.
-var ErrBadInput = errors.New("bad input")
-
-// badInputf formats an error that wraps ErrBadInput.
-func badInputf(format string, args ...any) error {
-	return fmt.Errorf("distill: %w: %s", ErrBadInput, fmt.Sprintf(format, args...))
-}
 
 // LoadModel reads a model from a Hugging Face checkpoint folder (safetensors in F32, F16 or
 // BF16 plus config.json and the tokenizer) or from a GGUF file. GGUF weights of any type the

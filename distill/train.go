@@ -66,7 +66,7 @@ type Options struct {
 	Student StudentOptions
 	Data    DataOptions
 
-	SeqLen int   // tokens per sequence (256; a cache fixes its own)
+	SeqLen int   // tokens per sequence (0: 256, or the teacher cache's own length; another length than a cache's is an error)
 	Batch  int   // sequences per micro-batch (8)
 	Accum  int   // micro-batches per optimizer step (1)
 	Steps  int   // optimizer steps; 0: from Tokens, or one epoch when Tokens is 0 too
@@ -75,8 +75,8 @@ type Options struct {
 	Optim    AdamWOptions
 	Schedule Schedule
 	Warmup   int     // warmup steps (0: none)
-	MinLR    float64 // learning rate at the end of the schedule (0: Optim.LR/10; negative: 0)
-	ClipNorm float64 // global gradient-norm clip (0: 1.0; negative: no clipping)
+	MinLR    float64 // learning rate at the end of the schedule, taken as given (0: decay to 0; DefaultOptions: 1e-4, a tenth of the default LR)
+	ClipNorm float64 // global gradient-norm clip, taken as given (0: no clipping; DefaultOptions: 1)
 	Loss     LossOptions
 	Seed     uint64 // data order and random initialisation
 	Threads  int    // 0: all cores
@@ -126,11 +126,28 @@ type Result struct {
 	TokensPerSec float64        `json:"tokens_per_s"`
 }
 
-// defaults fills in the zero values.
-func (o *Options) defaults() {
-	if o.SeqLen == 0 {
-		o.SeqLen = 256
+// DefaultSeqLen is the sequence length when Options.SeqLen is 0 and no teacher cache fixes it.
+const DefaultSeqLen = 256
+
+// DefaultOptions returns the options the CLI starts from: the defaults of every field spelled
+// out, including those whose zero value means something else (MinLR 0 decays to 0, ClipNorm 0
+// does not clip). Start from it and change what you need; a zero Options{} trains too, but
+// without clipping and with the learning rate decaying to 0.
+func DefaultOptions() Options {
+	return Options{
+		Batch:           8,
+		Accum:           1,
+		Optim:           AdamWOptions{}.withDefaults(),
+		Schedule:        Cosine,
+		MinLR:           AdamWOptions{}.withDefaults().LR / 10,
+		ClipNorm:        1,
+		KeepCheckpoints: 2,
+		Student:         StudentOptions{InitStd: 0.02},
 	}
+}
+
+// defaults fills in the zero values that have no meaning of their own.
+func (o *Options) defaults() {
 	if o.Batch == 0 {
 		o.Batch = 8
 	}
@@ -138,15 +155,6 @@ func (o *Options) defaults() {
 		o.Accum = 1
 	}
 	o.Optim = o.Optim.withDefaults()
-	switch {
-	case o.MinLR == 0:
-		o.MinLR = o.Optim.LR / 10
-	case o.MinLR < 0:
-		o.MinLR = 0
-	}
-	if o.ClipNorm == 0 {
-		o.ClipNorm = 1
-	}
 	if o.KeepCheckpoints == 0 {
 		o.KeepCheckpoints = 2
 	}
@@ -155,7 +163,7 @@ func (o *Options) defaults() {
 // check reports options out of range.
 func (o *Options) check() error {
 	switch {
-	case o.SeqLen < 2:
+	case o.SeqLen != 0 && o.SeqLen < 2:
 		return badInputf("sequence length %d must be at least 2", o.SeqLen)
 	case o.Batch < 1 || o.Accum < 1:
 		return badInputf("batch %d and accumulation %d must be positive", o.Batch, o.Accum)
@@ -165,6 +173,8 @@ func (o *Options) check() error {
 		return badInputf("no output folder given")
 	case math.IsNaN(o.MinLR) || math.IsNaN(o.ClipNorm):
 		return badInputf("min-lr and clip must be numbers")
+	case o.MinLR < 0 || o.ClipNorm < 0:
+		return badInputf("min-lr %g and clip %g must not be negative (clip 0: no clipping)", o.MinLR, o.ClipNorm)
 	case o.Data.ValidFraction < 0 || o.Data.ValidFraction >= 1 || math.IsNaN(o.Data.ValidFraction):
 		return badInputf("validation fraction %g must be in [0, 1)", o.Data.ValidFraction)
 	}
@@ -288,7 +298,7 @@ func (r *runner) setup(ctx context.Context) error {
 		if fp := TokenizerFingerprint(r.m.Metadata); fp != "" && ci.TokenizerSHA256 != "" && fp != ci.TokenizerSHA256 {
 			return badInputf("teacher cache %s was made with another tokenizer than the student's: teacher and student must share a tokenizer", o.TeacherCache)
 		}
-		if o.SeqLen != 256 && o.SeqLen != ci.SeqLen {
+		if o.SeqLen != 0 && o.SeqLen != ci.SeqLen {
 			return badInputf("teacher cache %s holds sequences of %d tokens; --seq-len %d differs", o.TeacherCache, ci.SeqLen, o.SeqLen)
 		}
 		o.SeqLen = ci.SeqLen
@@ -310,6 +320,9 @@ func (r *runner) setup(ctx context.Context) error {
 			r.valid = r.valid[:o.Data.ValidSequences]
 		}
 	default:
+		if o.SeqLen == 0 {
+			o.SeqLen = DefaultSeqLen
+		}
 		if r.teacher != nil {
 			if err := checkSameTokenizer("teacher "+displayName(o.Teacher), r.teacher.Vocab(), r.teacher.Metadata(), "the student", c.VocabSize, r.m.Metadata); err != nil {
 				return err

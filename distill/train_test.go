@@ -23,14 +23,14 @@ func smallRun(t *testing.T, out string, mode string) Options {
 
 // smallRunOptions is smallRun for a fixture folder and a data file.
 func smallRunOptions(dir, data, out, mode string) Options {
-	o := Options{
-		Teacher: filepath.Join(dir, "gguf", "teacher-F32.gguf"),
-		Student: StudentOptions{Overrides: ConfigOverrides{Layers: 1, Hidden: 32, Heads: 2, KVHeads: 1, FFN: 64}},
-		Data:    DataOptions{Path: data, ValidFraction: 0.1, ValidSequences: 4},
-		SeqLen:  32, Batch: 2, Accum: 2, Steps: 9, Warmup: 2, ValidEvery: 4, CheckpointEvery: 3,
-		Loss: LossOptions{Alpha: 0.5, Temperature: 2},
-		Seed: 11, Output: out, Optim: AdamWOptions{LR: 3e-3}, Save: SaveOptions{Name: "small"},
-	}
+	o := DefaultOptions()
+	o.Teacher = filepath.Join(dir, "gguf", "teacher-F32.gguf")
+	o.Student.Overrides = ConfigOverrides{Layers: 1, Hidden: 32, Heads: 2, KVHeads: 1, FFN: 64}
+	o.Data = DataOptions{Path: data, ValidFraction: 0.1, ValidSequences: 4}
+	o.SeqLen, o.Batch, o.Accum, o.Steps, o.Warmup, o.ValidEvery, o.CheckpointEvery = 32, 2, 2, 9, 2, 4, 3
+	o.Loss = LossOptions{Alpha: 0.5, Temperature: 2}
+	o.Seed, o.Output, o.Save = 11, out, SaveOptions{Name: "small"}
+	o.Optim.LR, o.MinLR = 3e-3, 3e-4
 	switch mode {
 	case "ce":
 		o.Teacher, o.Student.Tokenizer, o.Loss = "", filepath.Join(dir, "gguf", "teacher-F32.gguf"), LossOptions{}

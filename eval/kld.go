@@ -138,12 +138,12 @@ type KLBase struct {
 func OpenKLBase(path string) (*KLBase, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, bad(fmt.Errorf("eval: %w", err))
 	}
 	b, err := readKLBase(f, path)
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, bad(err)
 	}
 	return b, nil
 }
@@ -358,7 +358,7 @@ func klCompare(logits []float32, base []byte, tok int32) klRowResult {
 func KLDivergence(ctx context.Context, m *runtime.Model, base *KLBase, o KLDOptions) (*KLDResult, error) {
 	vocab := m.Config().VocabSize
 	if vocab != base.VocabSize {
-		return nil, fmt.Errorf("eval: %s: base has a vocabulary of %d tokens, the model %d: KL-divergence needs the same vocabulary", base.Path, base.VocabSize, vocab)
+		return nil, bad(fmt.Errorf("eval: %s: base has a vocabulary of %d tokens, the model %d: KL-divergence needs the same vocabulary", base.Path, base.VocabSize, vocab))
 	}
 	if err := base.rewind(); err != nil {
 		return nil, err

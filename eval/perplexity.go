@@ -76,13 +76,13 @@ func plan(ntok int, o PerplexityOptions) (chunking, error) {
 		src = "text"
 	}
 	if nctx < 4 {
-		return chunking{}, fmt.Errorf("eval: context %d is too short (at least 4 tokens)", nctx)
+		return chunking{}, bad(fmt.Errorf("eval: context %d is too short (at least 4 tokens)", nctx))
 	}
 	if o.Stride < 0 || o.Stride >= nctx {
-		return chunking{}, fmt.Errorf("eval: stride %d must be in [1, %d) (or 0 for llama.cpp's chunks)", o.Stride, nctx)
+		return chunking{}, bad(fmt.Errorf("eval: stride %d must be in [1, %d) (or 0 for llama.cpp's chunks)", o.Stride, nctx))
 	}
 	if ntok < 2*nctx {
-		return chunking{}, fmt.Errorf("eval: %s tokenizes to only %d tokens; a context of %d needs at least %d (two chunks, as llama-perplexity requires)", src, ntok, nctx, 2*nctx)
+		return chunking{}, bad(fmt.Errorf("eval: %s tokenizes to only %d tokens; a context of %d needs at least %d (two chunks, as llama-perplexity requires)", src, ntok, nctx, 2*nctx))
 	}
 	c := chunking{nctx: nctx, step: nctx, first: nctx / 2, n: ntok / nctx}
 	if o.Stride > 0 {
@@ -128,7 +128,7 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 		return nil, err
 	}
 	if o.SaveBase != nil && o.Stride > 0 {
-		return nil, fmt.Errorf("eval: the KL-divergence base file needs llama.cpp's chunking (no stride)")
+		return nil, bad(fmt.Errorf("eval: the KL-divergence base file needs llama.cpp's chunking (no stride)"))
 	}
 	vocab := m.Config().VocabSize
 	cr, err := newChunkRunner(m, c, o.BatchSize)

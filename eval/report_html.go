@@ -267,6 +267,11 @@ func (r *Report) HTML() []byte {
 		fmt.Fprintf(&b, "<tr%s data-model=\"%s\"><td class=\"name\">%s</td><td>%s</td></tr>\n", cls, esc(m.Name), name, strings.Join(cells, "</td><td>"))
 	}
 	b.WriteString("</tbody></table>\n")
+	b.WriteString("<h2>What each file holds</h2>\n<table id=\"types\"><thead><tr><th class=\"name\">model</th><th class=\"name\">tensor types (share of weights, of bytes, tensors)</th></tr></thead><tbody>\n")
+	for _, m := range r.Models {
+		fmt.Fprintf(&b, "<tr><td class=\"name\">%s</td><td class=\"name\">%s</td></tr>\n", esc(m.Name), esc(m.Size.TypesSummary()))
+	}
+	b.WriteString("</tbody></table>\n")
 	if r.hasTasks() {
 		b.WriteString("<h2>Tasks</h2>\n<table id=\"tasks\"><thead><tr><th class=\"name\">model</th><th class=\"name\">task</th><th>examples</th><th>acc</th><th>acc_norm</th></tr></thead><tbody>\n")
 		for _, m := range r.Models {

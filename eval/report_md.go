@@ -53,6 +53,12 @@ func (r *Report) Markdown() []byte {
 	}
 	b.WriteString("\nPareto: on the front of perplexity against file size (\"size\") or against ")
 	b.WriteString(speedLabel(r.SpeedMetric) + " (\"speed\").\n")
+	b.WriteString("\n## What each file holds\n\n| model | tensor types (share of weights, of bytes, tensors) |\n|---|---|\n")
+	for _, m := range r.Models {
+		if m.Size != nil {
+			fmt.Fprintf(&b, "| %s | %s |\n", mdEscape(m.Name), mdEscape(m.Size.TypesSummary()))
+		}
+	}
 	if r.hasTasks() {
 		b.WriteString("\n## Tasks\n\n| model | task | examples | acc | acc_norm |\n|---|---|---:|---:|---:|\n")
 		for _, m := range r.Models {

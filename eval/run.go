@@ -58,16 +58,16 @@ type Gates struct {
 // problem (unreadable model or data, bad task record, text too short) is an error.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if len(o.Models) == 0 && o.Base == "" {
-		return nil, fmt.Errorf("eval: no models to evaluate")
+		return nil, bad(fmt.Errorf("eval: no models to evaluate"))
 	}
 	if o.Data == "" && len(o.Tasks) == 0 {
-		return nil, fmt.Errorf("eval: nothing to measure: give evaluation text (--data) or tasks (--task)")
+		return nil, bad(fmt.Errorf("eval: nothing to measure: give evaluation text (--data) or tasks (--task)"))
 	}
 	if o.Gates.MaxKLD > 0 && (o.Data == "" || o.Stride > 0) {
-		return nil, fmt.Errorf("eval: the KL-divergence gate needs evaluation text with llama.cpp's chunking (--data, no --stride)")
+		return nil, bad(fmt.Errorf("eval: the KL-divergence gate needs evaluation text with llama.cpp's chunking (--data, no --stride)"))
 	}
 	if o.Gates.MaxPPLIncrease > 0 && o.Data == "" {
-		return nil, fmt.Errorf("eval: the perplexity gate needs evaluation text (--data)")
+		return nil, bad(fmt.Errorf("eval: the perplexity gate needs evaluation text (--data)"))
 	}
 	paths := orderModels(o.Models, o.Base)
 	names := modelNames(paths)
@@ -125,17 +125,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		mr.Size = sizes[i]
 		m, err := runtime.Load(path, runtime.Options{Threads: o.Threads})
 		if err != nil {
-			return nil, fmt.Errorf("eval: %w", err)
+			return nil, adopt(fmt.Errorf("eval: %w", err))
 		}
 		err = func() error {
 			if o.Data != "" {
 				if i == 0 {
 					if tokens, err = Tokenize(m, text); err != nil {
-						return fmt.Errorf("eval: %s: %w", o.Data, err)
+						return bad(fmt.Errorf("eval: %s: %w", o.Data, err))
 					}
 					rep.Data = &DataInfo{Path: o.Data, Tokens: len(tokens)}
 				} else if m.Config().VocabSize != rep.vocab {
-					return fmt.Errorf("eval: %s has a vocabulary of %d tokens but the base %s has %d: variants must share the tokenizer", path, m.Config().VocabSize, paths[0], rep.vocab)
+					return bad(fmt.Errorf("eval: %s has a vocabulary of %d tokens but the base %s has %d: variants must share the tokenizer", path, m.Config().VocabSize, paths[0], rep.vocab))
 				}
 				popts.Progress = progress(mr.Name + ": perplexity")
 				switch {

@@ -63,7 +63,7 @@ type scorer struct {
 func newScorer(m *runtime.Model, o ScoreOptions) (*scorer, error) {
 	tok, err := tokenizer.FromGGUF(m.Metadata())
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, bad(fmt.Errorf("eval: %w", err))
 	}
 	maxLen := o.MaxLength
 	if maxLen <= 0 {
@@ -74,7 +74,7 @@ func newScorer(m *runtime.Model, o ScoreOptions) (*scorer, error) {
 	}
 	s, err := m.NewSession(maxLen)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, adopt(fmt.Errorf("eval: %w", err))
 	}
 	sc := &scorer{m: m, tok: tok, s: s, maxLen: maxLen, vocab: m.Config().VocabSize}
 	if !o.NoBOS && tok.AddBOS() && tok.BOS() >= 0 {
@@ -131,7 +131,7 @@ func (sc *scorer) scoreExample(ex *Example) ([]ChoiceScore, error) {
 			return nil, err
 		}
 		if len(contEnc) == 0 {
-			return nil, fmt.Errorf("choice %d %q has no tokens of its own after the context", i, choice)
+			return nil, bad(fmt.Errorf("choice %d %q has no tokens of its own after the context", i, choice))
 		}
 		pre := append(append([]int32{}, sc.prefix...), ctxEnc...)
 		if len(pre) == 0 {

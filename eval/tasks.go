@@ -84,13 +84,24 @@ func ParseTaskLayout(s string) (TaskLayout, error) {
 	case "arc_easy", "arc_challenge", "arc-easy", "arc-challenge":
 		return LayoutARC, nil
 	}
-	return "", fmt.Errorf("eval: unknown task layout %q (want hellaswag, arc, piqa, generic or auto)", s)
+	return "", bad(fmt.Errorf("eval: unknown task layout %q (want hellaswag, arc, piqa, generic or auto)", s))
 }
 
 // LoadTask reads a multiple-choice dataset (JSON Lines, JSON, Parquet, Arrow or a Hugging Face
 // folder, through package datasets) in one of the public layouts. Errors name the file and the
 // line (JSON Lines) or row and the field that is missing or malformed.
+//
+// Every error it returns wraps ErrBadInput.
 func LoadTask(path string, o TaskOptions) (*Task, error) {
+	t, err := loadTask(path, o)
+	if err != nil {
+		return nil, bad(err)
+	}
+	return t, nil
+}
+
+// loadTask is LoadTask without the marking of its errors.
+func loadTask(path string, o TaskOptions) (*Task, error) {
 	dopts := o.Data
 	dopts.TextColumn = ""
 	r, err := datasets.Open(path, dopts)

@@ -16,7 +16,18 @@ import (
 // as llama.cpp's -f reads it. Any other dataset that package datasets opens (JSON Lines,
 // Parquet, Arrow, a Hugging Face folder) gives the Text of every record (opts.TextColumn picks
 // the column), joined by a blank line ("\n\n").
+//
+// Every error it returns wraps ErrBadInput.
 func ReadText(path string, opts datasets.Options) (string, error) {
+	s, err := readText(path, opts)
+	if err != nil {
+		return "", bad(err)
+	}
+	return s, nil
+}
+
+// readText is ReadText without the marking of its errors.
+func readText(path string, opts datasets.Options) (string, error) {
 	format := opts.Format
 	if format == datasets.FormatAuto {
 		if st, err := os.Stat(path); err == nil && !st.IsDir() {
@@ -69,11 +80,11 @@ func ReadText(path string, opts datasets.Options) (string, error) {
 func Tokenize(m *runtime.Model, text string) ([]int32, error) {
 	tok, err := tokenizer.FromGGUF(m.Metadata())
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
+		return nil, bad(fmt.Errorf("eval: %w", err))
 	}
 	ids, err := tok.Encode(text, tokenizer.EncodeOptions{AddSpecial: true})
 	if err != nil {
-		return nil, fmt.Errorf("eval: tokenizing: %w", err)
+		return nil, bad(fmt.Errorf("eval: tokenizing: %w", err))
 	}
 	return ids, nil
 }

@@ -13,23 +13,6 @@ import (
 	"github.com/mcompress/mcompress/convert/gguf"
 )
 
-// ErrInvalidInput is wrapped by every error caused by the input model, the importance matrix or
-// the options (as opposed to internal failures), so that callers can tell the user to fix it.
-var ErrInvalidInput = errors.New("invalid input")
-
-// inputError marks an error as caused by the input without changing its message.
-type inputError struct{ err error }
-
-func (e inputError) Error() string        { return e.err.Error() }
-func (e inputError) Unwrap() error        { return e.err }
-func (e inputError) Is(target error) bool { return target == ErrInvalidInput }
-
-// invalid marks err as an input error (errors.Is(err, ErrInvalidInput) holds).
-func invalid(err error) error { return inputError{err} }
-
-// invalidf is fmt.Errorf for input errors.
-func invalidf(format string, args ...any) error { return inputError{fmt.Errorf(format, args...)} }
-
 // Imatrix is an importance matrix as llama-imatrix writes it, normalised the way llama-quantize
 // loads it: for each tensor, the mean of the squared activations seen by each input column.
 type Imatrix struct {

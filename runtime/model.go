@@ -68,12 +68,12 @@ type tensorSource func(name string) (gguf.TensorType, []uint64, []byte, bool)
 func Load(path string, opts Options) (*Model, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return nil, bad(fmt.Errorf("runtime: %w", err))
 	}
 	cfg, err := convert.ConfigFromGGUF(f.Metadata, f.Tensors)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("runtime: %s: %w", path, err)
+		return nil, bad(fmt.Errorf("runtime: %s: %w", path, err))
 	}
 	src := func(name string) (gguf.TensorType, []uint64, []byte, bool) {
 		i, ok := f.TensorIndex(name)
@@ -85,7 +85,7 @@ func Load(path string, opts Options) (*Model, error) {
 	m, err := build(cfg, src, len(f.Tensors), opts)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("runtime: %s: %w", path, err)
+		return nil, bad(fmt.Errorf("runtime: %s: %w", path, err))
 	}
 	m.md, m.file = f.Metadata, f
 	return m, nil
@@ -105,7 +105,7 @@ type Tensor struct {
 // md may be nil; a tokenizer needs the tokenizer.* keys.
 func FromTensors(cfg convert.Config, tensors map[string]Tensor, md gguf.Metadata, opts Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return nil, bad(fmt.Errorf("runtime: %w", err))
 	}
 	src := func(name string) (gguf.TensorType, []uint64, []byte, bool) {
 		t, ok := tensors[name]
@@ -126,7 +126,7 @@ func FromTensors(cfg convert.Config, tensors map[string]Tensor, md gguf.Metadata
 	}
 	m, err := build(cfg, src, len(tensors), opts)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return nil, bad(fmt.Errorf("runtime: %w", err))
 	}
 	m.md = md
 	return m, nil

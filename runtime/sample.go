@@ -48,17 +48,17 @@ type candidate struct {
 func NewSampler(o SamplerOptions) (*Sampler, error) {
 	switch {
 	case o.TopK < 0:
-		return nil, fmt.Errorf("sampler: top-k %d is negative", o.TopK)
+		return nil, bad(fmt.Errorf("sampler: top-k %d is negative", o.TopK))
 	case o.TopP < 0 || o.TopP > 1 || math.IsNaN(o.TopP):
-		return nil, fmt.Errorf("sampler: top-p %g outside [0, 1]", o.TopP)
+		return nil, bad(fmt.Errorf("sampler: top-p %g outside [0, 1]", o.TopP))
 	case o.MinP < 0 || o.MinP > 1 || math.IsNaN(o.MinP):
-		return nil, fmt.Errorf("sampler: min-p %g outside [0, 1]", o.MinP)
+		return nil, bad(fmt.Errorf("sampler: min-p %g outside [0, 1]", o.MinP))
 	case o.RepeatPenalty < 0 || math.IsNaN(o.RepeatPenalty):
-		return nil, fmt.Errorf("sampler: repeat penalty %g is negative", o.RepeatPenalty)
+		return nil, bad(fmt.Errorf("sampler: repeat penalty %g is negative", o.RepeatPenalty))
 	case o.RepeatLastN < 0:
-		return nil, fmt.Errorf("sampler: repeat window %d is negative", o.RepeatLastN)
+		return nil, bad(fmt.Errorf("sampler: repeat window %d is negative", o.RepeatLastN))
 	case math.IsNaN(o.Temperature) || math.IsInf(o.Temperature, 0):
-		return nil, fmt.Errorf("sampler: temperature %g is not finite", o.Temperature)
+		return nil, bad(fmt.Errorf("sampler: temperature %g is not finite", o.Temperature))
 	}
 	if o.RepeatLastN == 0 {
 		o.RepeatLastN = 64

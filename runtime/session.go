@@ -55,12 +55,12 @@ func (m *Model) NewSession(ctxLen int) (*Session, error) {
 		ctxLen = min(m.cfg.ContextLength, DefaultContext)
 	}
 	if ctxLen <= 0 {
-		return nil, fmt.Errorf("runtime: context length %d must be positive", ctxLen)
+		return nil, bad(fmt.Errorf("runtime: context length %d must be positive", ctxLen))
 	}
 	ctxPad := cachePad(ctxLen)
 	bytes := cacheBytes(m.cfg, ctxLen)
 	if bytes > maxCacheBytes {
-		return nil, fmt.Errorf("runtime: KV cache for %d positions would take %d bytes (limit %d); use a shorter context", ctxLen, bytes, int64(maxCacheBytes))
+		return nil, bad(fmt.Errorf("runtime: KV cache for %d positions would take %d bytes (limit %d); use a shorter context", ctxLen, bytes, int64(maxCacheBytes)))
 	}
 	s := &Session{m: m, ctx: ctxLen, ctxPad: ctxPad, rope: newRope(m)}
 	s.kc = make([][]float32, m.cfg.Layers)

@@ -79,7 +79,7 @@ kernel's ratio is below F, or F/4 for the compute-bound types (docs/PERFORMANCE.
   mcompress bench -m a.gguf -m b.gguf -p 512 -n 128 -r 5 -t 1,2 --json
   mcompress bench --random 1b:q4_k_m -r 3 -p 64,128 -n 16,32 -o md
   mcompress bench --kernels --check 0.2`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, g, o) },
 	}
 	f := cmd.Flags()
@@ -138,7 +138,7 @@ func runBench(cmd *cobra.Command, g *globalOptions, o benchOptions) error {
 			}
 			m, err := runtime.Load(path, runtime.Options{Threads: th})
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			rep.Logf("%s: %d threads, %s kernels", filepath.Base(path), m.Threads(), kernels.SIMD())
 			var res []runtime.BenchResult
@@ -268,7 +268,7 @@ func writeRandomModel(spec string, rep *reporter) (string, func(), error) {
 	rep.Logf("writing %s", path)
 	if err := runtime.WriteRandomModel(path, runtime.RandomModelOptions{Config: cfg, Type: t, Mixed: mixed, Seed: 1}); err != nil {
 		cleanup()
-		return "", nil, badInput(err)
+		return "", nil, err
 	}
 	return path, cleanup, nil
 }

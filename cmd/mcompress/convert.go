@@ -10,19 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcompress/mcompress/convert"
-	"github.com/mcompress/mcompress/convert/gguf"
-	"github.com/mcompress/mcompress/convert/safetensors"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 )
 
 func init() { register(newConvertCmd) }
-
-// inputError marks the stage errors caused by the user's files as bad input (exit code 2).
-func inputError(err error) error {
-	if errors.Is(err, convert.ErrBadInput) || errors.Is(err, safetensors.ErrFormat) || errors.Is(err, gguf.ErrFormat) {
-		return badInput(err)
-	}
-	return err
-}
 
 // newConvertCmd is `convert`: Hugging Face folder to GGUF, or GGUF back to a Hugging Face folder.
 func newConvertCmd(g *globalOptions) *cobra.Command {
@@ -53,7 +44,7 @@ nothing behind). Bad input exits with code 2.`,
   mcompress convert ./Qwen2.5-0.5B -o qwen.gguf --json
   mcompress convert model-f16.gguf --to safetensors ./model-hf
   mcompress convert model-bf16.gguf --to safetensors ./model-hf --max-shard-size 2GB`,
-		Args: cobra.RangeArgs(1, 2),
+		Args: wantArgs(1, 2, "the input model, and the output folder for --to safetensors"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep := newReporter(g)
 			start := time.Now()
@@ -72,6 +63,9 @@ nothing behind). Bad input exits with code 2.`,
 				if err != nil {
 					return badInput(err)
 				}
+				if err := atomicfile.CheckDir(output); err != nil {
+					return badInput(err)
+				}
 				started := false
 				res, err := convert.ToHF(cmd.Context(), args[0], output, convert.HFOptions{
 					MaxShardSize: maxShard,
@@ -87,7 +81,7 @@ nothing behind). Bad input exits with code 2.`,
 					rep.Finish()
 				}
 				if err != nil {
-					return inputError(err)
+					return err
 				}
 				if g.json {
 					return printJSON(res)
@@ -130,7 +124,7 @@ nothing behind). Bad input exits with code 2.`,
 				rep.Finish()
 			}
 			if err != nil {
-				return inputError(err)
+				return err
 			}
 			if g.json {
 				return printJSON(res)

@@ -52,7 +52,7 @@ YAML configs, save_to_disk layout or file-name conventions) and the first N rows
   mcompress datasets inspect ./tinyshakespeare-hf --split validation
   mcompress datasets inspect train.arrow --json
   mcompress datasets inspect corpus.txt --text-mode paragraphs -n 2`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "the dataset file or folder"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if opts.Format, err = datasets.ParseFormat(format); err != nil {
@@ -75,7 +75,7 @@ YAML configs, save_to_disk layout or file-name conventions) and the first N rows
 			opts.TextColumn = textColumn
 			info, err := datasets.Inspect(args[0], opts, n)
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			if g.json {
 				info.Sample = jsonSafeSample(info.Sample)

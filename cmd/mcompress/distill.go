@@ -25,11 +25,12 @@ type trainFlags struct {
 	split, validSplit, schedule, outtype string
 	tokens                               string
 	tied                                 bool
-	lr, wd                               float64
+	wd                                   float64
 }
 
-// add registers the shared flags on f.
+// add registers the shared flags on f, bound into t.o, which starts as distill.DefaultOptions().
 func (t *trainFlags) add(f *pflag.FlagSet) {
+	t.o = distill.DefaultOptions()
 	o := &t.o
 	f.StringVarP(&o.Output, "output", "o", "", "run folder: hf/ (Hugging Face model), model.gguf, train.jsonl, checkpoints/ (required)")
 	f.StringVar(&o.Data.Path, "data", "", "training data: text, JSONL, Parquet, Arrow or a Hugging Face dataset folder")
@@ -41,25 +42,25 @@ func (t *trainFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&t.validSplit, "valid-split", "", "split of the --valid dataset folder (default: its train or first split)")
 	f.Float64Var(&o.Data.ValidFraction, "valid-fraction", 0, "without --valid: hold this share of the training sequences out for validation")
 	f.IntVar(&o.Data.ValidSequences, "valid-seqs", 0, "use at most this many validation sequences (0: all)")
-	f.IntVar(&o.SeqLen, "seq-len", 256, "tokens per training sequence")
-	f.IntVar(&o.Batch, "batch", 8, "sequences per micro-batch")
-	f.IntVar(&o.Accum, "accum", 1, "micro-batches per optimizer step (gradient accumulation)")
+	f.IntVar(&o.SeqLen, "seq-len", o.SeqLen, fmt.Sprintf("tokens per training sequence (default %d; with --teacher-cache, the cache's)", distill.DefaultSeqLen))
+	f.IntVar(&o.Batch, "batch", o.Batch, "sequences per micro-batch")
+	f.IntVar(&o.Accum, "accum", o.Accum, "micro-batches per optimizer step (gradient accumulation)")
 	f.IntVar(&o.Steps, "steps", 0, "optimizer steps (default: from --tokens, else one epoch)")
 	f.StringVar(&t.tokens, "tokens", "", "training token budget when --steps is not given (e.g. 2M)")
-	f.Float64Var(&t.lr, "lr", 1e-3, "peak learning rate")
-	f.Float64Var(&o.MinLR, "min-lr", 0, "learning rate at the end of the schedule (default lr/10)")
+	f.Float64Var(&o.Optim.LR, "lr", o.Optim.LR, "peak learning rate")
+	f.Float64Var(&o.MinLR, "min-lr", o.MinLR, "learning rate at the end of the schedule (unless given: a tenth of --lr)")
 	f.IntVar(&o.Warmup, "warmup", 0, "linear warmup steps")
 	f.StringVar(&t.schedule, "schedule", "cosine", "learning-rate schedule after warmup: cosine, linear or constant")
-	f.Float64Var(&t.wd, "weight-decay", 0.1, "AdamW decoupled weight decay of matrices (norms and biases get none)")
-	f.Float64Var(&o.Optim.Beta1, "beta1", 0.9, "AdamW beta1")
-	f.Float64Var(&o.Optim.Beta2, "beta2", 0.95, "AdamW beta2")
-	f.Float64Var(&o.Optim.Eps, "eps", 1e-8, "AdamW epsilon")
-	f.Float64Var(&o.ClipNorm, "clip", 1, "clip the global gradient norm to this (0 or less: no clipping)")
+	f.Float64Var(&t.wd, "weight-decay", o.Optim.WeightDecay, "AdamW decoupled weight decay of matrices (norms and biases get none)")
+	f.Float64Var(&o.Optim.Beta1, "beta1", o.Optim.Beta1, "AdamW beta1")
+	f.Float64Var(&o.Optim.Beta2, "beta2", o.Optim.Beta2, "AdamW beta2")
+	f.Float64Var(&o.Optim.Eps, "eps", o.Optim.Eps, "AdamW epsilon")
+	f.Float64Var(&o.ClipNorm, "clip", o.ClipNorm, "clip the global gradient norm to this (0 or less: no clipping)")
 	f.Uint64Var(&o.Seed, "seed", 0, "seed of the data order and of random initialisation")
 	f.IntVar(&o.Threads, "threads", 0, "threads (default: all cores; results are the same for every value)")
 	f.IntVar(&o.ValidEvery, "valid-every", 0, "validate every N steps (0: only at the end)")
 	f.IntVar(&o.CheckpointEvery, "checkpoint-every", 0, "checkpoint every N steps (0: only on Ctrl-C and at the end)")
-	f.IntVar(&o.KeepCheckpoints, "keep-checkpoints", 2, "number of checkpoints kept")
+	f.IntVar(&o.KeepCheckpoints, "keep-checkpoints", o.KeepCheckpoints, "number of checkpoints kept")
 	f.BoolVar(&o.Resume, "resume", false, "continue the run in --output from its newest checkpoint")
 	f.StringVar(&t.outtype, "outtype", "f32", "weight type of model.gguf: f32, f16 or bf16")
 	f.StringVar(&o.Save.Name, "name", "", "general.name of the output (default: the output folder's name)")
@@ -73,7 +74,7 @@ func (t *trainFlags) add(f *pflag.FlagSet) {
 	f.IntVar(&s.Overrides.HeadDim, "head-dim", 0, "student: head dimension (default hidden/heads)")
 	f.IntVar(&s.Overrides.FFN, "ffn", 0, "student: MLP intermediate size")
 	f.BoolVar(&t.tied, "tied", false, "student: tie the output projection to the embeddings (--tied=false unties)")
-	f.Float64Var(&s.InitStd, "init-std", 0.02, "standard deviation of randomly initialised weights")
+	f.Float64Var(&s.InitStd, "init-std", s.InitStd, "standard deviation of randomly initialised weights")
 }
 
 // options resolves the string flags into t.o.
@@ -103,20 +104,19 @@ func (t *trainFlags) options(f *pflag.FlagSet) (distill.Options, error) {
 			return o, fmt.Errorf("--tokens: %w", err)
 		}
 	}
-	o.Optim.LR = t.lr
 	o.Optim.WeightDecay = t.wd
 	if t.wd == 0 {
 		o.Optim.WeightDecay = distill.NoWeightDecay
 	}
-	if o.ClipNorm <= 0 {
-		o.ClipNorm = -1
+	if o.ClipNorm < 0 {
+		o.ClipNorm = 0 // the flag's "0 or less: no clipping"
 	}
 	if f.Changed("tied") {
 		tied := t.tied
 		o.Student.Overrides.Tied = &tied
 	}
-	if f.Changed("min-lr") && o.MinLR == 0 {
-		o.MinLR = -1
+	if !f.Changed("min-lr") {
+		o.MinLR = o.Optim.LR / 10
 	}
 	return o, nil
 }
@@ -177,9 +177,6 @@ func runTraining(ctx context.Context, g *globalOptions, what string, o distill.O
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("%s interrupted: checkpoint written in %s; continue with the same flags and --resume: %w", what, o.Output, err)
 		}
-		if errors.Is(err, distill.ErrBadInput) || errors.Is(err, convert.ErrBadInput) {
-			return badInput(err)
-		}
 		return err
 	}
 	if g.json {
@@ -237,7 +234,7 @@ quantize and eval. The same flags and thread count give the same bytes.`,
   mcompress distill cache --teacher teacher.gguf --data train.txt --valid valid.txt --topk 32 -o train.topk
   mcompress distill --teacher-cache train.topk --teacher teacher.gguf --student-config small.json -o run/
   mcompress distill ... -o run/ --resume`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := t.options(cmd.Flags())
 			if err != nil {
@@ -287,7 +284,7 @@ to 1/2048 nat and the others relative to it in --logp-bits bits of --logp-step n
 also holds the token sequences, so 'mcompress distill --teacher-cache FILE' needs neither the
 teacher nor the text again. See docs/DISTILL.md for sizes and the quality cost of k.`,
 		Example: `  mcompress distill cache --teacher teacher.gguf --data train.txt --valid valid.txt --topk 32 -o train.topk`,
-		Args:    cobra.NoArgs,
+		Args:    wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if o.Data.Read.Format, err = datasets.ParseFormat(dataFormat); err != nil {
@@ -317,9 +314,6 @@ teacher nor the text again. See docs/DISTILL.md for sizes and the quality cost o
 				rep.Finish()
 			}
 			if err != nil {
-				if errors.Is(err, distill.ErrBadInput) || errors.Is(err, convert.ErrBadInput) {
-					return badInput(err)
-				}
 				return err
 			}
 			if g.json {

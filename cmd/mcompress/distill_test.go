@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 
 	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/convert/gguf"
@@ -149,5 +152,40 @@ func TestTrainCommand(t *testing.T) {
 		"--hidden", "32", "--heads", "2", "--kv-heads", "1", "--ffn", "64", "--seq-len", "32", "--steps", "2", "--data", data, "-o", out)
 	if code != exitUsage || !strings.Contains(stderr, "--resume") {
 		t.Errorf("rerun over a finished run: exit %d, %s", code, stderr)
+	}
+}
+
+// TestTrainFlagsOptions checks that the training flags bind into distill.DefaultOptions and
+// keep their documented meanings without sentinel values.
+func TestTrainFlagsOptions(t *testing.T) {
+	def := distill.DefaultOptions()
+	tests := []struct {
+		args            []string
+		minLR, clip, lr float64
+		seqLen          int
+	}{
+		{nil, def.Optim.LR / 10, 1, def.Optim.LR, 0},
+		{[]string{"--lr", "3e-3"}, 3e-4, 1, 3e-3, 0},
+		{[]string{"--lr", "3e-3", "--min-lr", "0"}, 0, 1, 3e-3, 0},
+		{[]string{"--min-lr", "5e-5", "--clip", "0"}, 5e-5, 0, def.Optim.LR, 0},
+		{[]string{"--clip", "-1", "--seq-len", "256"}, def.Optim.LR / 10, 0, def.Optim.LR, 256},
+	}
+	for _, tc := range tests {
+		var tf trainFlags
+		fs := pflag.NewFlagSet("train", pflag.ContinueOnError)
+		tf.add(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		o, err := tf.options(fs)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if math.Abs(o.MinLR-tc.minLR) > 1e-15 || o.ClipNorm != tc.clip || o.Optim.LR != tc.lr || o.SeqLen != tc.seqLen {
+			t.Errorf("%v: min-lr %g clip %g lr %g seq %d; want %g %g %g %d", tc.args, o.MinLR, o.ClipNorm, o.Optim.LR, o.SeqLen, tc.minLR, tc.clip, tc.lr, tc.seqLen)
+		}
+		if o.Batch != def.Batch || o.KeepCheckpoints != def.KeepCheckpoints || o.Student.InitStd != def.Student.InitStd {
+			t.Errorf("%v: batch %d, keep %d, init-std %g differ from DefaultOptions", tc.args, o.Batch, o.KeepCheckpoints, o.Student.InitStd)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/mcompress/mcompress/datasets"
 	"github.com/mcompress/mcompress/eval"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 )
 
 func init() { register(newEvalCmd) }
@@ -43,7 +45,7 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
   mcompress eval --base f16.gguf --model q4.gguf --data wiki.test.raw -c 512 --max-ppl-increase 5% --max-kld 0.05
   mcompress eval --model q4.gguf --task hellaswag_val.jsonl --task arc_easy.parquet --limit 500
   mcompress eval --model f16.gguf --model q4.gguf --data valid.txt --stride 128 -c 512 --json`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.Models) == 0 && o.Base == "" {
 				return badInput(fmt.Errorf("give at least one --model"))
@@ -62,6 +64,16 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 			o.TaskOptions.Data.Format, o.TaskOptions.Data.Split = o.DataOptions.Format, split
 			if o.TaskOptions.Layout, err = eval.ParseTaskLayout(layout); err != nil {
 				return badInput(err)
+			}
+			if report != "" {
+				if err := atomicfile.CheckDir(report); err != nil {
+					return badInput(fmt.Errorf("--report: %w", err))
+				}
+			}
+			if o.KLBasePath != "" {
+				if err := atomicfile.CheckWritable(o.KLBasePath); err != nil {
+					return badInput(fmt.Errorf("--save-kld-base: %w", err))
+				}
 			}
 			rep := newReporter(g)
 			stage := ""
@@ -83,7 +95,7 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 				if cmd.Context().Err() != nil {
 					return cmd.Context().Err()
 				}
-				return badInput(err)
+				return err
 			}
 			if report != "" {
 				if err := eval.WriteReport(report, r); err != nil {
@@ -130,7 +142,8 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 	return cmd
 }
 
-// parsePercent reads "5%" as 0.05 and "0.05" as 0.05; "" is 0.
+// parsePercent reads "5%" as 0.05 and "0.05" as 0.05; "" is 0. A bare number above 1 ("5")
+// is refused as ambiguous (5% or 500%?) with a message suggesting both spellings.
 func parsePercent(s string) (float64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -138,11 +151,14 @@ func parsePercent(s string) (float64, error) {
 	}
 	pct := strings.HasSuffix(s, "%")
 	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil || v < 0 {
+	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("%q is not a non-negative number or percentage", s)
 	}
 	if pct {
-		v /= 100
+		return v / 100, nil
+	}
+	if v > 1 {
+		return 0, fmt.Errorf("%q is ambiguous: write %s%% for a %s%% increase (or %g as a fraction)", s, s, s, v/100)
 	}
 	return v, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +163,33 @@ func TestPerplexityAndImatrixCommands(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.gguf")); err == nil {
 		t.Error("imatrix output written on error")
+	}
+}
+
+func TestParsePercent(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    float64
+		wantErr string
+	}{
+		{"", 0, ""},
+		{"5%", 0.05, ""},
+		{" 0.5% ", 0.005, ""},
+		{"0.05", 0.05, ""},
+		{"1", 1, ""},
+		{"150%", 1.5, ""},
+		{"5", 0, `"5" is ambiguous: write 5% for a 5% increase (or 0.05 as a fraction)`},
+		{"-1%", 0, "not a non-negative number"},
+		{"NaN", 0, "not a non-negative number"},
+		{"five", 0, "not a non-negative number"},
+	}
+	for _, tc := range tests {
+		got, err := parsePercent(tc.in)
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("parsePercent(%q) error %v, want %q", tc.in, err, tc.wantErr)
+		case tc.wantErr == "" && (err != nil || math.Abs(got-tc.want) > 1e-12):
+			t.Errorf("parsePercent(%q) = %g, %v; want %g", tc.in, got, err, tc.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcompress/mcompress/datasets"
 	"github.com/mcompress/mcompress/eval"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 )
 
 func init() { register(newImatrixCmd) }
@@ -30,14 +31,17 @@ mcompress quantize --imatrix and llama-quantize --imatrix read.`,
 		Example: `  mcompress imatrix -m model-f16.gguf -f calibration.txt -o imatrix.gguf
   mcompress quantize --imatrix imatrix.gguf --type Q4_K_M model-f16.gguf -o model-q4_k_m.gguf
   mcompress imatrix -m model-f16.gguf -f train.txt -c 256 --chunks 100 -o imatrix.gguf`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" || data == "" || out == "" {
 				return badInput(fmt.Errorf("give the model (-m), the text (-f) and the output (-o)"))
 			}
+			if err := atomicfile.CheckWritable(out); err != nil {
+				return badInput(err)
+			}
 			text, err := eval.ReadText(data, datasets.Options{})
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			rep := newReporter(g)
 			rep.Start("imatrix", 0, false)
@@ -46,7 +50,7 @@ mcompress quantize --imatrix and llama-quantize --imatrix read.`,
 			c, ppl, err := eval.ComputeImatrix(cmd.Context(), model, text, threads, processOutput, o)
 			rep.Finish()
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			if err := c.WriteGGUF(out, []string{data}); err != nil {
 				return err

@@ -24,11 +24,11 @@ configuration mcompress derives when the architecture is supported.`,
 		Example: `  mcompress inspect model-f16.gguf
   mcompress inspect ./Llama-3.2-1B --json
   mcompress inspect model.safetensors`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "the model file or folder"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := convert.Inspect(args[0])
 			if err != nil {
-				return inputError(err)
+				return err
 			}
 			if g.json {
 				return printJSON(r)

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,33 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 )
-
-// Exit codes, stable for scripts and CI.
-const (
-	exitOK       = 0
-	exitInternal = 1 // a bug or an unexpected failure inside mcompress
-	exitUsage    = 2 // bad flags or bad input: the user can fix it
-	exitGate     = 3 // a quality gate (eval --max-*) failed
-)
-
-// usageError marks errors caused by the user's input or flags (exit code 2).
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// badInput wraps err as a user error (exit code 2).
-func badInput(err error) error {
-	if err == nil {
-		return nil
-	}
-	return usageError{err}
-}
-
-// gateError marks a failed quality gate (exit code 3).
-type gateError struct{ msg string }
-
-func (e gateError) Error() string { return e.msg }
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
@@ -69,6 +41,10 @@ ollama load, and measures what each step cost and saved.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	v := buildVersion()
+	root.Version = v.Version // enables --version, which prints the same report as `version`
+	root.SetVersionTemplate(strings.ReplaceAll(v.String(), "{{", `{{"{{"}}`))
+	root.SetFlagErrorFunc(flagError)
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors (no progress)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON on stdout")
 	for _, f := range commandFactories {
@@ -86,30 +62,12 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(os.Stderr, "mcompress:", err)
-	var ue usageError
-	var ge gateError
-	switch {
-	case errors.As(err, &ge):
-		return exitGate
-	case errors.As(err, &ue), isFlagError(err):
-		return exitUsage
-	case errors.Is(err, context.Canceled):
-		return 130
-	}
-	return exitInternal
-}
-
-// isFlagError reports whether err came from cobra's argument or flag parsing.
-func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "accepts ", "requires ", "invalid argument", "flag needs an argument", "required flag"} {
-		if strings.Contains(msg, p) {
-			return true
+	if err != nil {
+		msg := err.Error()
+		if !strings.HasPrefix(msg, root.Name()+" ") { // a message naming its command already
+			msg = root.Name() + ": " + msg
 		}
+		fmt.Fprintln(os.Stderr, msg)
 	}
-	return false
+	return exitCode(err)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcompress/mcompress/datasets"
 	"github.com/mcompress/mcompress/eval"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 	"github.com/mcompress/mcompress/runtime"
 )
 
@@ -35,7 +36,7 @@ For comparing several models and writing a report use mcompress eval.`,
   mcompress perplexity -m f16.gguf -f wiki.test.raw --kl-divergence-base f16.kld
   mcompress perplexity -m q4_k_m.gguf --kl-divergence-base f16.kld --kl-divergence
   mcompress perplexity -m q4.gguf -f valid.txt -c 512 --stride 128`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" {
 				return badInput(fmt.Errorf("give the model with -m"))
@@ -46,9 +47,14 @@ For comparing several models and writing a report use mcompress eval.`,
 			if !kld && data == "" {
 				return badInput(fmt.Errorf("give the text with -f"))
 			}
+			if !kld && klBase != "" {
+				if err := atomicfile.CheckWritable(klBase); err != nil {
+					return badInput(fmt.Errorf("--kl-divergence-base: %w", err))
+				}
+			}
 			m, err := runtime.Load(model, runtime.Options{Threads: threads})
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			defer m.Close()
 			rep := newReporter(g)
@@ -56,14 +62,14 @@ For comparing several models and writing a report use mcompress eval.`,
 			if kld {
 				base, err := eval.OpenKLBase(klBase)
 				if err != nil {
-					return badInput(err)
+					return err
 				}
 				defer base.Close()
 				rep.Start("kl-divergence", int64(base.Chunks), false)
 				r, err := eval.KLDivergence(cmd.Context(), m, base, eval.KLDOptions{MaxChunks: o.MaxChunks, BatchSize: o.BatchSize, Progress: progress})
 				rep.Finish()
 				if err != nil {
-					return badInput(err)
+					return err
 				}
 				if g.json {
 					return printJSON(r)
@@ -90,11 +96,11 @@ For comparing several models and writing a report use mcompress eval.`,
 			}
 			text, err := eval.ReadText(data, datasets.Options{})
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			tokens, err := eval.Tokenize(m, text)
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			o.Source, o.Progress = data, progress
 			rep.Start("perplexity", 0, false)
@@ -106,7 +112,7 @@ For comparing several models and writing a report use mcompress eval.`,
 			}
 			rep.Finish()
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			if g.json {
 				return printJSON(r)

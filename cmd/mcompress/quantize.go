@@ -10,18 +10,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/eval"
+	"github.com/mcompress/mcompress/internal/atomicfile"
 	"github.com/mcompress/mcompress/quantize"
 )
 
 func init() { register(newQuantizeCmd) }
-
-// quantizeError marks the quantize stage's input errors as bad input (exit code 2).
-func quantizeError(err error) error {
-	if errors.Is(err, quantize.ErrInvalidInput) || errors.Is(err, gguf.ErrFormat) {
-		return badInput(err)
-	}
-	return err
-}
 
 // newQuantizeCmd is `quantize`: an F32/F16/BF16 GGUF file to a llama.cpp quantization mix.
 func newQuantizeCmd(g *globalOptions) *cobra.Command {
@@ -60,7 +54,7 @@ an unknown type) exits with code 2.`,
   mcompress quantize model-f16.gguf -o model-iq4.gguf --type IQ4_XS --imatrix imatrix.gguf
   mcompress quantize model-f16.gguf -o model.gguf --type Q4_K_M --tensor-type 'attn_v=q8_0' --output-tensor-type q8_0
   mcompress quantize model-f16.gguf --type Q5_K_M --dry-run --json`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "the input model"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := args[0]
 			opts := quantize.Options{Pure: pure, LeaveOutputTensor: leaveOutput, AllowRequantize: allowRequant, Threads: threads}
@@ -103,21 +97,21 @@ an unknown type) exits with code 2.`,
 			if imatrixPath != "" {
 				im, err := quantize.ReadImatrix(imatrixPath)
 				if err != nil {
-					return quantizeError(err)
+					return err
 				}
 				opts.Imatrix, opts.ImatrixFile = im, imatrixPath
 				rep.Logf("importance matrix: %d entries from %s", len(im.Entries), imatrixPath)
 			}
 			src, err := openQuantizeSource(in, threads)
 			if err != nil {
-				return quantizeError(err)
+				return err
 			}
 			defer src.Close()
 
 			if dryRun {
 				plan, err := quantize.MakePlan(src, opts)
 				if err != nil {
-					return quantizeError(err)
+					return err
 				}
 				return printPlan(g, plan)
 			}
@@ -128,6 +122,9 @@ an unknown type) exits with code 2.`,
 			}
 			if same, _ := sameFile(in, output); same {
 				return badInput(fmt.Errorf("input and output are the same file: %s", in))
+			}
+			if err := atomicfile.CheckWritable(output); err != nil {
+				return badInput(err)
 			}
 			started := false
 			opts.Progress = func(done, total int64) {
@@ -142,20 +139,28 @@ an unknown type) exits with code 2.`,
 				rep.Finish()
 			}
 			if err != nil {
-				return quantizeError(err)
+				return err
 			}
 			for _, w := range condenseWarnings(sum.Warnings, 3) {
 				rep.Logf("warning: %s", w)
+			}
+			// What the file really holds: a mix keeps norms in F32 and may fall back to wider
+			// types where rows do not fill a block, so "Q4_0" can be far from 4.5 bits.
+			size, err := eval.ModelSize(output)
+			if err != nil {
+				return err
 			}
 			if g.json {
 				return printJSON(struct {
 					Output string `json:"output"`
 					*quantize.Summary
-				}{output, sum})
+					Types []eval.TypeShare `json:"types"`
+				}{output, sum, size.Types})
 			}
 			fmt.Printf("wrote %s: %s, %d tensors, %.2f MiB -> %.2f MiB (%.2f bits per weight) in %.1fs (%.0f MB/s of input)\n",
 				output, sum.Mix, len(sum.Tensors), float64(sum.InputBytes)/(1<<20), float64(sum.FileBytes)/(1<<20),
 				sum.BitsPerWeight, sum.Seconds, float64(sum.InputBytes)/1e6/max(sum.Seconds, 1e-9))
+			fmt.Printf("  holds %s\n", size.TypesSummary())
 			return nil
 		},
 	}

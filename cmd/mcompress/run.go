@@ -40,7 +40,7 @@ the text, the token ids and the timings are printed as one JSON object instead.`
 		Example: `  mcompress run -m model-q4_k_m.gguf -p "Once upon a time" -n 64
   mcompress run -m model.gguf -f prompt.txt --temp 0
   mcompress run -m model.gguf --tokens 1,450,4996 -n 8 --json`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runGenerate(cmd, g, o) },
 	}
 	f := cmd.Flags()
@@ -90,11 +90,11 @@ func runGenerate(cmd *cobra.Command, g *globalOptions, o runOptions) error {
 	sampling := runtime.SamplerOptions{Temperature: o.temp, TopK: o.topK, TopP: o.topP, MinP: o.minP,
 		RepeatPenalty: o.repeat, RepeatLastN: o.repeatN, Seed: o.seed}
 	if _, err := runtime.NewSampler(sampling); err != nil {
-		return badInput(err)
+		return err
 	}
 	m, err := runtime.Load(o.model, runtime.Options{Threads: o.threads})
 	if err != nil {
-		return badInput(err)
+		return err
 	}
 	defer m.Close()
 	cfg := m.Config()
@@ -139,7 +139,7 @@ func runGenerate(cmd *cobra.Command, g *globalOptions, o runOptions) error {
 	}
 	s, err := m.NewSession(ctxLen)
 	if err != nil {
-		return badInput(err)
+		return err
 	}
 	var stop []int32
 	if tok != nil {

@@ -58,7 +58,7 @@ Only the metadata is read, so a full model file works as well as a vocabulary-on
   mcompress tokenize -m model.gguf -f prompt.txt --ids
   echo "<|im_start|>user" | mcompress tokenize -m qwen.gguf --stdin --parse-special --show-count
   mcompress tokenize -m model.gguf -p 'a\nb' --escape --no-bos --json`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.promptSet = cmd.Flags().Changed("prompt")
 			return runTokenize(g, o)

@@ -30,7 +30,7 @@ existing model further instead. The result is RUN_DIR/hf and RUN_DIR/model.gguf.
       --tokens 20M --lr 3e-3 --warmup 200 --checkpoint-every 500 -o demo-teacher/
   mcompress train --tokenizer hf/ --layers 4 --hidden 256 --heads 8 --kv-heads 4 --ffn 768 --data train.txt -o run/
   mcompress train --model run/hf --data more.txt --steps 500 -o run2/`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := t.options(cmd.Flags())
 			if err != nil {

@@ -20,9 +20,14 @@ type File struct {
 }
 
 // Create starts writing path. The folder must exist and be writable.
+//
+// The temporary file is named ".NAME.tmp-PID-RANDOM" beside path (NAME is path's base name and
+// PID this process's id). Before creating it, Create removes the stale temporary files a
+// killed earlier run for the same path left behind: see RemoveStale.
 func Create(path string) (*File, error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	RemoveStale(path)
+	f, err := os.CreateTemp(dir, tempPrefix(path, os.Getpid())+"*")
 	if err != nil {
 		return nil, fmt.Errorf("cannot write %s: %w", path, err)
 	}

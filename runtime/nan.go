@@ -89,7 +89,7 @@ func (m *Model) checkLogits(logits []float32) error {
 		return nil
 	}
 	if name, row, col, ok := m.nanWeight(); ok {
-		return fmt.Errorf("runtime: the logits are NaN: tensor %q holds a NaN at row %d, column %d", name, row, col)
+		return bad(fmt.Errorf("runtime: the logits are NaN: tensor %q holds a NaN at row %d, column %d", name, row, col))
 	}
 	return fmt.Errorf("runtime: the logits are NaN, though no weight holds a NaN (the activations overflowed)")
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -94,8 +95,8 @@ func TestNaNWeightQuantizedScale(t *testing.T) {
 	if !ok || name != "blk.0.attn_q.weight" || row != 3 || col != 32 {
 		t.Fatalf("found %v %q row %d column %d, want blk.0.attn_q.weight row 3 column 32", ok, name, row, col)
 	}
-	if err := m.checkLogits([]float32{0, float32(math.NaN())}); err == nil || !strings.Contains(err.Error(), "row 3, column 32") {
-		t.Fatalf("checkLogits: %v", err)
+	if err := m.checkLogits([]float32{0, float32(math.NaN())}); err == nil || !strings.Contains(err.Error(), "row 3, column 32") || !errors.Is(err, ErrBadInput) {
+		t.Fatalf("checkLogits: %v (want a bad-input error naming row 3, column 32)", err)
 	}
 	if err := m.checkLogits([]float32{0, 1}); err != nil {
 		t.Fatalf("finite logits: %v", err)

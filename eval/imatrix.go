@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mcompress/mcompress/calibrate"
+	"github.com/mcompress/mcompress/runtime/calibrate"
 	"github.com/mcompress/mcompress/quantize"
 	"github.com/mcompress/mcompress/runtime"
 )

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mcompress/mcompress/calibrate"
+	"github.com/mcompress/mcompress/runtime/calibrate"
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/runtime"
 )

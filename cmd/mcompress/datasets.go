@@ -25,6 +25,14 @@ func newDatasetsCmd(g *globalOptions) *cobra.Command {
 plain text, JSON Lines, Parquet, Arrow IPC (file or stream) and Hugging Face dataset folders.`,
 		Example: `  mcompress datasets inspect ./tinyshakespeare-hf --split validation -n 2
   mcompress datasets inspect chat.parquet --column messages --json`,
+		// A parent command: a word that names no subcommand is an error (exit 2), not help.
+		Args: func(cmd *cobra.Command, a []string) error {
+			if len(a) > 0 {
+				return badInput(fmt.Errorf("%s: unknown command %q; see '%s --help'", cmd.CommandPath(), a[0], cmd.CommandPath()))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newDatasetsInspectCmd(g))
 	return cmd

@@ -69,6 +69,7 @@ func TestArgsMessages(t *testing.T) {
 		{[]string{"convert"}, "mcompress convert: expected 1 to 2 arguments"},
 		{[]string{"eval", "x.gguf"}, `mcompress eval: expected no arguments, got 1: "x.gguf"; see 'mcompress eval --help'`},
 		{[]string{"datasets", "inspect"}, "mcompress datasets inspect: expected 1 argument (the dataset file or folder), got 0"},
+		{[]string{"datasets", "foo"}, `mcompress datasets: unknown command "foo"; see 'mcompress datasets --help'`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

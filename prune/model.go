@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/convert/dtype"
@@ -198,15 +199,21 @@ func (m *FloatModel) DropLayers(drop []int) error {
 		tensors[name], types[name] = m.Tensors[n], m.Types[n]
 		names = append(names, name)
 	}
-	arch := m.Config.Arch + "."
-	for i, kv := range m.Metadata {
-		if a, ok := kv.Value.(gguf.Array); ok && len(kv.Key) > len(arch) && kv.Key[:len(arch)] == arch && a.Len() == blocks && a.Type != gguf.ValueArray {
-			m.Metadata[i].Value = cutArray(a, kept)
-		}
-	}
+	m.cutLayerArrays(blocks, kept)
 	m.Tensors, m.Types, m.Names = tensors, types, names
 	m.Config.Layers = len(kept)
 	return nil
+}
+
+// cutLayerArrays cuts every metadata array under "<arch>." with one entry per block of the old
+// block count to the blocks in kept (as PlanDropLayers does for a file).
+func (m *FloatModel) cutLayerArrays(blocks int, kept []int) {
+	arch := m.Config.Arch + "."
+	for i, kv := range m.Metadata {
+		if a, ok := kv.Value.(gguf.Array); ok && strings.HasPrefix(kv.Key, arch) && a.Len() == blocks && a.Type != gguf.ValueArray {
+			m.Metadata[i].Value = cutArray(a, kept)
+		}
+	}
 }
 
 // shapeMetadata returns md with the shape keys of cfg written in (block count, embedding and
@@ -227,8 +234,9 @@ func shapeMetadata(md gguf.Metadata, cfg convert.Config) gguf.Metadata {
 	set(a+"feed_forward_length", cfg.FFN, true)
 	set(a+"attention.head_count", cfg.Heads, true)
 	set(a+"attention.head_count_kv", cfg.KVHeads, true)
-	set(a+"attention.key_length", cfg.HeadDim, false)
-	set(a+"attention.value_length", cfg.HeadDim, false)
+	explicit := cfg.HeadDim*cfg.Heads != cfg.Hidden // llama.cpp would otherwise derive Hidden/Heads
+	set(a+"attention.key_length", cfg.HeadDim, explicit)
+	set(a+"attention.value_length", cfg.HeadDim, explicit)
 	set(a+"rope.dimension_count", cfg.RopeDim, false)
 	return md
 }

@@ -8,9 +8,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/internal/testfixtures"
 	"github.com/mcompress/mcompress/runtime"
 )
 
@@ -271,6 +273,29 @@ func TestFloatModelDropLayers(t *testing.T) {
 	for _, drop := range [][]int{{0, 0}, {5}} {
 		if err := fm.DropLayers(drop); !errors.Is(err, ErrBadInput) {
 			t.Errorf("drop %v: %v", drop, err)
+		}
+	}
+}
+
+// TestLoadFloatHFMatchesGGUF reads the fixture teacher's Hugging Face folder and llama.cpp's F32
+// conversion of it: the same tensors, names, shapes and values (BF16 widens exactly).
+func TestLoadFloatHFMatchesGGUF(t *testing.T) {
+	fx := filepath.Join(testfixtures.Shared(t), "fixtures", "shakespeare-llama")
+	hf, err := LoadFloat(filepath.Join(fx, "hf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gg, err := LoadFloat(filepath.Join(fx, "gguf", "teacher-F32.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(hf.Names, gg.Names) || hf.Config.Layers != gg.Config.Layers {
+		t.Fatalf("tensors %v\nvs %v", hf.Names, gg.Names)
+	}
+	for _, n := range gg.Names {
+		a, b := hf.Tensors[n], gg.Tensors[n]
+		if !slices.Equal(a.Dims, b.Dims) || !slices.Equal(a.Data, b.Data) {
+			t.Fatalf("%s differs", n)
 		}
 	}
 }

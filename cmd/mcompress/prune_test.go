@@ -165,6 +165,27 @@ func TestPruneCommandOutputs(t *testing.T) {
 	if n, _ := dst.Metadata.Uint("llama.block_count"); n != 3 {
 		t.Errorf("block_count %d", n)
 	}
+	// An importance matrix follows the dropped blocks.
+	im := filepath.Join(dir, "imatrix.gguf")
+	if code, _, stderr := runCLI(t, "imatrix", "-q", "-m", model, "-f", text, "-c", "64", "--chunks", "2", "-o", im); code != 0 {
+		t.Fatalf("imatrix: exit %d\n%s", code, stderr)
+	}
+	imOut := filepath.Join(dir, "imatrix-dropped.gguf")
+	drop2 := filepath.Join(dir, "drop2.gguf")
+	if code, _, stderr := runCLI(t, "prune", "-q", model, "--drop-layers", "1", "--imatrix", im, "--imatrix-out", imOut, "-o", drop2); code != 0 {
+		t.Fatalf("drop-layers with imatrix: exit %d\n%s", code, stderr)
+	}
+	imf, err := gguf.Open(imOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range imf.Tensors {
+		if strings.HasPrefix(tn.Name, "blk.3.") {
+			t.Errorf("imatrix still has %s", tn.Name)
+		}
+	}
+	imf.Close()
+
 	kept := 0
 	if sum.DroppedLayers[0] == 0 {
 		kept = 1

@@ -10,20 +10,29 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/prune"
 	"github.com/mcompress/mcompress/runtime"
 )
 
-// pruneTiny writes a random tiny llama model (hidden 256, 4 blocks, placeholder byte-level
-// vocabulary) of type typ and a calibration text, and returns their paths.
+// pruneTiny writes a random small llama model (hidden 128, 3 blocks, 4 heads of 32, 2 KV
+// heads, FFN 256, a placeholder byte-level vocabulary of 512) of type typ and a calibration
+// text, and returns their paths.
 func pruneTiny(t *testing.T, typ gguf.TensorType) (model, text string) {
 	t.Helper()
-	dir := t.TempDir()
 	cfg, err := runtime.RandomConfig("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Hidden, cfg.Layers, cfg.Heads, cfg.KVHeads, cfg.HeadDim, cfg.RopeDim, cfg.FFN, cfg.VocabSize = 128, 3, 4, 2, 32, 32, 256, 512
+	return pruneModelAndText(t, cfg, typ)
+}
+
+// pruneModelAndText writes a random model of cfg and type typ and a calibration text.
+func pruneModelAndText(t *testing.T, cfg convert.Config, typ gguf.TensorType) (model, text string) {
+	t.Helper()
+	dir := t.TempDir()
 	model = filepath.Join(dir, "tiny-"+typ.String()+".gguf")
 	if err := runtime.WriteRandomModel(model, runtime.RandomModelOptions{Config: cfg, Type: typ, Seed: 11}); err != nil {
 		t.Fatal(err)
@@ -70,10 +79,14 @@ func checkBlockMatrices(t *testing.T, path string, sparsity float64, pat prune.P
 	}
 }
 
-// TestPruneCommandEndToEnd prunes a tiny model 2:4 with Wanda, then quantizes it to Q4_K_M and
-// measures its perplexity, all through the CLI.
+// TestPruneCommandEndToEnd prunes a tiny model (hidden 256, so that Q4_K applies) 2:4 with
+// Wanda, then quantizes it to Q4_K_M and measures its perplexity, all through the CLI.
 func TestPruneCommandEndToEnd(t *testing.T) {
-	model, text := pruneTiny(t, gguf.TypeF16)
+	cfg, err := runtime.RandomConfig("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, text := pruneModelAndText(t, cfg, gguf.TypeF16)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "sparse.gguf")
 	code, stdout, stderr := runCLI(t, "prune", model, "--method", "wanda", "--pattern", "2:4", "--calib", text,
@@ -126,14 +139,14 @@ func TestPruneCommandOutputs(t *testing.T) {
 
 	// Structured: fewer heads and FFN channels, a model that loads.
 	st := filepath.Join(dir, "structured.gguf")
-	if code, _, stderr := runCLI(t, "prune", "-q", model, "--structured", "heads=4,ffn=384", "--calib", text, "--calib-samples", "2", "--calib-len", "64", "-o", st); code != 0 {
+	if code, _, stderr := runCLI(t, "prune", "-q", model, "--structured", "heads=2,ffn=128", "--calib", text, "--calib-samples", "2", "--calib-len", "64", "-o", st); code != 0 {
 		t.Fatalf("structured: exit %d\n%s", code, stderr)
 	}
 	m, err := runtime.Load(st, runtime.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := m.Config(); c.Heads != 4 || c.FFN != 384 {
+	if c := m.Config(); c.Heads != 2 || c.FFN != 128 {
 		t.Errorf("structured model has %d heads and FFN %d", c.Heads, c.FFN)
 	}
 	m.Close()
@@ -149,7 +162,7 @@ func TestPruneCommandOutputs(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.DroppedLayers) != 1 || len(sum.Influence) != 4 {
+	if len(sum.DroppedLayers) != 1 || len(sum.Influence) != 3 {
 		t.Fatalf("summary: %+v", sum)
 	}
 	src, err := gguf.Open(q8)
@@ -162,7 +175,7 @@ func TestPruneCommandOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	if n, _ := dst.Metadata.Uint("llama.block_count"); n != 3 {
+	if n, _ := dst.Metadata.Uint("llama.block_count"); n != 2 {
 		t.Errorf("block_count %d", n)
 	}
 	// An importance matrix follows the dropped blocks.
@@ -180,7 +193,7 @@ func TestPruneCommandOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tn := range imf.Tensors {
-		if strings.HasPrefix(tn.Name, "blk.3.") {
+		if strings.HasPrefix(tn.Name, "blk.2.") {
 			t.Errorf("imatrix still has %s", tn.Name)
 		}
 	}
@@ -217,10 +230,10 @@ func TestPruneCommandBadInput(t *testing.T) {
 		{"wanda without data", []string{model, "--method", "wanda", "--sparsity", "0.5", "-o", out}, "--calib"},
 		{"too little data", []string{model, "--method", "wanda", "--sparsity", "0.5", "-o", out, "--calib", text, "--calib-samples", "1000"}, "too little calibration data"},
 		{"quantized input", append([]string{q8, "--method", "sparsegpt", "--sparsity", "0.5", "-o", out}, calib...), "float weights"},
-		{"more heads than exist", append([]string{model, "--structured", "heads=16", "-o", out}, calib...), "heads"},
-		{"more layers than exist", []string{model, "--drop-layers", "0,1,2,3", "-o", out}, "leaves none"},
+		{"more heads than exist", append([]string{model, "--structured", "heads=8", "-o", out}, calib...), "heads"},
+		{"more layers than exist", []string{model, "--drop-layers", "0,1,2", "-o", out}, "leaves none"},
 		{"layer that does not exist", []string{model, "--drop-layers", "9", "-o", out}, "does not exist"},
-		{"drop all by auto", append([]string{model, "--drop-layers", "auto:4", "-o", out}, calib...), "cannot drop"},
+		{"drop all by auto", append([]string{model, "--drop-layers", "auto:3", "-o", out}, calib...), "cannot drop"},
 		{"schedule past the blocks", []string{model, "--method", "magnitude", "--sparsity", "0.5", "--sparsity-schedule", "7:0.5", "-o", out}, "layer 7"},
 		{"unwritable output", []string{model, "--method", "magnitude", "--sparsity", "0.5", "-o", filepath.Join(dir, "no", "such", "dir", "x.gguf")}, "cannot be written"},
 		{"bad --to", []string{model, "--method", "magnitude", "--sparsity", "0.5", "-o", out, "--to", "onnx"}, "--to"},

@@ -276,3 +276,35 @@ func TestPruneCommandFixture(t *testing.T) {
 		t.Fatalf("perplexity: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestPruneCommandHFInput prunes the fixture teacher's Hugging Face folder and llama.cpp's F32
+// conversion of it by magnitude: the folder goes through the converter, so the two outputs
+// have the same tensors, byte for byte (general.name differs: it comes from the folder's name).
+func TestPruneCommandHFInput(t *testing.T) {
+	teacher := runFixtureModel(t, "F32")
+	hf := filepath.Join(filepath.Dir(filepath.Dir(teacher)), "hf")
+	dir := t.TempDir()
+	var outs [2]*gguf.File
+	for i, in := range []string{hf, teacher} {
+		out := filepath.Join(dir, fmt.Sprintf("out%d.gguf", i))
+		if code, _, stderr := runCLI(t, "prune", "-q", in, "--method", "magnitude", "--pattern", "2:4", "-o", out); code != 0 {
+			t.Fatalf("prune %s: exit %d\n%s", in, code, stderr)
+		}
+		f, err := gguf.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		outs[i] = f
+	}
+	a, b := outs[0], outs[1]
+	if len(a.Tensors) != len(b.Tensors) {
+		t.Fatalf("%d tensors against %d", len(a.Tensors), len(b.Tensors))
+	}
+	for i, ti := range a.Tensors {
+		tb := b.Tensors[i]
+		if ti.Name != tb.Name || ti.Type != tb.Type || fmt.Sprint(ti.Dims) != fmt.Sprint(tb.Dims) || string(a.TensorData(i)) != string(b.TensorData(i)) {
+			t.Errorf("tensor %d: %s %s %v against %s %s %v, or different data", i, ti.Name, ti.Type, ti.Dims, tb.Name, tb.Type, tb.Dims)
+		}
+	}
+}

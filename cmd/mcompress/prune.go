@@ -251,10 +251,10 @@ func saveFloat(ctx context.Context, fm *prune.FloatModel, out string, hf bool) e
 }
 
 func pruneUnstructured(ctx context.Context, g *globalOptions, f pruneFlags, in string, hf bool, sum *pruneSummary) error {
-	method, err := prune.ParseMethod(f.method)
 	if f.method == "" {
 		return badInput(errors.New("give --method magnitude, wanda or sparsegpt"))
 	}
+	method, err := prune.ParseMethod(f.method)
 	if err != nil {
 		return err
 	}
@@ -438,6 +438,9 @@ func pruneDropLayers(ctx context.Context, g *globalOptions, f pruneFlags, in str
 		return badInput(errors.New("--imatrix is renumbered only when a GGUF is written as GGUF"))
 	}
 	fm, err := prune.LoadFloat(in)
+	if errors.Is(err, prune.ErrQuantized) {
+		return fmt.Errorf("%w (a quantized model can only be written as GGUF: leave out --to safetensors)", err)
+	}
 	if err != nil {
 		return err
 	}

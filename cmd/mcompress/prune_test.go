@@ -236,6 +236,7 @@ func TestPruneCommandBadInput(t *testing.T) {
 		{"drop all by auto", append([]string{model, "--drop-layers", "auto:3", "-o", out}, calib...), "cannot drop"},
 		{"schedule past the blocks", []string{model, "--method", "magnitude", "--sparsity", "0.5", "--sparsity-schedule", "7:0.5", "-o", out}, "layer 7"},
 		{"unwritable output", []string{model, "--method", "magnitude", "--sparsity", "0.5", "-o", filepath.Join(dir, "no", "such", "dir", "x.gguf")}, "cannot be written"},
+		{"quantized to safetensors", []string{q8, "--drop-layers", "1", "-o", filepath.Join(dir, "hf"), "--to", "safetensors"}, "only be written as GGUF"},
 		{"bad --to", []string{model, "--method", "magnitude", "--sparsity", "0.5", "-o", out, "--to", "onnx"}, "--to"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"prune", "-q"}, tc.args...)...)

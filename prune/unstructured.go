@@ -96,8 +96,9 @@ type TensorResult struct {
 
 // BlockResult reports one block.
 type BlockResult struct {
-	Layer    int     `json:"layer"`
-	Sparsity float64 `json:"sparsity"`
+	Layer int `json:"layer"`
+	// Target is the sparsity asked of the block's matrices.
+	Target float64 `json:"target"`
 	// OutputError is the block's reconstruction error on the calibration data: ‖Y−Ŷ‖²/‖Y‖²
 	// between its outputs before and after pruning, both from the same (already pruned) inputs.
 	// Zero without calibration data.
@@ -106,14 +107,14 @@ type BlockResult struct {
 
 // UnstructuredResult reports PruneModel's work.
 type UnstructuredResult struct {
-	Method   Method         `json:"method"`
-	Pattern  string         `json:"pattern,omitempty"`
-	Tensors  []TensorResult `json:"tensors"`
-	Blocks   []BlockResult  `json:"blocks"`
-	Seconds  float64        `json:"seconds"`
-	Pruned   int64          `json:"pruned_params"` // values in the pruned matrices
-	Zeros    int64          `json:"zeros"`         // zeros among them afterwards
-	Sequence int            `json:"calibration_sequences"`
+	Method    Method         `json:"method"`
+	Pattern   string         `json:"pattern,omitempty"`
+	Tensors   []TensorResult `json:"tensors"`
+	Blocks    []BlockResult  `json:"blocks"`
+	Seconds   float64        `json:"seconds"`
+	Pruned    int64          `json:"pruned_params"` // values in the pruned matrices
+	Zeros     int64          `json:"zeros"`         // zeros among them afterwards
+	Sequences int            `json:"calibration_sequences"`
 }
 
 // sparsityOf returns block b's target sparsity.
@@ -178,7 +179,7 @@ func PruneModel(ctx context.Context, fm *FloatModel, seqs [][]int32, o Unstructu
 		return nil, err
 	}
 	start := time.Now()
-	res := &UnstructuredResult{Method: o.Method, Pattern: o.Pattern.String(), Sequence: len(seqs)}
+	res := &UnstructuredResult{Method: o.Method, Pattern: o.Pattern.String(), Sequences: len(seqs)}
 	var bw *blockwise
 	if len(seqs) > 0 {
 		var err error
@@ -276,7 +277,7 @@ func PruneModel(ctx context.Context, fm *FloatModel, seqs [][]int32, o Unstructu
 				return nil, err
 			}
 		}
-		br := BlockResult{Layer: b, Sparsity: target}
+		br := BlockResult{Layer: b, Target: target}
 		if bw != nil {
 			if br.OutputError, err = bw.advance(ctx, ref); err != nil {
 				return nil, err

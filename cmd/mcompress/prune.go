@@ -314,7 +314,7 @@ func pruneUnstructured(ctx context.Context, g *globalOptions, f pruneFlags, in s
 		return err
 	}
 	for _, b := range res.Blocks {
-		rep.Logf("block %d: sparsity %.3f, output error %.4g", b.Layer, b.Sparsity, b.OutputError)
+		rep.Logf("block %d: sparsity %.3f, output error %.4g", b.Layer, b.Target, b.OutputError)
 	}
 	sum.Unstructured = res
 	sum.ParamsAfter, sum.ZerosAfter = fm.Params()

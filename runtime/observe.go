@@ -97,3 +97,13 @@ func (m *Model) observe(site Site, layer int, x []float32, rows, cols int) {
 	}
 	m.observer(a)
 }
+
+// SetActivationObserver replaces the model's activation observer (nil removes it) and returns
+// the previous one, so that a tool can observe a model it was handed rather than loaded:
+// calibration over an already loaded model, restoring the old observer when done. It must not
+// be called while a Session of the model is running Forward.
+func (m *Model) SetActivationObserver(obs ActivationObserver) ActivationObserver {
+	prev := m.observer
+	m.initObserver(Options{ActivationObserver: obs})
+	return prev
+}

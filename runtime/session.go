@@ -149,17 +149,23 @@ func (s *Session) Forward(tokens []int32, pos int, all bool) ([]float32, error) 
 		case e == len(tokens):
 			dst = out
 		}
-		s.batch(tokens[b:e], s.n, dst, all)
+		s.batch(tokens[b:e], nil, 0, len(s.m.layers), s.n, dst, all)
 		s.n += e - b
 	}
 	return out, nil
 }
 
-// batch runs tokens (at most the batch size) at position pos through the model and writes
-// logits into dst: all rows when all is set, else the last row; nothing when dst is nil.
-func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
+// batch runs tokens (at most the batch size) at position pos through the blocks [from, to) of
+// the model and writes logits into dst: all rows when all is set, else the last row; nothing
+// when dst is nil. When hidden is not nil (blocks.go), it replaces the head: with tokens nil it
+// holds the hidden states entering block from, and either way it receives those leaving block
+// to−1.
+func (s *Session) batch(tokens []int32, hidden []float32, from, to, pos int, dst []float32, all bool) {
 	m, cfg, p := s.m, s.m.cfg, s.m.pool
 	T := len(tokens)
+	if tokens == nil {
+		T = len(hidden) / cfg.Hidden
+	}
 	h, qd, kvd, hd := cfg.Hidden, cfg.QDim(), cfg.KVDim(), cfg.HeadDim
 	b := &s.buf
 	b.ensure(T, cfg, s.rope.dims)
@@ -169,11 +175,15 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 	eps := cfg.RMSNormEps
 	p.For(T, kernels.ChunkFor(4*h), func(lo, hi int) {
 		for t := lo; t < hi; t++ {
-			m.tokEmbd.Row(int(tokens[t]), x[t*h:(t+1)*h])
+			if tokens != nil {
+				m.tokEmbd.Row(int(tokens[t]), x[t*h:(t+1)*h])
+			} else {
+				copy(x[t*h:(t+1)*h], hidden[t*h:(t+1)*h])
+			}
 			s.rope.table(b.cs[t*s.rope.dims:(t+1)*s.rope.dims], pos+t)
 		}
 	})
-	for li := range m.layers {
+	for li := from; li < to; li++ {
 		l := &m.layers[li]
 		if m.observer != nil {
 			m.observe(SiteBlockInput, li, x, T, h)
@@ -239,6 +249,10 @@ func (s *Session) batch(tokens []int32, pos int, dst []float32, all bool) {
 		if m.observer != nil {
 			m.observe(SiteBlockOutput, li, x, T, h)
 		}
+	}
+	if hidden != nil {
+		copy(hidden, x)
+		return
 	}
 	if dst == nil {
 		return

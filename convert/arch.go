@@ -39,6 +39,38 @@ type architecture interface {
 	hfConfig(cfg *orderedJSON, c Config, md gguf.Metadata)
 }
 
+// extendedArch is implemented by the families whose models need more than the llama family's
+// settings (gemma2, gemma3, phi3): they fill the Config fields that are theirs alone, both from
+// a GGUF file and from a config.json, so the knowledge of each key stays in the family's file.
+type extendedArch interface {
+	// configFromGGUF sets the family's fields of c from metadata md and, when not nil, the
+	// tensors of the file.
+	configFromGGUF(c *Config, md gguf.Metadata, tensors []gguf.TensorInfo)
+	// configFromHF sets them from config.json hp (over c's values when hp leaves a field out).
+	configFromHF(c *Config, hp *hparams) error
+}
+
+// ownParams is implemented by the families whose llama.cpp class writes its hyperparameters
+// itself instead of TextModel.set_gguf_parameters' common keys (gemma2, phi3): params then
+// writes them all.
+type ownParams interface {
+	ownParams()
+}
+
+// tensorPlanner is implemented by the families that change tensors on the way to GGUF: it may
+// drop a tensor (skip), or shift its values (Gemma's norm weights + 1), and adds the tensors
+// llama.cpp's converter computes (Phi-3's LongRoPE factors) in front of the checkpoint's.
+type tensorPlanner interface {
+	// skipTensor reports whether the checkpoint tensor hfName is left out.
+	skipTensor(hfName string) bool
+	// shift is the value added to every element of GGUF tensor name (0: none).
+	shift(name string) float32
+	// extraTensors returns the computed tensors, in llama.cpp's order, and the metadata keys
+	// computing them adds (written right after general.architecture, as llama.cpp's converter
+	// prepares its tensors before the rest of the metadata).
+	extraTensors(hp *hparams, c Config) ([]SourceTensor, []gguf.KV, error)
+}
+
 // hfDefaults are the transformers defaults (the values AutoConfig fills in) for the fields
 // llama.cpp reads but config.json may leave out.
 type hfDefaults struct {

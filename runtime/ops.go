@@ -1,6 +1,10 @@
 package runtime
 
-import "math"
+import (
+	"math"
+
+	"github.com/mcompress/mcompress/convert"
+)
 
 // rmsNorm writes x / sqrt(mean(x^2) + eps) * w to dst (dst may be x).
 func rmsNorm(dst, x, w []float32, eps float64) {
@@ -34,9 +38,54 @@ type rope struct {
 	neox bool // pairs (i, i+dims/2) rather than (2i, 2i+1)
 }
 
-// newRope prepares the rotary embedding of a model (see RoPEFrequencies).
-func newRope(m *Model) *rope {
-	return &rope{RoPEFrequencies: NewRoPEFrequencies(m.cfg, m.ropeFreqs), dims: m.cfg.RopeDim, neox: m.cfg.RopeNeoX}
+// newRope prepares the rotary embedding of a model's global layers for a session of ctx
+// positions (see RoPEFrequencies). LongRoPE takes the long factors when ctx exceeds the
+// original context, the short ones otherwise, as llama.cpp does.
+func newRope(m *Model, ctx int) *rope {
+	factors := m.ropeFreqs
+	if m.ropeLong != nil {
+		factors = m.ropeShort
+		if ctx > m.cfg.RopeScaling.OriginalContext {
+			factors = m.ropeLong
+		}
+	}
+	return &rope{RoPEFrequencies: NewRoPEFrequencies(m.cfg, factors), dims: m.cfg.RopeDim, neox: m.cfg.RopeNeoX}
+}
+
+// newLocalRope prepares the rotary embedding of the sliding-window layers when they have their
+// own base (Gemma 3: RopeThetaSWA, without the global layers' scaling); nil when they share the
+// global one.
+func newLocalRope(m *Model) *rope {
+	if m.cfg.RopeThetaSWA <= 0 {
+		return nil
+	}
+	c := m.cfg
+	c.RopeTheta, c.RopeScaling = c.RopeThetaSWA, convert.RopeScaling{}
+	return &rope{RoPEFrequencies: NewRoPEFrequencies(c, nil), dims: c.RopeDim, neox: c.RopeNeoX}
+}
+
+// geluTanh is ggml's (and transformers' gelu_pytorch_tanh) tanh approximation of GELU.
+func geluTanh(x float32) float32 {
+	const sqrt2OverPi = 0.79788456080286535587989211986876
+	const coefA = 0.044715
+	return 0.5 * x * (1 + float32(math.Tanh(float64(sqrt2OverPi*x*(1+coefA*x*x)))))
+}
+
+// geGLU replaces gate with gelu(gate)·up, element by element.
+func geGLU(gate, up []float32) {
+	up = up[:len(gate)]
+	for i, g := range gate {
+		gate[i] = geluTanh(g) * up[i]
+	}
+}
+
+// softcap replaces every value v of x with c·tanh(v/c), as ggml computes it (scale by 1/c,
+// tanh, scale by c, in float32).
+func softcap(x []float32, c float32) {
+	inv := 1 / c
+	for i, v := range x {
+		x[i] = float32(math.Tanh(float64(v*inv))) * c
+	}
 }
 
 // table fills cs with cos and sin of each pair's angle at position pos: cs[2i], cs[2i+1].

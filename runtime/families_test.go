@@ -15,15 +15,15 @@ import (
 // float64 reference below (written from transformers' modeling code, independently of the
 // runtime and of llama.cpp's graph).
 type famSpec struct {
-	arch                                  string // gemma2, gemma3, phi3
-	hidden, layers, heads, kv, hd, ffn    int
-	vocab, ropeDim                        int
-	theta, thetaLocal, linear             float64 // global base, local base (gemma3), linear factor of the global layers (gemma3)
-	window, pattern                       int     // sliding window and its layer period (gemma)
-	attnCap, finalCap                     float64
-	tied                                  bool
-	maxPos, origPos                       int       // phi3 LongRoPE: max_position_embeddings, original_max_position_embeddings
-	shortFactor, longFactor               []float64 // phi3 LongRoPE factors (nil: none)
+	arch                               string // gemma2, gemma3, phi3
+	hidden, layers, heads, kv, hd, ffn int
+	vocab, ropeDim                     int
+	theta, thetaLocal, linear          float64 // global base, local base (gemma3), linear factor of the global layers (gemma3)
+	window, pattern                    int     // sliding window and its layer period (gemma)
+	attnCap, finalCap                  float64
+	tied                               bool
+	maxPos, origPos                    int       // phi3 LongRoPE: max_position_embeddings, original_max_position_embeddings
+	shortFactor, longFactor            []float64 // phi3 LongRoPE factors (nil: none)
 }
 
 var famSpecs = []famSpec{

@@ -148,7 +148,7 @@ func ConfigFromGGUF(md gguf.Metadata, tensors []gguf.TensorInfo) (Config, error)
 		return Config{}, fmt.Errorf("gguf metadata: unsupported architecture %q (supported: %s)", arch, strings.Join(SupportedGGUFArchitectures(), ", "))
 	}
 	c := Config{Arch: arch, RopeNeoX: !a.permuteQK(), BOS: -1, EOS: -1, RMSNormEps: 1e-5, RopeTheta: 10000}
-	c.HFModelType = arch
+	c.HFModelType = a.modelType()
 	c.Name, _ = md.String("general.name")
 	need := func(key string) (int, error) {
 		v, ok := md.Uint(arch + "." + key)

@@ -157,7 +157,9 @@ func (gemma3Arch) hfConfig(cfg *orderedJSON, c Config, md gguf.Metadata) {
 	if c.SlidingWindow > 0 {
 		cfg.set("sliding_window", c.SlidingWindow)
 		cfg.set("sliding_window_pattern", c.SWAPattern)
-		cfg.set("rope_local_base_freq", f32JSON(float32(c.RopeThetaSWA)))
+		if v, ok := md.Float("gemma3.rope.freq_base_swa"); ok {
+			cfg.set("rope_local_base_freq", f32JSON(float32(v)))
+		}
 	} else {
 		cfg.set("sliding_window_pattern", 1)
 	}

@@ -332,9 +332,13 @@ func (phi3Arch) hfConfig(cfg *orderedJSON, c Config, md gguf.Metadata) {
 	cfg.set("architectures", []any{"Phi3ForCausalLM"})
 	cfg.set("model_type", "phi3")
 	cfg.set("hidden_act", "silu")
-	cfg.set("partial_rotary_factor", f32JSON(float32(c.RopeDim)/float32(c.HeadDim)))
-	if c.RopeScaling.OriginalContext > 0 {
-		cfg.set("original_max_position_embeddings", c.RopeScaling.OriginalContext)
+	cfg.set("partial_rotary_factor", float64(c.RopeDim)/float64(c.HeadDim))
+	if v, ok := md.Uint("phi3.rope.scaling.original_context_length"); ok {
+		cfg.set("original_max_position_embeddings", int(v))
 	}
-	cfg.set("sliding_window", nil)
+	if v, ok := md.Uint("phi3.attention.sliding_window"); ok && v > 0 {
+		cfg.set("sliding_window", int(v))
+	} else {
+		cfg.set("sliding_window", nil)
+	}
 }

@@ -342,3 +342,35 @@ func TestFamilyHFConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestFamilyRoundTrip: GGUF → Hugging Face → GGUF gives the same bytes for each family: Gemma's
+// norms come back as w (stored 1+w minus one), Phi-3's LongRoPE factors go back into
+// rope_scaling and its fused tensors keep their names, the family keys are rebuilt from
+// config.json.
+func TestFamilyRoundTrip(t *testing.T) {
+	for _, arch := range []string{"gemma2", "gemma3", "phi3"} {
+		for _, ot := range []OutType{OutF32, OutBF16} {
+			t.Run(arch+"/"+string(ot), func(t *testing.T) {
+				ck := famCheckpointOf(arch, safetensors.BF16)
+				if arch == "gemma2" {
+					// Gemma 2 drops lm_head, so a file with one cannot come back.
+					ck.tensors = slices.DeleteFunc(ck.tensors, func(ti safetensors.TensorInfo) bool { return ti.Name == "lm_head.weight" })
+				}
+				f, _ := convertFam(t, ck, ot)
+				dir := filepath.Join(t.TempDir(), arch) // the same folder name: general.name comes from it
+				res, err := ToHF(context.Background(), f.Path, dir, HFOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Notes) != 0 {
+					t.Errorf("notes: %v", res.Notes)
+				}
+				out := filepath.Join(t.TempDir(), "again.gguf")
+				if _, err := Convert(context.Background(), dir, out, Options{OutType: res.OutType}); err != nil {
+					t.Fatal(err)
+				}
+				sameFile(t, out, f.Path)
+			})
+		}
+	}
+}

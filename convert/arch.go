@@ -48,6 +48,24 @@ type extendedArch interface {
 	configFromGGUF(c *Config, md gguf.Metadata, tensors []gguf.TensorInfo)
 	// configFromHF sets them from config.json hp (over c's values when hp leaves a field out).
 	configFromHF(c *Config, hp *hparams) error
+	// ggufKeys returns the metadata keys that give configFromGGUF c's family fields.
+	ggufKeys(c Config) gguf.Metadata
+}
+
+// FamilyKeys returns the GGUF metadata keys, beyond the llama family's, that describe c's
+// family settings (soft caps, sliding windows, the local RoPE base, LongRoPE's original context
+// and attention factor): what a writer of a model file from a Config (synthetic models, a
+// trained student) adds so that ConfigFromGGUF reads the same Config back. Nil for the llama
+// family.
+func FamilyKeys(c Config) gguf.Metadata {
+	a, ok := ggufFamily(c.Arch)
+	if !ok {
+		return nil
+	}
+	if e, ok := a.(extendedArch); ok {
+		return e.ggufKeys(c)
+	}
+	return nil
 }
 
 // ownParams is implemented by the families whose llama.cpp class writes its hyperparameters

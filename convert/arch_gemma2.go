@@ -155,6 +155,14 @@ func (gemma2Arch) configFromGGUF(c *Config, md gguf.Metadata, _ []gguf.TensorInf
 	}
 }
 
+func (gemma2Arch) ggufKeys(c Config) gguf.Metadata {
+	return gguf.Metadata{
+		{Key: "gemma2.attn_logit_softcapping", Value: float32(c.AttnSoftcap)},
+		{Key: "gemma2.final_logit_softcapping", Value: float32(c.FinalSoftcap)},
+		{Key: "gemma2.attention.sliding_window", Value: uint32(c.SlidingWindow)},
+	}
+}
+
 func (gemma2Arch) configFromHF(c *Config, hp *hparams) error {
 	gemmaCommon(c)
 	c.SWAPattern = 2

@@ -115,6 +115,23 @@ func (gemma3Arch) configFromGGUF(c *Config, md gguf.Metadata, _ []gguf.TensorInf
 	c.AttnScale = gemmaAttnScale(*c, 62)
 }
 
+func (gemma3Arch) ggufKeys(c Config) gguf.Metadata {
+	var md gguf.Metadata
+	if c.FinalSoftcap != 0 {
+		md = append(md, gguf.KV{Key: "gemma3.final_logit_softcapping", Value: float32(c.FinalSoftcap)})
+	}
+	if c.SlidingWindow > 0 {
+		md = append(md, gguf.KV{Key: "gemma3.attention.sliding_window", Value: uint32(c.SlidingWindow)})
+		if c.SWAPattern != 6 {
+			md = append(md, gguf.KV{Key: "gemma3.attention.sliding_window_pattern", Value: uint32(c.SWAPattern)})
+		}
+		if c.RopeThetaSWA > 0 {
+			md = append(md, gguf.KV{Key: "gemma3.rope.freq_base_swa", Value: float32(c.RopeThetaSWA)})
+		}
+	}
+	return md
+}
+
 func (gemma3Arch) configFromHF(c *Config, hp *hparams) error {
 	gemmaCommon(c)
 	var err error

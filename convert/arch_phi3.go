@@ -301,6 +301,16 @@ func (phi3Arch) configFromGGUF(c *Config, md gguf.Metadata, tensors []gguf.Tenso
 	}
 }
 
+func (phi3Arch) ggufKeys(c Config) gguf.Metadata {
+	if c.RopeScaling.Type != "longrope" {
+		return nil
+	}
+	return gguf.Metadata{
+		{Key: "phi3.rope.scaling.original_context_length", Value: uint32(c.RopeScaling.OriginalContext)},
+		{Key: "phi3.rope.scaling.attn_factor", Value: float32(c.RopeScaling.AttnFactor)},
+	}
+}
+
 func (phi3Arch) configFromHF(c *Config, hp *hparams) error {
 	c.SlidingWindow, c.SWAPattern = 0, 0
 	if c.Hidden == 0 || c.Heads == 0 {

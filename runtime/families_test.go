@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/convert/gguf"
 )
 
 // famSpec describes a tiny Gemma 2, Gemma 3 or Phi-3 model in Hugging Face's terms, for the
@@ -468,6 +471,55 @@ func TestFamilyFeaturesMatter(t *testing.T) {
 			if e := relErr(logits(alt, w2, tokens, 32), base); e < 1e-3 {
 				t.Errorf("%s: %s off changes the logits by only %g", spec.arch, c.name, e)
 			}
+		}
+	}
+}
+
+// TestRandomFamilyModels: WriteRandomModel writes Gemma 2/3 and Phi-3 files (family keys,
+// post-norms, fused tensors, LongRoPE factors) that load back with the Config they were written
+// from and run; the benchmark shapes are valid configurations.
+func TestRandomFamilyModels(t *testing.T) {
+	for _, spec := range famSpecs {
+		t.Run(spec.arch, func(t *testing.T) {
+			cfg := spec.config()
+			cfg.RopeScaling.AttnFactor = float64(float32(cfg.RopeScaling.AttnFactor))
+			cfg.RMSNormEps = float64(float32(cfg.RMSNormEps))
+			path := filepath.Join(t.TempDir(), "m.gguf")
+			if err := WriteRandomModel(path, RandomModelOptions{Config: cfg, Type: gguf.TypeQ8_0, Seed: 1}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := Load(path, Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			got := m.Config()
+			got.Name, got.HFModelType, got.BOS, got.EOS = cfg.Name, cfg.HFModelType, cfg.BOS, cfg.EOS
+			if !reflect.DeepEqual(got, cfg) {
+				t.Fatalf("read back\n%+v\nwritten\n%+v", got, cfg)
+			}
+			s, err := m.NewSession(32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logits, err := s.Forward(famTokens(spec, 20), 0, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range logits {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					t.Fatalf("logit %g", v)
+				}
+			}
+		})
+	}
+	for _, size := range []string{"gemma3-1b", "phi4-mini"} {
+		c, err := RandomConfig(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", size, err)
 		}
 	}
 }

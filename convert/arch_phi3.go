@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/mcompress/mcompress/convert/gguf"
@@ -276,11 +277,7 @@ func sortedIDKeys(m map[string]any) []string {
 			ids = append(ids, idk{id, k})
 		}
 	}
-	for i := 1; i < len(ids); i++ {
-		for j := i; j > 0 && ids[j].id < ids[j-1].id; j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
-		}
-	}
+	sort.Slice(ids, func(a, b int) bool { return ids[a].id < ids[b].id })
 	out := make([]string, len(ids))
 	for i, x := range ids {
 		out[i] = x.k

@@ -374,3 +374,52 @@ func TestFamilyRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestPhi3Vocab: Phi3MiniModel's SentencePiece reading — added_tokens.json (ids beyond the
+// vocabulary ignored), then tokenizer_config.json's added_tokens_decoder (special: CONTROL,
+// else USER_DEFINED, content kept as is), all scored -1000 — and the GPT-2 BPE path for
+// tokenizer_class GPT2Tokenizer.
+func TestPhi3Vocab(t *testing.T) {
+	ck := famCheckpointOf("phi3", safetensors.F32)
+	dir := filepath.Join(t.TempDir(), "phi3")
+	ck.write(t, dir)
+	writeJSON(t, filepath.Join(dir, "added_tokens.json"), map[string]any{"<|x|>": 297, "<|oob|>": 500})
+	writeJSON(t, filepath.Join(dir, "tokenizer_config.json"), map[string]any{"added_tokens_decoder": map[string]any{
+		"299": map[string]any{"content": "<|end|>", "special": true},
+		"298": map[string]any{"content": "\u2581<|user|>", "special": false},
+	}})
+	src, err := OpenSource(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	toks, _ := src.Metadata.Strings("tokenizer.ggml.tokens")
+	arr, _ := src.Metadata.Array("tokenizer.ggml.token_type")
+	types := arr.Values.([]int32)
+	for _, c := range []struct {
+		id   int
+		text string
+		typ  int32
+	}{{297, "<|x|>", TokenUserDefined}, {298, "\u2581<|user|>", TokenUserDefined}, {299, "<|end|>", TokenControl}, {3, "<0x00>", TokenByte}} {
+		if toks[c.id] != c.text || types[c.id] != c.typ {
+			t.Errorf("token %d = %q type %d, want %q type %d", c.id, toks[c.id], types[c.id], c.text, c.typ)
+		}
+	}
+	if len(toks) != famVocab {
+		t.Errorf("%d tokens, want %d", len(toks), famVocab)
+	}
+
+	bpe := filepath.Join(t.TempDir(), "phi4")
+	ck.write(t, bpe)
+	os.Remove(filepath.Join(bpe, "tokenizer.model"))
+	writeBPETokenizer(t, bpe, "bpe-llama3", famVocab-8)
+	writeJSON(t, filepath.Join(bpe, "tokenizer_config.json"), map[string]any{"tokenizer_class": "GPT2Tokenizer"})
+	src2, err := OpenSource(bpe, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src2.Close()
+	if m, _ := src2.Metadata.String("tokenizer.ggml.model"); m != "gpt2" {
+		t.Errorf("tokenizer model %q, want gpt2", m)
+	}
+}

@@ -523,3 +523,31 @@ func TestRandomFamilyModels(t *testing.T) {
 		}
 	}
 }
+
+// TestObserverFusedNames: with Phi-3's fused tensors the observer names the matrices the
+// activations really feed (attn_qkv, the fused ffn_up), which calibration keys its statistics by.
+func TestObserverFusedNames(t *testing.T) {
+	spec := famSpecs[2]
+	cfg := spec.config()
+	seen := map[Site]string{}
+	obs := func(a Activations) {
+		if a.Layer == 1 {
+			seen[a.Site] = strings.Join(a.Weights, ",")
+		}
+	}
+	m, err := FromTensors(cfg, spec.ggufTensors(spec.hfWeights(1)), nil, Options{Threads: 1, ActivationObserver: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s, err := m.NewSession(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Forward([]int32{1, 2, 3}, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	if seen[SiteAttnInput] != "blk.1.attn_qkv.weight" || seen[SiteFFNInput] != "blk.1.ffn_up.weight" {
+		t.Errorf("attention input feeds %q, FFN input %q", seen[SiteAttnInput], seen[SiteFFNInput])
+	}
+}

@@ -68,6 +68,29 @@ func FamilyKeys(c Config) gguf.Metadata {
 	return nil
 }
 
+// sparseConfig is implemented by families whose config.json commonly leaves out fields that
+// transformers' config class fills in (Gemma 3's text_config inside
+// Gemma3ForConditionalGeneration gives little more than the sizes); llama.cpp reads the filled
+// dictionary (AutoConfig.to_dict()), so a complete read fills them in first.
+type sparseConfig interface {
+	// configDefaults are the config class's defaults, as JSON values.
+	configDefaults() map[string]any
+}
+
+// fillConfigDefaults adds a's config-class defaults to a complete config.json hp for the fields
+// it leaves out entirely (a field present as null stays null).
+func fillConfigDefaults(hp *hparams, a architecture) {
+	sc, ok := a.(sparseConfig)
+	if !ok {
+		return
+	}
+	for k, v := range sc.configDefaults() {
+		if _, present := hp.m[k]; !present {
+			hp.m[k] = v
+		}
+	}
+}
+
 // ownParams is implemented by the families whose llama.cpp class writes its hyperparameters
 // itself instead of TextModel.set_gguf_parameters' common keys (gemma2, phi3): params then
 // writes them all.

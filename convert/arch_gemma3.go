@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"encoding/json"
 	"path/filepath"
 
 	"github.com/mcompress/mcompress/convert/gguf"
@@ -30,6 +31,21 @@ func (gemma3Arch) defaults() hfDefaults {
 }
 
 func (gemma3Arch) permuteQK() bool { return false }
+
+// configDefaults are Gemma3TextConfig's defaults (transformers 4.5x) for the fields llama.cpp
+// reads, which a Gemma3ForConditionalGeneration text_config usually leaves out.
+func (gemma3Arch) configDefaults() map[string]any {
+	return map[string]any{
+		"vocab_size": json.Number("262208"), "hidden_size": json.Number("2304"),
+		"intermediate_size": json.Number("9216"), "num_hidden_layers": json.Number("26"),
+		"num_attention_heads": json.Number("8"), "num_key_value_heads": json.Number("4"),
+		"head_dim": json.Number("256"), "max_position_embeddings": json.Number("131072"),
+		"rms_norm_eps": json.Number("1e-06"), "rope_theta": json.Number("1000000.0"),
+		"rope_local_base_freq": json.Number("10000.0"), "sliding_window": json.Number("4096"),
+		"query_pre_attn_scalar": json.Number("256"), "final_logit_softcapping": nil,
+		"attn_logit_softcapping": nil,
+	}
+}
 
 // attention: Gemma 3 always has per-head q/k norms; attention_bias decides the biases.
 func (gemma3Arch) attention(hp *hparams, bias bool) (bool, bool, error) {

@@ -423,3 +423,39 @@ func TestPhi3Vocab(t *testing.T) {
 		t.Errorf("tokenizer model %q, want gpt2", m)
 	}
 }
+
+// TestGemma3ConditionalGeneration: the text part of a Gemma3ForConditionalGeneration checkpoint
+// (weights under language_model., a vision tower and projector beside them, a text_config that
+// gives only the sizes) converts like a Gemma3ForCausalLM one with Gemma3TextConfig's defaults
+// filled in, as llama.cpp's AutoConfig-based reading does.
+func TestGemma3ConditionalGeneration(t *testing.T) {
+	ck := famCheckpointOf("gemma3", safetensors.BF16)
+	for i := range ck.tensors {
+		ck.tensors[i].Name = strings.Replace(ck.tensors[i].Name, "model.", "model.language_model.", 1)
+	}
+	ck.tensors = append(ck.tensors,
+		safetensors.TensorInfo{Name: "model.vision_tower.vision_model.embeddings.patch_embedding.weight", DType: safetensors.BF16, Shape: []int64{8, 4}},
+		safetensors.TensorInfo{Name: "model.multi_modal_projector.mm_input_projection_weight", DType: safetensors.BF16, Shape: []int64{4, 40}})
+	sort.Slice(ck.tensors, func(a, b int) bool { return ck.tensors[a].Name < ck.tensors[b].Name })
+	ck.config = map[string]any{
+		"architectures": []string{"Gemma3ForConditionalGeneration"}, "model_type": "gemma3",
+		"text_config": map[string]any{"model_type": "gemma3_text", "hidden_size": 40, "intermediate_size": 56,
+			"num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 12,
+			"vocab_size": famVocab, "sliding_window": 512, "rope_scaling": map[string]any{"rope_type": "linear", "factor": 8.0}},
+		"vision_config": map[string]any{"model_type": "siglip_vision_model"},
+	}
+	f, _ := convertFam(t, ck, OutF16)
+	if got := tensorNames(f); len(got) != 2+3*13 {
+		t.Errorf("%d tensors (%q): want the text model's 41", len(got), got)
+	}
+	for k, want := range map[string]any{"gemma3.context_length": uint32(131072), "gemma3.rope.freq_base": float32(1e6),
+		"gemma3.rope.freq_base_swa": float32(10000), "gemma3.attention.layer_norm_rms_epsilon": float32(1e-6),
+		"gemma3.attention.sliding_window": uint32(512), "gemma3.attention.key_length": uint32(12)} {
+		if v, _ := f.Metadata.Lookup(k); !reflect.DeepEqual(v, want) {
+			t.Errorf("%s = %#v, want %#v", k, v, want)
+		}
+	}
+	if f.Metadata.Has("gemma3.final_logit_softcapping") {
+		t.Error("final_logit_softcapping written for a config without one")
+	}
+}

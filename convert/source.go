@@ -102,6 +102,7 @@ func OpenSource(dir string, opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
+	fillConfigDefaults(hp, a)
 	c, err := configFromHF(hp, a)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)

@@ -153,6 +153,7 @@ func (s famSpec) writeHF(t *testing.T, dir string, hf map[string]Tensor, extra m
 // factors and attention factor, partial rotary, the keys written) against the runtime's reading
 // of them.
 func TestFamiliesConvertedAgainstReference(t *testing.T) {
+	withExactGELU(t)
 	for _, spec := range famSpecs {
 		t.Run(spec.arch, func(t *testing.T) {
 			hf := spec.hfWeights(23)

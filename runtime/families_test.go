@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/convert/dtype"
 	"github.com/mcompress/mcompress/convert/gguf"
 )
 
@@ -335,6 +336,50 @@ func (s famSpec) hfForward(hf map[string]Tensor, tokens []int32, long bool) [][]
 	return logits
 }
 
+// refGELU is gelu_pytorch_tanh as llama.cpp's CPU backend evaluates it (the runtime follows
+// llama.cpp): the input rounded to F16, GELU in float64, the result rounded to F16; 0 below −10
+// and the identity above 10. (hfForward uses the exact formula: the forward-pass tests set
+// exactGELU, and TestGELU checks the table.)
+func refGELU(x float64) float64 {
+	switch {
+	case x <= -10:
+		return 0
+	case x >= 10:
+		return x
+	}
+	h := float64(dtype.F16ToF32(dtype.F32ToF16(float32(x))))
+	return float64(dtype.F16ToF32(dtype.F32ToF16(float32(0.5 * h * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(h+0.044715*h*h*h)))))))
+}
+
+// TestGELU: the table GELU agrees with the exact tanh formula within F16 rounding and follows
+// ggml's cut-offs, and GeGLU multiplies it by the up projection in float32.
+func TestGELU(t *testing.T) {
+	for _, x := range []float32{-12, -10, -3.7, -1, -0.01, 0, 1e-4, 0.5, 1.3, 2.9, 9.99, 10, 50} {
+		exact := 0.5 * float64(x) * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(float64(x)+0.044715*math.Pow(float64(x), 3))))
+		got := float64(gelu(x))
+		if math.Abs(got-exact) > 2e-3*math.Abs(exact)+1e-6 {
+			t.Errorf("gelu(%g) = %g, exact %g", x, got, exact)
+		}
+		if want := refGELU(float64(x)); got != want && x > -10 && x < 10 {
+			t.Errorf("gelu(%g) = %g, F16 table value %g", x, got, want)
+		}
+	}
+	if gelu(-10) != 0 || gelu(10) != 10 || gelu(-10.5) != 0 {
+		t.Error("cut-offs")
+	}
+	g, u := []float32{1.3, -20, 20}, []float32{2, 3, 0.5}
+	geGLU(g, u)
+	if g[0] != gelu(1.3)*2 || g[1] != 0 || g[2] != 10 {
+		t.Errorf("geGLU = %v", g)
+	}
+}
+
+// withExactGELU makes the runtime's GeGLU exact for the rest of the test (see exactGELU).
+func withExactGELU(t *testing.T) {
+	exactGELU = true
+	t.Cleanup(func() { exactGELU = false })
+}
+
 // famTokens returns n random tokens of s's vocabulary.
 func famTokens(s famSpec, n int) []int32 {
 	rng := rand.New(rand.NewPCG(5, 5))
@@ -362,6 +407,7 @@ func checkLogits(t *testing.T, what string, got []float32, want [][]float64, voc
 // micro-batches, token by token through the cache, with 1 and 3 threads (bit-identical), and
 // for Phi-3 in a short session (short LongRoPE factors) and a long one (long factors).
 func TestFamiliesAgainstReference(t *testing.T) {
+	withExactGELU(t)
 	for _, spec := range famSpecs {
 		t.Run(spec.arch, func(t *testing.T) {
 			cfg := spec.config()
@@ -549,5 +595,45 @@ func TestObserverFusedNames(t *testing.T) {
 	}
 	if seen[SiteAttnInput] != "blk.1.attn_qkv.weight" || seen[SiteFFNInput] != "blk.1.ffn_up.weight" {
 		t.Errorf("attention input feeds %q, FFN input %q", seen[SiteAttnInput], seen[SiteFFNInput])
+	}
+}
+
+// TestGemmaTableGELU: with ggml's F16 GELU table (the default, as llama.cpp computes it) Gemma's
+// logits stay within the table's rounding of the exact reference, and differ from the exact
+// GeGLU's (so the table is really used).
+func TestGemmaTableGELU(t *testing.T) {
+	spec := famSpecs[0]
+	cfg := spec.config()
+	hf := spec.hfWeights(11)
+	tokens := famTokens(spec, 15)
+	want := spec.hfForward(hf, tokens, false)
+	run := func() []float32 {
+		m, err := FromTensors(cfg, spec.ggufTensors(hf), nil, Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		s, err := m.NewSession(32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Forward(tokens, 0, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	table := run()
+	for tt := range want {
+		for i, v := range want[tt] {
+			if g := float64(table[tt*cfg.VocabSize+i]); math.Abs(g-v) > 5e-3*(1+math.Abs(v)) {
+				t.Fatalf("token %d logit %d = %g, exact GELU gives %g", tt, i, g, v)
+			}
+		}
+	}
+	exactGELU = true
+	defer func() { exactGELU = false }()
+	if slices.Equal(run(), table) {
+		t.Error("the F16 table GELU gives the same logits as the exact one")
 	}
 }

@@ -375,7 +375,13 @@ func (s *Session) attention(att, q, kc, vc []float32, T, pos, window int) {
 			mr := m1 - m0
 			mp := (mr + 7) &^ 7 // rows padded for the 8-row kernels
 			nmax := pos + (m1-1)/group + 1
-			width := (nmax + 63) &^ 63 // score columns, within ctxPad
+			// Positions before c0 are outside every row's window: the products start there.
+			c0 := 0
+			if window > 0 {
+				c0 = max(0, pos+m0/group+1-window)
+			}
+			nc := nmax - c0
+			width := min((nc+63)&^63, s.ctxPad-c0) // score columns, within the cache row
 			for m := m0; m < m1; m++ {
 				t, i := m/group, m%group
 				src := q[t*qd+(g*group+i)*hd : t*qd+(g*group+i+1)*hd]
@@ -386,10 +392,10 @@ func (s *Session) attention(att, q, kc, vc []float32, T, pos, window int) {
 			}
 			clear(sc.q[mr*hd : mp*hd])
 			S := sc.s[:mp*width]
-			kernels.GemmF32(mp, width, hd, sc.q, hd, kc[g*hd*s.ctxPad:(g+1)*hd*s.ctxPad], s.ctxPad, S, width)
+			kernels.GemmF32(mp, width, hd, sc.q, hd, kc[g*hd*s.ctxPad+c0:(g+1)*hd*s.ctxPad], s.ctxPad, S, width)
 			var inv [attnRows]float32
 			for m := m0; m < m1; m++ {
-				n := pos + m/group + 1
+				n := pos + m/group + 1 - c0 // columns up to the row's own position
 				row := S[(m-m0)*width : (m-m0)*width+width]
 				lo := 0
 				if window > 0 {
@@ -400,12 +406,12 @@ func (s *Session) attention(att, q, kc, vc []float32, T, pos, window int) {
 				}
 				inv[m-m0] = 1 / kernels.SoftmaxExp(row[lo:n])
 				clear(row[:lo])
-				clear(row[n:nmax])
+				clear(row[n:nc])
 			}
 			for r := mr; r < mp; r++ {
-				clear(S[r*width : r*width+nmax])
+				clear(S[r*width : r*width+nc])
 			}
-			kernels.GemmF32(mp, hd, nmax, S, width, vc[g*hd:], kvd, sc.o, hd)
+			kernels.GemmF32(mp, hd, nc, S, width, vc[c0*kvd+g*hd:], kvd, sc.o, hd)
 			for m := m0; m < m1; m++ {
 				t, i := m/group, m%group
 				dst := att[t*qd+(g*group+i)*hd : t*qd+(g*group+i+1)*hd]

@@ -39,6 +39,79 @@ type architecture interface {
 	hfConfig(cfg *orderedJSON, c Config, md gguf.Metadata)
 }
 
+// extendedArch is implemented by the families whose models need more than the llama family's
+// settings (gemma2, gemma3, phi3): they fill the Config fields that are theirs alone, both from
+// a GGUF file and from a config.json, so the knowledge of each key stays in the family's file.
+type extendedArch interface {
+	// configFromGGUF sets the family's fields of c from metadata md and, when not nil, the
+	// tensors of the file.
+	configFromGGUF(c *Config, md gguf.Metadata, tensors []gguf.TensorInfo)
+	// configFromHF sets them from config.json hp (over c's values when hp leaves a field out).
+	configFromHF(c *Config, hp *hparams) error
+	// ggufKeys returns the metadata keys that give configFromGGUF c's family fields.
+	ggufKeys(c Config) gguf.Metadata
+}
+
+// FamilyKeys returns the GGUF metadata keys, beyond the llama family's, that describe c's
+// family settings (soft caps, sliding windows, the local RoPE base, LongRoPE's original context
+// and attention factor): what a writer of a model file from a Config (synthetic models, a
+// trained student) adds so that ConfigFromGGUF reads the same Config back. Nil for the llama
+// family.
+func FamilyKeys(c Config) gguf.Metadata {
+	a, ok := ggufFamily(c.Arch)
+	if !ok {
+		return nil
+	}
+	if e, ok := a.(extendedArch); ok {
+		return e.ggufKeys(c)
+	}
+	return nil
+}
+
+// sparseConfig is implemented by families whose config.json commonly leaves out fields that
+// transformers' config class fills in (Gemma 3's text_config inside
+// Gemma3ForConditionalGeneration gives little more than the sizes); llama.cpp reads the filled
+// dictionary (AutoConfig.to_dict()), so a complete read fills them in first.
+type sparseConfig interface {
+	// configDefaults are the config class's defaults, as JSON values.
+	configDefaults() map[string]any
+}
+
+// fillConfigDefaults adds a's config-class defaults to a complete config.json hp for the fields
+// it leaves out entirely (a field present as null stays null).
+func fillConfigDefaults(hp *hparams, a architecture) {
+	sc, ok := a.(sparseConfig)
+	if !ok {
+		return
+	}
+	for k, v := range sc.configDefaults() {
+		if _, present := hp.m[k]; !present {
+			hp.m[k] = v
+		}
+	}
+}
+
+// ownParams is implemented by the families whose llama.cpp class writes its hyperparameters
+// itself instead of TextModel.set_gguf_parameters' common keys (gemma2, phi3): params then
+// writes them all.
+type ownParams interface {
+	ownParams()
+}
+
+// tensorPlanner is implemented by the families that change tensors on the way to GGUF: it may
+// drop a tensor (skip), or shift its values (Gemma's norm weights + 1), and adds the tensors
+// llama.cpp's converter computes (Phi-3's LongRoPE factors) in front of the checkpoint's.
+type tensorPlanner interface {
+	// skipTensor reports whether the checkpoint tensor hfName is left out.
+	skipTensor(hfName string) bool
+	// shift is the value added to every element of GGUF tensor name (0: none).
+	shift(name string) float32
+	// extraTensors returns the computed tensors, in llama.cpp's order, and the metadata keys
+	// computing them adds (written right after general.architecture, as llama.cpp's converter
+	// prepares its tensors before the rest of the metadata).
+	extraTensors(hp *hparams, c Config) ([]SourceTensor, []gguf.KV, error)
+}
+
 // hfDefaults are the transformers defaults (the values AutoConfig fills in) for the fields
 // llama.cpp reads but config.json may leave out.
 type hfDefaults struct {

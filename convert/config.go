@@ -6,6 +6,7 @@ package convert
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/mcompress/mcompress/convert/gguf"
@@ -14,13 +15,16 @@ import (
 // RopeScaling describes RoPE frequency scaling. The zero value means none.
 type RopeScaling struct {
 	// Type is "" (none), "linear", "yarn" or "llama3".
-	Type string
+	Type string // or "longrope" (Phi-3: per-pair factors stored as rope_factors_long/short tensors)
 	// Factor is the context extension factor.
 	Factor float64
 	// OriginalContext is the pre-training context length (yarn, llama3).
 	OriginalContext int
 	// LowFreqFactor and HighFreqFactor are the llama3 band limits.
 	LowFreqFactor, HighFreqFactor float64
+	// AttnFactor multiplies RoPE's cos and sin (LongRoPE's magnitude correction, GGUF
+	// rope.scaling.attn_factor); 0 means 1.
+	AttnFactor float64
 }
 
 // Config describes a transformer of the llama family (llama, mistral, qwen2, qwen3) with the
@@ -49,8 +53,37 @@ type Config struct {
 	TiedEmbeddings bool // output projection shares token_embd
 	AttentionBias  bool // q/k/v projections have biases (qwen2)
 	QKNorm         bool // per-head RMSNorm on q and k (qwen3)
-	SlidingWindow  int  // mistral's sliding window; 0 if none
+	SlidingWindow  int  // attention window of the local layers (see SWAPattern); 0 if none
 	BOS, EOS       int  // special token ids; -1 if absent
+
+	// The Gemma 2/3 extras (all zero for the other families).
+	EmbedScale   bool    // token embeddings are multiplied by sqrt(Hidden)
+	PostNorms    bool    // RMSNorms after attention and after the FFN, before each residual add
+	GELU         bool    // the FFN is GeGLU (tanh-approximate GELU) rather than SwiGLU
+	AttnSoftcap  float64 // attention scores become cap·tanh(score/cap); 0 means none
+	FinalSoftcap float64 // output logits likewise; 0 means none
+	// SWAPattern is the period of the local (sliding-window) layers: with SlidingWindow > 0,
+	// layer i attends to the last SlidingWindow positions only when i%SWAPattern <
+	// SWAPattern-1, as llama.cpp's set_swa_pattern. 0 means no layer is windowed (mistral's
+	// window is recorded but, as in llama.cpp, not applied).
+	SWAPattern int
+	// RopeThetaSWA is the RoPE base of the local layers; 0 means RopeTheta.
+	RopeThetaSWA float64
+	// AttnScale multiplies the queries before attention; 0 means 1/sqrt(HeadDim).
+	AttnScale float64
+}
+
+// LocalLayer reports whether layer i uses sliding-window attention (see SWAPattern).
+func (c Config) LocalLayer(i int) bool {
+	return c.SlidingWindow > 0 && c.SWAPattern > 0 && i%c.SWAPattern < c.SWAPattern-1
+}
+
+// QueryScale returns the factor queries are multiplied by before attention.
+func (c Config) QueryScale() float64 {
+	if c.AttnScale > 0 {
+		return c.AttnScale
+	}
+	return 1 / math.Sqrt(float64(c.HeadDim))
 }
 
 // QDim returns the width of the query projection (Heads*HeadDim).
@@ -92,6 +125,9 @@ func (c Config) NumParams() int64 {
 	if c.QKNorm {
 		per += 2 * int64(c.HeadDim)
 	}
+	if c.PostNorms {
+		per += 2 * h
+	}
 	n := int64(c.Layers)*per + int64(c.VocabSize)*h + h
 	if !c.TiedEmbeddings {
 		n += int64(c.VocabSize) * h
@@ -112,7 +148,7 @@ func ConfigFromGGUF(md gguf.Metadata, tensors []gguf.TensorInfo) (Config, error)
 		return Config{}, fmt.Errorf("gguf metadata: unsupported architecture %q (supported: %s)", arch, strings.Join(SupportedGGUFArchitectures(), ", "))
 	}
 	c := Config{Arch: arch, RopeNeoX: !a.permuteQK(), BOS: -1, EOS: -1, RMSNormEps: 1e-5, RopeTheta: 10000}
-	c.HFModelType = arch
+	c.HFModelType = a.modelType()
 	c.Name, _ = md.String("general.name")
 	need := func(key string) (int, error) {
 		v, ok := md.Uint(arch + "." + key)
@@ -187,6 +223,9 @@ func ConfigFromGGUF(md gguf.Metadata, tensors []gguf.TensorInfo) (Config, error)
 		if _, ok := names["rope_freqs.weight"]; ok && c.RopeScaling.Type == "" {
 			c.RopeScaling.Type = "llama3" // frequencies stored as a tensor, as llama.cpp writes them
 		}
+	}
+	if e, ok := a.(extendedArch); ok {
+		e.configFromGGUF(&c, md, tensors)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("gguf metadata: %w", err)

@@ -22,7 +22,7 @@ func ExampleConvert() {
 	fmt.Println(convert.SupportedArchitectures())
 	// Output:
 	// true
-	// [LLaMAForCausalLM LlamaForCausalLM MistralForCausalLM Qwen2ForCausalLM Qwen3ForCausalLM]
+	// [Gemma2ForCausalLM Gemma3ForCausalLM Gemma3ForConditionalGeneration LLaMAForCausalLM LlamaForCausalLM MistralForCausalLM Phi3ForCausalLM Qwen2ForCausalLM Qwen3ForCausalLM]
 }
 
 // ToHF turns an unquantized GGUF file back into a Hugging Face folder; the result names the

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcompress/mcompress/convert/dtype"
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/convert/safetensors"
 	"github.com/mcompress/mcompress/internal/atomicfile"
@@ -50,6 +51,12 @@ func hfArchFor(ggufArch string) (architecture, bool) {
 		return qwen2Arch{}, true
 	case "qwen3":
 		return qwen3Arch{}, true
+	case "gemma2":
+		return gemma2Arch{}, true
+	case "gemma3":
+		return gemma3Arch{}, true
+	case "phi3":
+		return phi3Arch{}, true
 	}
 	return nil, false
 }
@@ -125,11 +132,13 @@ func toHF(ctx context.Context, path, outDir string, opts HFOptions) (*HFResult, 
 		info  safetensors.TensorInfo
 		index int
 		heads int
+		shift float32 // subtracted again (Gemma's norms are stored as 1+w)
 	}
+	tp, _ := a.(tensorPlanner)
 	var tensors []outTensor
 	var weightType gguf.TensorType = gguf.TypeF32
 	for i, t := range f.Tensors {
-		if t.Name == "rope_freqs.weight" {
+		if t.Name == "rope_freqs.weight" || t.Name == "rope_factors_long.weight" || t.Name == "rope_factors_short.weight" {
 			continue // regenerated from rope_scaling in config.json
 		}
 		var dt safetensors.DType
@@ -155,6 +164,11 @@ func toHF(ctx context.Context, path, outDir string, opts HFOptions) (*HFResult, 
 			shape[len(t.Dims)-1-j] = int64(d)
 		}
 		ot := outTensor{info: safetensors.TensorInfo{Name: name, DType: dt, Shape: shape}, index: i}
+		if tp != nil {
+			if ot.shift = tp.shift(t.Name); ot.shift != 0 && t.Type != gguf.TypeF32 {
+				return nil, fmt.Errorf("convert: %w: %s: tensor %q is %s; the converter writes it as F32", ErrBadInput, path, t.Name, t.Type)
+			}
+		}
 		if a.permuteQK() {
 			switch {
 			case strings.HasSuffix(t.Name, "attn_q.weight") || strings.HasSuffix(t.Name, "attn_q.bias"):
@@ -223,6 +237,15 @@ func toHF(ctx context.Context, path, outDir string, opts HFOptions) (*HFResult, 
 				buf = buf[:len(data)]
 				unpermute(buf, data, t.heads, t.info.Shape[0])
 				data = buf
+			}
+			if t.shift != 0 {
+				vals := make([]float32, len(data)/4)
+				dtype.DecodeF32(vals, data)
+				for j := range vals {
+					vals[j] -= t.shift
+				}
+				data = make([]byte, len(data))
+				dtype.EncodeF32(data, vals)
 			}
 			if err := w.WriteTensor(t.info.Name, data); err != nil {
 				return err
@@ -345,6 +368,29 @@ func hfConfigJSON(a architecture, c Config, md gguf.Metadata, f *gguf.File, torc
 		rs.set("low_freq_factor", p.LowFreqFactor)
 		rs.set("high_freq_factor", p.HighFreqFactor)
 		rs.set("original_max_position_embeddings", p.OriginalContext)
+	}
+	if i, ok := f.TensorIndex("rope_factors_long.weight"); ok {
+		// Phi-3's LongRoPE: the factors go back into rope_scaling (the attention factor is
+		// recomputed from the context lengths).
+		j, ok := f.TensorIndex("rope_factors_short.weight")
+		if ok {
+			rs.set("rope_type", "longrope")
+			for _, p := range []struct {
+				field string
+				idx   int
+			}{{"long_factor", i}, {"short_factor", j}} {
+				data := f.TensorData(p.idx)
+				vals := make([]float32, len(data)/4)
+				dtype.DecodeF32(vals, data)
+				list := make([]any, len(vals))
+				for k, v := range vals {
+					list[k] = f32JSON(v)
+				}
+				rs.set(p.field, list)
+			}
+		} else {
+			notes = append(notes, "rope_factors_long.weight without rope_factors_short.weight is not carried over")
+		}
 	}
 	if len(rs.keys) > 0 {
 		cfg.set("rope_scaling", rs)

@@ -402,6 +402,15 @@ func hfConfigOver(hp *hparams, a architecture, base *Config) (Config, error) {
 	if sw, ok := intOf(hp.raw("sliding_window")); ok && sw > 0 && sw <= math.MaxInt32 {
 		c.SlidingWindow = int(sw)
 	}
+	fam := a
+	if fam == nil {
+		fam, _ = ggufFamily(c.Arch)
+	}
+	if e, ok := fam.(extendedArch); ok {
+		if err := e.configFromHF(&c, hp); err != nil {
+			return Config{}, err
+		}
+	}
 	if base != nil {
 		// Over a base the result may be one step of several (overrides may follow), so it is
 		// not validated as a whole; values given must still make sense on their own.

@@ -86,8 +86,8 @@ func TestParseHFConfig(t *testing.T) {
 		{"fractional layers", "llama", `{"num_hidden_layers": 2.5}`, nil, `"num_hidden_layers"`},
 		{"string number", "llama", `{"hidden_size": "64"}`, nil, `"hidden_size"`},
 		{"bad bool", "llama", `{"tie_word_embeddings": "yes"}`, nil, `"tie_word_embeddings" = yes is not a boolean`},
-		{"unsupported architecture", "llama", `{"architectures": ["GPT2LMHeadModel"]}`, nil, "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"},
-		{"unsupported model_type", "llama", `{"model_type": "gpt2"}`, nil, "unsupported model_type \"gpt2\" (supported architectures: LLaMAForCausalLM"},
+		{"unsupported architecture", "llama", `{"architectures": ["GPT2LMHeadModel"]}`, nil, "LlamaForCausalLM, MistralForCausalLM, Phi3ForCausalLM, Qwen2ForCausalLM"},
+		{"unsupported model_type", "llama", `{"model_type": "gpt2"}`, nil, "unsupported model_type \"gpt2\" (supported architectures: Gemma2ForCausalLM"},
 		{"mlp bias", "llama", `{"mlp_bias": true}`, nil, "MLP biases"},
 		{"experts", "llama", `{"num_local_experts": 8}`, nil, "mixture-of-experts"},
 		{"zero eps", "llama", `{"rms_norm_eps": 0}`, nil, "rms_norm_eps"},
@@ -189,10 +189,10 @@ func TestConfigFromHFRequired(t *testing.T) {
 // TestGGUFFamilies: the GGUF architectures ConfigFromGGUF reads come from the same table as the
 // config.json families, with their RoPE ordering.
 func TestGGUFFamilies(t *testing.T) {
-	if got := strings.Join(SupportedGGUFArchitectures(), " "); got != "llama qwen2 qwen3" {
+	if got := strings.Join(SupportedGGUFArchitectures(), " "); got != "gemma2 gemma3 llama phi3 qwen2 qwen3" {
 		t.Errorf("SupportedGGUFArchitectures = %s", got)
 	}
-	for arch, neox := range map[string]bool{"llama": false, "qwen2": true, "qwen3": true} {
+	for arch, neox := range map[string]bool{"llama": false, "qwen2": true, "qwen3": true, "gemma2": true, "gemma3": true, "phi3": true} {
 		md := gguf.Metadata{{Key: "general.architecture", Value: arch}, {Key: arch + ".block_count", Value: uint32(1)},
 			{Key: arch + ".embedding_length", Value: uint32(8)}, {Key: arch + ".feed_forward_length", Value: uint32(8)},
 			{Key: arch + ".attention.head_count", Value: uint32(2)}, {Key: arch + ".vocab_size", Value: uint32(4)}}
@@ -201,8 +201,8 @@ func TestGGUFFamilies(t *testing.T) {
 			t.Errorf("%s: %+v, %v; want RopeNeoX %t", arch, c, err, neox)
 		}
 	}
-	_, err := ConfigFromGGUF(gguf.Metadata{{Key: "general.architecture", Value: "gemma2"}}, nil)
-	if err == nil || !strings.Contains(err.Error(), `"gemma2" (supported: llama, qwen2, qwen3)`) {
-		t.Errorf("gemma2: %v", err)
+	_, err := ConfigFromGGUF(gguf.Metadata{{Key: "general.architecture", Value: "gpt2"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), `"gpt2" (supported: gemma2, gemma3, llama, phi3, qwen2, qwen3)`) {
+		t.Errorf("gpt2: %v", err)
 	}
 }

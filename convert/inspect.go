@@ -245,6 +245,7 @@ func inspectFolder(dir string) (*Report, error) {
 		r.Bytes += e.Size()
 	}
 	if _, a, err := lookupArch(hp); err == nil {
+		fillConfigDefaults(hp, a)
 		if cfg, err := configFromHF(hp, a); err == nil {
 			_, lm := c.Lookup("lm_head.weight")
 			cfg.TiedEmbeddings = !lm

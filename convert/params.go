@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -58,6 +59,33 @@ func ropeParameters(hp *hparams, def hfDefaults) *hparams {
 		return fa
 	}
 	return rp
+}
+
+// keysLocalTheta are the config.json keys of the sliding-window layers' RoPE base.
+var keysLocalTheta = []string{"local_rope_theta", "rope_local_theta", "rope_theta_local", "swa_rope_theta", "rope_local_base_freq"}
+
+// localRopeTheta returns the RoPE base of the sliding-window layers as llama.cpp finds it:
+// rope_parameters.sliding_attention.rope_theta, else (when rope_parameters is not split by
+// attention type) the first of keysLocalTheta.
+func localRopeTheta(hp *hparams) (float64, bool, error) {
+	src := hp.obj("rope_parameters")
+	if src == nil {
+		src = hp.obj("rope_scaling")
+	}
+	var v any
+	if src != nil && (src.has("full_attention") || src.has("sliding_attention")) {
+		v = src.obj("sliding_attention").raw("rope_theta")
+	} else if k, ok := hp.find(keysLocalTheta...); ok {
+		v = hp.raw(k)
+	}
+	if v == nil {
+		return 0, false, nil
+	}
+	f, ok := numberOf(v)
+	if !ok {
+		return 0, false, fmt.Errorf("%w: %s: local RoPE theta %v is not a number", ErrBadInput, hp.path, v)
+	}
+	return f, true, nil
 }
 
 // numberOf reads a float from a value that may be a JSON number or a Go float64 default.
@@ -159,6 +187,11 @@ func commonParams(md *mdBuilder, hp *hparams, c Config, def hfDefaults, fileType
 		}
 	}
 	md.f32(md.key("rope.freq_base"), c.RopeTheta)
+	if theta, ok, err := localRopeTheta(hp); err != nil {
+		return err
+	} else if ok {
+		md.f32(md.key("rope.freq_base_swa"), theta)
+	}
 	md.f32(md.key("attention.layer_norm_rms_epsilon"), c.RMSNormEps)
 	if k, ok := hp.find(keysLNEps...); ok {
 		eps, err := hp.floatOr(k, 0)

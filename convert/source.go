@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mcompress/mcompress/convert/dtype"
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/convert/safetensors"
 )
@@ -28,6 +29,10 @@ type SourceTensor struct {
 	HFDType safetensors.DType
 	// PermuteHeads is the head count of llama.cpp's q/k row permutation, 0 when none applies.
 	PermuteHeads int
+	// Shift is added to every value on the way (Gemma's norm weights are stored as w+1), in
+	// float32 and rounded back to the checkpoint's type when that is F16, as torch does; 0 when
+	// none.
+	Shift float32
 
 	entry     safetensors.Entry
 	generated []float32
@@ -97,6 +102,7 @@ func OpenSource(dir string, opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
+	fillConfigDefaults(hp, a)
 	c, err := configFromHF(hp, a)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
@@ -190,6 +196,7 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 		}
 		return weightType
 	}
+	tp, _ := a.(tensorPlanner)
 	seen := map[string]string{}
 	for _, e := range entries {
 		name := strings.ReplaceAll(e.Name, "language_model.", "")
@@ -197,6 +204,9 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 			name = strings.ReplaceAll(name, "text_model.", "")
 		}
 		if multimodal(name) {
+			continue
+		}
+		if tp != nil && tp.skipTensor(name) {
 			continue
 		}
 		if strings.HasSuffix(name, ".attention.masked_bias") || strings.HasSuffix(name, ".attention.bias") || strings.HasSuffix(name, ".rotary_emb.inv_freq") {
@@ -225,6 +235,9 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 			t.Dims = append(t.Dims, uint64(e.Shape[i]))
 		}
 		t.Type = typeFor(g, len(e.Shape))
+		if tp != nil {
+			t.Shift = tp.shift(g)
+		}
 		if a.permuteQK() {
 			switch {
 			case strings.HasSuffix(name, "q_proj.weight") || strings.HasSuffix(name, "q_proj.bias"):
@@ -260,6 +273,15 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 			HFDType: safetensors.F32, generated: f, units: int64(len(f)), unitElems: 1,
 		}}, s.Tensors...)
 	}
+	var earlyKeys []gguf.KV
+	if tp != nil {
+		extra, kvs, err := tp.extraTensors(hp, c)
+		if err != nil {
+			return err
+		}
+		s.Tensors = append(extra, s.Tensors...)
+		earlyKeys = kvs
+	}
 	c.TiedEmbeddings = !has("output.weight")
 	c.AttentionBias = has("blk.0.attn_q.bias")
 	c.QKNorm = has("blk.0.attn_q_norm.weight")
@@ -276,6 +298,9 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 	// Metadata, in llama.cpp's order.
 	md := &mdBuilder{arch: a.ggufArch()}
 	md.str("general.architecture", a.ggufArch())
+	for _, kv := range earlyKeys {
+		md.set(kv.Key, kv.Value)
+	}
 	md.str("general.type", "model")
 	samplingParams(md, s.Dir)
 	g, err := loadGeneralInfo(s.Dir, hp, total)
@@ -290,11 +315,17 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 	}
 	c.Name = g.name
 	g.write(md)
-	if err := commonParams(md, hp, c, a.defaults(), fileType, opts); err != nil {
-		return err
+	_, own := a.(ownParams)
+	if !own {
+		if err := commonParams(md, hp, c, a.defaults(), fileType, opts); err != nil {
+			return err
+		}
 	}
 	if err := a.params(md, hp, c); err != nil {
 		return err
+	}
+	if own {
+		md.u32("general.file_type", int(fileType)) // the family's params placed it (as 0)
 	}
 	md.u32("general.quantization_version", 2)
 	if err := a.vocab(md, s.Dir, hp, c, opts); err != nil {
@@ -305,6 +336,9 @@ func (s *Source) plan(hp *hparams, a architecture, c Config, opts Options) error
 	}
 	if v, ok := md.md.Uint("tokenizer.ggml.eos_token_id"); ok {
 		c.EOS = int(v)
+	}
+	if e, ok := a.(extendedArch); ok {
+		e.configFromGGUF(&c, md.md, s.TensorInfos())
 	}
 	s.Config = c
 	s.Metadata = md.md
@@ -387,6 +421,12 @@ func (s *Source) convertUnits(t *SourceTensor, u0, u1 int64, dst []byte, scratch
 	}
 	data := s.ckpt.Data(t.entry)
 	ub := t.unitElems * outSize(t.Type)
+	if t.Shift != 0 {
+		vals := make([]float32, (u1-u0)*t.unitElems)
+		s.shifted(t, data, u0, u1, vals)
+		encodeFrom(dst[:(u1-u0)*ub], vals, t.Type)
+		return
+	}
 	if t.PermuteHeads == 0 {
 		in := t.unitElems * int64(t.HFDType.Size())
 		convertElems(dst[:(u1-u0)*ub], t.Type, data[u0*in:u1*in], t.HFDType, scratch)
@@ -440,6 +480,10 @@ func (s *Source) ReadRowsF32(i int, r0, r1 int64, dst []float32) ([]float32, err
 	}
 	data := s.ckpt.Data(t.entry)
 	in := t.unitElems * int64(t.HFDType.Size())
+	if t.Shift != 0 {
+		s.shifted(t, data, u0, u1, dst)
+		return dst, nil
+	}
 	if t.PermuteHeads == 0 {
 		decodeF32(dst, data[u0*in:u1*in], t.HFDType)
 		return dst, nil
@@ -448,6 +492,21 @@ func (s *Source) ReadRowsF32(i int, r0, r1 int64, dst []float32) ([]float32, err
 		decodeF32(dst[(u-u0)*t.unitElems:(u-u0+1)*t.unitElems], s.srcUnit(t, data, u), t.HFDType)
 	}
 	return dst, nil
+}
+
+// shifted decodes units [u0, u1) of t (not permuted) into dst with t.Shift added as llama.cpp's
+// converter adds it: torch keeps F16 checkpoints in F16 (so the sum is rounded to F16) and widens
+// every other type to float32 first.
+func (s *Source) shifted(t *SourceTensor, data []byte, u0, u1 int64, dst []float32) {
+	in := t.unitElems * int64(t.HFDType.Size())
+	decodeF32(dst, data[u0*in:u1*in], t.HFDType)
+	for i, v := range dst {
+		v += t.Shift
+		if t.HFDType == safetensors.F16 {
+			v = dtype.F16ToF32(dtype.F32ToF16(v))
+		}
+		dst[i] = v
+	}
 }
 
 // releaseRange drops the pages of source bytes [off, end) of tensor i.

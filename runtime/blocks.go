@@ -19,7 +19,8 @@ func (s *Session) Embed(tokens []int32, x []float32) error {
 	h, bs := s.m.cfg.Hidden, s.batchSize()
 	for b := 0; b < len(tokens); b += bs {
 		e := min(len(tokens), b+bs)
-		s.batch(tokens[b:e], x[b*h:e*h], 0, 0, b, nil, false)
+		s.embed(tokens[b:e], b)
+		copy(x[b*h:e*h], s.buf.x[:(e-b)*h])
 	}
 	return nil
 }
@@ -46,10 +47,32 @@ func (s *Session) Blocks(x []float32, pos, from, to int) error {
 	s.n = pos
 	for b := 0; b < T; b += bs {
 		e := min(T, b+bs)
-		s.batch(nil, x[b*h:e*h], from, to, pos+b, nil, false)
+		s.load(x[b*h:e*h], pos+b)
+		for li := from; li < to; li++ {
+			s.block(li, e-b, pos+b)
+		}
+		copy(x[b*h:e*h], s.buf.x[:(e-b)*h])
 	}
 	s.n = pos + T
 	return nil
+}
+
+// load puts the hidden states x (rows of Hidden values, at positions pos, pos+1, ...) where
+// embed would have left them and fills the RoPE tables of those positions, so that block can
+// run on them.
+func (s *Session) load(x []float32, pos int) {
+	cfg := s.m.cfg
+	h := cfg.Hidden
+	T := len(x) / h
+	b := &s.buf
+	b.ensure(T, cfg, s.rope.dims)
+	copy(b.x[:T*h], x)
+	for t := range T {
+		s.rope.table(b.cs[t*s.rope.dims:(t+1)*s.rope.dims], pos+t)
+		if s.local != nil {
+			s.local.table(b.csLocal[t*s.rope.dims:(t+1)*s.rope.dims], pos+t)
+		}
+	}
 }
 
 // checkSpan checks T positions from pos against the session and n hidden values against T.

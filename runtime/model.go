@@ -46,6 +46,10 @@ type Model struct {
 	tied      bool // output is the token embedding (no output.weight)
 	layers    []layer
 	ropeFreqs []float32 // per-pair frequency divisors (llama3 scaling), nil if none
+	// ropeLong and ropeShort are LongRoPE's per-pair divisors (Phi-3): a session whose context
+	// exceeds the original one uses the long factors, as llama.cpp does. Nil if none.
+	ropeLong, ropeShort []float32
+	fusedQKV, fusedFFN  bool // Phi-3: attn_qkv and ffn_up (gate rows then up rows) are fused
 
 	observer   ActivationObserver   // nil unless Options.ActivationObserver is set (observe.go)
 	obsWeights [][numSites][]string // per block, the weights each site feeds
@@ -58,6 +62,8 @@ type layer struct {
 	bq, bk, bv        []float32 // qwen2 biases; nil if absent
 	qNorm, kNorm      []float32 // qwen3 per-head norms; nil if absent
 	wgate, wup, wdown kernels.Matrix
+	// attnPost and ffnPost are Gemma's norms of the attention and FFN outputs; nil if absent.
+	attnPost, ffnPost []float32
 }
 
 // tensorSource finds a tensor by its GGUF name: type, ggml dimensions and raw bytes.
@@ -133,16 +139,24 @@ func FromTensors(cfg convert.Config, tensors map[string]Tensor, md gguf.Metadata
 }
 
 // tensorsPerLayer is the number of tensors every transformer block has at least: two norms,
-// four attention and three feed-forward matrices.
-const tensorsPerLayer = 9
+// four attention and three feed-forward matrices; fusedTensorsPerLayer with Phi-3's fused
+// attn_qkv and ffn_up.
+const (
+	tensorsPerLayer      = 9
+	fusedTensorsPerLayer = 6
+)
 
 // checkLayerCount checks the block count against the tensors really present before anything
 // is allocated per layer: a header claiming 2^31 layers must fail here, not run out of memory.
 // nTensors is the number of tensors the file (or map) holds.
 func checkLayerCount(cfg convert.Config, src tensorSource, nTensors int) error {
-	if need := int64(cfg.Layers) * tensorsPerLayer; need > int64(nTensors) {
+	per := tensorsPerLayer
+	if _, _, _, ok := src("blk.0.attn_qkv.weight"); ok {
+		per = fusedTensorsPerLayer
+	}
+	if need := int64(cfg.Layers) * int64(per); need > int64(nTensors) {
 		return fmt.Errorf("block count %d needs at least %d tensors (%d a layer) but the model holds %d",
-			cfg.Layers, need, tensorsPerLayer, nTensors)
+			cfg.Layers, need, per, nTensors)
 	}
 	last := fmt.Sprintf("blk.%d.attn_norm.weight", cfg.Layers-1)
 	if _, _, _, ok := src(last); !ok {
@@ -212,14 +226,26 @@ func build(cfg convert.Config, src tensorSource, nTensors int, opts Options) (*M
 	if cfg.RopeScaling.Type == "llama3" || cfg.RopeScaling.Type == "" {
 		m.ropeFreqs = vector("rope_freqs.weight", cfg.RopeDim/2, true)
 	}
+	if cfg.RopeScaling.Type == "longrope" {
+		m.ropeLong = vector("rope_factors_long.weight", cfg.RopeDim/2, false)
+		m.ropeShort = vector("rope_factors_short.weight", cfg.RopeDim/2, false)
+	}
+	_, _, _, m.fusedQKV = src("blk.0.attn_qkv.weight")
+	_, ffnDims, _, _ := src("blk.0.ffn_up.weight")
+	m.fusedFFN = len(ffnDims) == 2 && ffnDims[1] == uint64(2*ffn)
 	m.layers = make([]layer, cfg.Layers)
 	for i := range m.layers {
 		l := &m.layers[i]
 		p := fmt.Sprintf("blk.%d.", i)
 		l.attnNorm = vector(p+"attn_norm.weight", h, false)
-		l.wq = matrix(p+"attn_q.weight", q, h)
-		l.wk = matrix(p+"attn_k.weight", kv, h)
-		l.wv = matrix(p+"attn_v.weight", kv, h)
+		if m.fusedQKV {
+			qkv := matrix(p+"attn_qkv.weight", q+2*kv, h)
+			l.wq, l.wk, l.wv = rowsOf(qkv, 0, q), rowsOf(qkv, q, q+kv), rowsOf(qkv, q+kv, q+2*kv)
+		} else {
+			l.wq = matrix(p+"attn_q.weight", q, h)
+			l.wk = matrix(p+"attn_k.weight", kv, h)
+			l.wv = matrix(p+"attn_v.weight", kv, h)
+		}
 		l.wo = matrix(p+"attn_output.weight", h, q)
 		l.bq = vector(p+"attn_q.bias", q, !cfg.AttentionBias)
 		l.bk = vector(p+"attn_k.bias", kv, !cfg.AttentionBias)
@@ -227,21 +253,39 @@ func build(cfg convert.Config, src tensorSource, nTensors int, opts Options) (*M
 		l.qNorm = vector(p+"attn_q_norm.weight", cfg.HeadDim, !cfg.QKNorm)
 		l.kNorm = vector(p+"attn_k_norm.weight", cfg.HeadDim, !cfg.QKNorm)
 		l.ffnNorm = vector(p+"ffn_norm.weight", h, false)
-		l.wgate = matrix(p+"ffn_gate.weight", ffn, h)
-		l.wup = matrix(p+"ffn_up.weight", ffn, h)
+		if m.fusedFFN {
+			up := matrix(p+"ffn_up.weight", 2*ffn, h)
+			l.wgate, l.wup = rowsOf(up, 0, ffn), rowsOf(up, ffn, 2*ffn)
+		} else {
+			l.wgate = matrix(p+"ffn_gate.weight", ffn, h)
+			l.wup = matrix(p+"ffn_up.weight", ffn, h)
+		}
 		l.wdown = matrix(p+"ffn_down.weight", h, ffn)
+		l.attnPost = vector(p+"post_attention_norm.weight", h, !cfg.PostNorms)
+		l.ffnPost = vector(p+"post_ffw_norm.weight", h, !cfg.PostNorms)
 	}
 	if err != nil {
 		return nil, err
 	}
 	switch cfg.RopeScaling.Type {
-	case "", "none", "linear", "llama3", "yarn":
+	case "", "none", "linear", "llama3", "yarn", "longrope":
 	default:
 		return nil, fmt.Errorf("unsupported RoPE scaling %q", cfg.RopeScaling.Type)
 	}
 	m.pool = kernels.NewPool(opts.Threads)
 	m.initObserver(opts)
 	return m, nil
+}
+
+// rowsOf returns rows [r0, r1) of w as a matrix sharing its data: how the fused projections of
+// Phi-3 are split into the q, k, v and gate, up matrices the forward pass multiplies (each output
+// row is one weight row's dot product, so the split computes the same values).
+func rowsOf(w kernels.Matrix, r0, r1 int) kernels.Matrix {
+	if w.Data == nil {
+		return w
+	}
+	rb := w.RowBytes()
+	return kernels.Matrix{Type: w.Type, Rows: r1 - r0, Cols: w.Cols, Data: w.Data[r0*rb : r1*rb]}
 }
 
 // Config returns the model's configuration.

@@ -77,8 +77,14 @@ func (m *Model) initObserver(opts Options) {
 		p := fmt.Sprintf("blk.%d.", i)
 		w := &m.obsWeights[i]
 		w[SiteAttnInput] = []string{p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"}
+		if m.fusedQKV {
+			w[SiteAttnInput] = []string{p + "attn_qkv.weight"}
+		}
 		w[SiteAttnOutput] = []string{p + "attn_output.weight"}
 		w[SiteFFNInput] = []string{p + "ffn_gate.weight", p + "ffn_up.weight"}
+		if m.fusedFFN {
+			w[SiteFFNInput] = []string{p + "ffn_up.weight"}
+		}
 		w[SiteFFNDown] = []string{p + "ffn_down.weight"}
 	}
 }

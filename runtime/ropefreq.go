@@ -24,8 +24,9 @@ type RoPEFrequencies struct {
 }
 
 // NewRoPEFrequencies returns cfg's RoPE frequencies; factors are the per-pair frequency
-// divisors of llama3-style scaling (GGUF rope_freqs.weight), nil if none (a zero divisor is
-// ignored).
+// divisors of llama3-style scaling (GGUF rope_freqs.weight) or LongRoPE (rope_factors_long or
+// _short), nil if none (a zero divisor is ignored). LongRoPE also scales cos and sin by
+// RopeScaling.AttnFactor.
 func NewRoPEFrequencies(cfg convert.Config, factors []float32) RoPEFrequencies {
 	r := RoPEFrequencies{MScale: 1, Scale: 1}
 	half := cfg.RopeDim / 2
@@ -61,6 +62,9 @@ func NewRoPEFrequencies(cfg convert.Config, factors []float32) RoPEFrequencies {
 		for i := range r.Inv {
 			r.Inv[i] *= r.Scale
 		}
+	}
+	if cfg.RopeScaling.Type == "longrope" && cfg.RopeScaling.AttnFactor > 0 {
+		r.MScale = cfg.RopeScaling.AttnFactor // LongRoPE's magnitude correction
 	}
 	return r
 }

@@ -13,7 +13,8 @@ import (
 
 // RandomModelOptions describe a model of random weights written by WriteRandomModel.
 type RandomModelOptions struct {
-	// Config gives the architecture and sizes (Arch "llama", "qwen2" or "qwen3").
+	// Config gives the architecture and sizes (Arch "llama", "qwen2", "qwen3", "gemma2",
+	// "gemma3" or "phi3"; see RandomConfig for shapes of each).
 	Config convert.Config
 	// Type is the storage type of the weight matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_K, ...
 	// With Mixed set, attn_v, ffn_down and the output use Q6_K as llama.cpp's Q4_K_M mix does.
@@ -55,6 +56,14 @@ func WriteRandomModel(path string, o RandomModelOptions) error {
 		{Key: a + ".attention.layer_norm_rms_epsilon", Value: float32(c.RMSNormEps)},
 		{Key: a + ".vocab_size", Value: uint32(c.VocabSize)},
 	}
+	if t := c.RopeScaling.Type; t == "linear" || t == "yarn" {
+		md = append(md, gguf.KV{Key: a + ".rope.scaling.type", Value: t},
+			gguf.KV{Key: a + ".rope.scaling.factor", Value: float32(c.RopeScaling.Factor)})
+		if t == "yarn" {
+			md = append(md, gguf.KV{Key: a + ".rope.scaling.original_context_length", Value: uint32(c.RopeScaling.OriginalContext)})
+		}
+	}
+	md = append(md, convert.FamilyKeys(c)...)
 	if c.VocabSize >= 260 {
 		md = append(md, placeholderVocab(c.VocabSize)...)
 	}
@@ -80,12 +89,21 @@ func WriteRandomModel(path string, o RandomModelOptions) error {
 	if !c.TiedEmbeddings {
 		mat("output.weight", c.VocabSize, c.Hidden, big)
 	}
+	fused := c.Arch == "phi3" // Phi-3 keeps llama.cpp's fused attn_qkv and ffn_up
+	if c.RopeScaling.Type == "longrope" {
+		vec("rope_factors_long.weight", c.RopeDim/2)
+		vec("rope_factors_short.weight", c.RopeDim/2)
+	}
 	for i := range c.Layers {
 		p := fmt.Sprintf("blk.%d.", i)
 		vec(p+"attn_norm.weight", c.Hidden)
-		mat(p+"attn_q.weight", c.QDim(), c.Hidden, o.Type)
-		mat(p+"attn_k.weight", c.KVDim(), c.Hidden, o.Type)
-		mat(p+"attn_v.weight", c.KVDim(), c.Hidden, big)
+		if fused {
+			mat(p+"attn_qkv.weight", c.QDim()+2*c.KVDim(), c.Hidden, big)
+		} else {
+			mat(p+"attn_q.weight", c.QDim(), c.Hidden, o.Type)
+			mat(p+"attn_k.weight", c.KVDim(), c.Hidden, o.Type)
+			mat(p+"attn_v.weight", c.KVDim(), c.Hidden, big)
+		}
 		mat(p+"attn_output.weight", c.Hidden, c.QDim(), o.Type)
 		if c.AttentionBias {
 			vec(p+"attn_q.bias", c.QDim())
@@ -97,9 +115,17 @@ func WriteRandomModel(path string, o RandomModelOptions) error {
 			vec(p+"attn_k_norm.weight", c.HeadDim)
 		}
 		vec(p+"ffn_norm.weight", c.Hidden)
-		mat(p+"ffn_gate.weight", c.FFN, c.Hidden, o.Type)
-		mat(p+"ffn_up.weight", c.FFN, c.Hidden, o.Type)
+		if fused {
+			mat(p+"ffn_up.weight", 2*c.FFN, c.Hidden, o.Type)
+		} else {
+			mat(p+"ffn_gate.weight", c.FFN, c.Hidden, o.Type)
+			mat(p+"ffn_up.weight", c.FFN, c.Hidden, o.Type)
+		}
 		mat(p+"ffn_down.weight", c.Hidden, c.FFN, big)
+		if c.PostNorms {
+			vec(p+"post_attention_norm.weight", c.Hidden)
+			vec(p+"post_ffw_norm.weight", c.Hidden)
+		}
 	}
 	infos := make([]gguf.TensorInfo, len(specs))
 	for i, s := range specs {
@@ -176,9 +202,12 @@ func randomWeights(rng *rand.Rand, t gguf.TensorType, cols, rows int) []byte {
 	return b
 }
 
-// RandomConfig returns the configuration of a llama model of roughly the named size for
-// WriteRandomModel: "1b" (TinyLlama-1.1B's shape: hidden 2048, 22 layers, 32 heads, 4 KV
-// heads, FFN 5632, vocabulary 32000) or "tiny" (hidden 256, 4 layers).
+// RandomConfig returns the configuration of a model of roughly the named shape for
+// WriteRandomModel: "1b" (llama, TinyLlama-1.1B's shape: hidden 2048, 22 layers, 32 heads, 4 KV
+// heads, FFN 5632, vocabulary 32000), "tiny" (llama, hidden 256, 4 layers), "gemma3-1b"
+// (Gemma 3 1B: hidden 1152, 26 layers, 4 heads of 256, 1 KV head, FFN 6912, window 512,
+// vocabulary 262144) or "phi4-mini" (Phi-4-mini: hidden 3072, 32 layers, 24 heads, 8 KV heads,
+// FFN 8192, 75% rotary, LongRoPE, vocabulary 200064, tied).
 func RandomConfig(size string) (convert.Config, error) {
 	c := convert.Config{Arch: "llama", HFModelType: "llama", RMSNormEps: 1e-5, RopeTheta: 10000, BOS: 1, EOS: 2}
 	switch size {
@@ -186,8 +215,21 @@ func RandomConfig(size string) (convert.Config, error) {
 		c.Hidden, c.Layers, c.Heads, c.KVHeads, c.FFN, c.VocabSize, c.ContextLength = 2048, 22, 32, 4, 5632, 32000, 2048
 	case "tiny":
 		c.Hidden, c.Layers, c.Heads, c.KVHeads, c.FFN, c.VocabSize, c.ContextLength = 256, 4, 8, 4, 768, 2048, 512
+	case "gemma3-1b":
+		c = convert.Config{Arch: "gemma3", HFModelType: "gemma3_text", Hidden: 1152, Layers: 26, Heads: 4, KVHeads: 1,
+			HeadDim: 256, RopeDim: 256, FFN: 6912, VocabSize: 262144, ContextLength: 32768, RMSNormEps: 1e-6,
+			RopeTheta: 1e6, RopeThetaSWA: 10000, RopeNeoX: true, TiedEmbeddings: true, QKNorm: true,
+			EmbedScale: true, PostNorms: true, GELU: true, SlidingWindow: 512, SWAPattern: 6, BOS: 2, EOS: 1}
+		return c, nil
+	case "phi4-mini":
+		c = convert.Config{Arch: "phi3", HFModelType: "phi3", Hidden: 3072, Layers: 32, Heads: 24, KVHeads: 8,
+			HeadDim: 128, RopeDim: 96, FFN: 8192, VocabSize: 200064, ContextLength: 131072, RMSNormEps: 1e-5,
+			RopeTheta: 10000, RopeNeoX: true, TiedEmbeddings: true, BOS: 199999, EOS: 199999,
+			RopeScaling: convert.RopeScaling{Type: "longrope", OriginalContext: 4096,
+				AttnFactor: float64(float32(math.Sqrt(1 + math.Log(32)/math.Log(4096))))}}
+		return c, nil
 	default:
-		return c, fmt.Errorf("runtime: unknown random model size %q (want 1b or tiny)", size)
+		return c, fmt.Errorf("runtime: unknown random model size %q (want 1b, tiny, gemma3-1b or phi4-mini)", size)
 	}
 	c.HeadDim = c.Hidden / c.Heads
 	c.RopeDim = c.HeadDim

@@ -36,7 +36,7 @@ func (s StructuredSpec) IsZero() bool {
 	return s.Heads == 0 && s.FFN == 0 && s.Hidden == 0 && s.Layers == 0
 }
 
-// String formats s as ParseStructuredSpec reads it.
+// String formats s as ParseStructuredSpec reads it ("" for the zero spec, which that rejects).
 func (s StructuredSpec) String() string {
 	var parts []string
 	for _, f := range []struct {

@@ -227,6 +227,9 @@ func (run *runner) decide(s *Step, argv []string, inputs []string) (action, reas
 		return ActionRun, "its outputs are missing or changed", hashes, nil
 	}
 	when := rec.Ended
+	if t, err := time.Parse(time.RFC3339Nano, rec.Ended); err == nil {
+		when = t.Local().Format("2006-01-02 15:04:05")
+	}
 	if rec.Status == StatusGateFailed {
 		return ActionSkip, "unchanged since " + when + " (its gates failed)", hashes, nil
 	}
@@ -255,17 +258,16 @@ func (run *runner) exec(ctx context.Context, s *Step, argv []string, hashes map[
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) } // let it remove its temporary files
 	cmd.WaitDelay = time.Minute
 	setDeathSignal(cmd)
-	fmt.Fprintf(run.o.Log, "pipeline: $ mcompress %s\n", strings.Join(argv, " "))
+	fmt.Fprintf(run.o.Log, "pipeline: $ mcompress %s\n", shellJoin(argv))
 	runErr := cmd.Run()
+	if runErr != nil && !(s.Kind == "eval" && exitCode(runErr) == 3) {
+		defer os.RemoveAll(tmp) // nothing half-made stays behind (a rerun would clear it anyway)
+	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	if runErr != nil {
-		var ee *exec.ExitError
-		code := -1
-		if errors.As(runErr, &ee) {
-			code = ee.ExitCode()
-		}
+		code := exitCode(runErr)
 		if !(s.Kind == "eval" && code == 3) {
 			rec.Ended, rec.Error = time.Now().UTC().Format(time.RFC3339Nano), runErr.Error()
 			run.m.Steps[s.Name] = rec
@@ -448,4 +450,25 @@ func (run *runner) command(s *Step) (argv, inputs []string, err error) {
 	}
 	argv = append(argv, s.Args...)
 	return argv, inputs, nil
+}
+
+// shellJoin writes argv as a shell would need it typed: arguments with spaces or quotes quoted.
+func shellJoin(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
+
+// exitCode is the exit code of a command that failed with err, -1 when it did not exit.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }

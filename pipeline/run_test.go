@@ -318,3 +318,19 @@ func TestRunDryRun(t *testing.T) {
 		t.Fatalf("reason %q", r)
 	}
 }
+
+func TestShellJoin(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"quantize", "a.gguf", "--type", "Q4_0"}, "quantize a.gguf --type Q4_0"},
+		{[]string{"distill", "--name", "my student"}, "distill --name 'my student'"},
+		{[]string{"x", "it's", ""}, `x 'it'\''s' ''`},
+	}
+	for _, tc := range tests {
+		if got := shellJoin(tc.in); got != tc.want {
+			t.Errorf("shellJoin(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -60,9 +61,13 @@ See docs/PIPELINE.md.`,
 			if err != nil {
 				return fmt.Errorf("finding the mcompress binary: %w", err)
 			}
+			tool, err := toolVersion(bin)
+			if err != nil {
+				return err
+			}
 			root := cmd.Root()
 			o := pipeline.Options{
-				RunDir: runDir, Binary: bin, Tool: toolVersion(), DryRun: dryRun, Force: force, Quiet: g.quiet,
+				RunDir: runDir, Binary: bin, Tool: tool, DryRun: dryRun, Force: force, Quiet: g.quiet,
 				Has: func(name string) bool {
 					c, _, err := root.Find([]string{name})
 					return err == nil && c != root && c.Name() == name
@@ -95,8 +100,11 @@ See docs/PIPELINE.md.`,
 	return cmd
 }
 
-// toolVersion is the version a manifest records: a step is redone when it changes.
-func toolVersion() string {
+// toolVersion is the version a manifest records: a step is redone when it changes. It is the
+// module version and commit from the build information; a build from uncommitted or unstamped
+// sources ("(devel)" without a clean commit) adds the SHA-256 of the binary bin, so that any
+// rebuild with other code counts as another version.
+func toolVersion(bin string) (string, error) {
 	v := buildVersion()
 	s := v.Version
 	if v.Revision != "" {
@@ -105,7 +113,19 @@ func toolVersion() string {
 			s += "+modified"
 		}
 	}
-	return s
+	if v.Revision == "" || v.Modified || v.Version == "(devel)" {
+		f, err := os.Open(bin)
+		if err != nil {
+			return "", fmt.Errorf("reading the mcompress binary: %w", err)
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return "", fmt.Errorf("reading the mcompress binary: %w", err)
+		}
+		s += fmt.Sprintf(" binary sha256:%x", h.Sum(nil)[:8])
+	}
+	return s, nil
 }
 
 // pipelineError classifies a pipeline's error for exitCode: a bad recipe is bad input, a failed

@@ -172,6 +172,52 @@ func TestPipelineKillAndResume(t *testing.T) {
 	}
 }
 
+// Ctrl-C (SIGINT to the pipeline) stops the running step, leaves nothing half-made and exits
+// 130; the rerun finishes the run.
+func TestPipelineInterrupt(t *testing.T) {
+	recipe := pipelineRecipe(t, "")
+	run := filepath.Join(t.TempDir(), "run")
+	cmd := pipelineProcess(t, recipe, "-o", run, "-q")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for { // wait until the first step has finished and another is under way
+		ents, _ := os.ReadDir(filepath.Join(run, "tmp"))
+		if _, err := os.Stat(filepath.Join(run, pipeline.ManifestFile)); err == nil && len(ents) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no step started in time: %s", stderr.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupt && code != exitOK {
+		t.Fatalf("exit %d (%v), want %d: %s", code, err, exitInterrupt, stderr.String())
+	} else if code == exitOK {
+		t.Log("the run finished before the interrupt reached it")
+	}
+	if left, _ := os.ReadDir(filepath.Join(run, "tmp")); len(left) != 0 {
+		t.Fatalf("left in tmp after Ctrl-C: %v", left)
+	}
+	if out, err := pipelineProcess(t, recipe, "-o", run, "-q").CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, out)
+	}
+	m := readPipelineManifest(t, run)
+	for name, rec := range m.Steps {
+		if rec.Status != pipeline.StatusDone {
+			t.Errorf("step %s: %s", name, rec.Status)
+		}
+	}
+}
+
 // Exit codes: a bad recipe 2 with its line and field; a failed gate 3 with the report written,
 // again when a rerun skips the evaluation; a dry run of a finished run plans only skips.
 func TestPipelineExitCodes(t *testing.T) {

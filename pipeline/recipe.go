@@ -36,7 +36,7 @@ type Step struct {
 	Line     int               // where the step starts in the recipe
 	From     string            // the main input: "base" or a step name (unused by eval)
 	Optional bool              // skip it (and what depends on it) when the binary lacks its command
-	Values   map[string]*value // the kind's fields that the recipe set
+	values   map[string]*value // the kind's fields that the recipe set
 	Args     []string          // extra arguments passed to the command as written
 	fromLine int
 }
@@ -213,7 +213,7 @@ func (p *parser) step(n *yaml.Node, kind string) (*Step, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, recipeError(p.file, n.Line, where, "want a mapping (name:, kind:, from:, and the kind's fields)")
 	}
-	s := &Step{Line: n.Line, Kind: kind, Values: map[string]*value{}}
+	s := &Step{Line: n.Line, Kind: kind, values: map[string]*value{}}
 	if kind != "" {
 		s.Name = EvalStep
 	}
@@ -286,7 +286,7 @@ func (p *parser) step(n *yaml.Node, kind string) (*Step, error) {
 			if err != nil {
 				return nil, err
 			}
-			s.Values[k.Value] = val
+			s.values[k.Value] = val
 		}
 	}
 	if s.Name == "" {
@@ -429,7 +429,7 @@ func (s *Step) refs() []ref {
 		out = append(out, ref{"from", s.From, tModel, s.fromLine})
 	}
 	for _, name := range s.fieldNames() {
-		v := s.Values[name]
+		v := s.values[name]
 		switch v.typ {
 		case tModel, tModels:
 			for _, it := range v.items {
@@ -444,8 +444,8 @@ func (s *Step) refs() []ref {
 
 // fieldNames lists the fields s sets, sorted.
 func (s *Step) fieldNames() []string {
-	names := make([]string, 0, len(s.Values))
-	for k := range s.Values {
+	names := make([]string, 0, len(s.values))
+	for k := range s.values {
 		names = append(names, k)
 	}
 	sort.Strings(names)

@@ -43,7 +43,7 @@ func TestParseOrdersAndResolves(t *testing.T) {
 		t.Fatalf("paths not resolved against the recipe's folder: %q %q", r.Base, r.Data["train"])
 	}
 	q4 := r.byName["q4"]
-	if got := q4.Values["tensor-type"].items; len(got) != 2 || got[1] != "b=f16" {
+	if got := q4.values["tensor-type"].items; len(got) != 2 || got[1] != "b=f16" {
 		t.Fatalf("tensor-type %q", got)
 	}
 }
@@ -56,7 +56,7 @@ func TestParseJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Steps) != 2 || r.Steps[0].Values["bits"].items[0] != "4" {
+	if len(r.Steps) != 2 || r.Steps[0].values["bits"].items[0] != "4" {
 		t.Fatalf("%+v", r.Steps)
 	}
 	bad := `{"base": "m.gguf",

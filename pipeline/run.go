@@ -113,7 +113,7 @@ func (run *runner) prepare() error {
 		}
 	}
 	if ev := run.r.byName[EvalStep]; ev != nil {
-		if base := ev.evalBase(run.r); run.unavailable[base] != "" {
+		if base := ev.evalBase(); run.unavailable[base] != "" {
 			run.unavailable[EvalStep] = fmt.Sprintf("its base %q is unavailable", base)
 		}
 	}
@@ -357,8 +357,8 @@ func (s *Step) modelFile() string {
 }
 
 // evalBase is the base model of the eval step: its base field, or the recipe's base.
-func (s *Step) evalBase(r *Recipe) string {
-	if v := s.Values["base"]; v != nil {
+func (s *Step) evalBase() string {
+	if v := s.values["base"]; v != nil {
 		return v.items[0]
 	}
 	return BaseRef
@@ -391,7 +391,7 @@ func (run *runner) command(s *Step) (argv, inputs []string, err error) {
 		argv = append(argv, model(s.From))
 	}
 	for _, name := range s.fieldNames() {
-		v, f := s.Values[name], spec.fields[name]
+		v, f := s.values[name], spec.fields[name]
 		switch f.typ {
 		case tBool:
 			if v.items[0] == "true" {
@@ -423,14 +423,14 @@ func (run *runner) command(s *Step) (argv, inputs []string, err error) {
 		}
 	}
 	if s.Kind == "eval" {
-		base := s.evalBase(run.r)
-		if s.Values["base"] == nil {
+		base := s.evalBase()
+		if s.values["base"] == nil {
 			if !strings.HasSuffix(strings.ToLower(run.r.Base), ".gguf") {
 				return nil, nil, recipeError(run.r.File, s.Line, "base", "eval needs a GGUF base: the recipe's base is not one, so name the step that converts it")
 			}
 			argv = append(argv, "--base", model(BaseRef))
 		}
-		if s.Values["models"] == nil {
+		if s.values["models"] == nil {
 			for _, d := range run.r.Steps {
 				if makesModel(d.Kind) && d.Name != base && run.unavailable[d.Name] == "" {
 					argv = append(argv, "--model", model(d.Name))

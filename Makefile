@@ -41,9 +41,12 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-# demo runs the whole pipeline offline on the bundled teacher and writes demo-out/report/.
+# demo runs the recipe demo/recipe.yaml (mcompress pipeline) offline on the bundled teacher and
+# writes demo-out/report/ (a second make demo skips the finished steps, docs/PIPELINE.md), then
+# checks the report: sizes are the files', files the manifest's, perplexities recompute.
 demo: build
 	demo/run.sh demo-out
+	MCOMPRESS_DEMO_OUT=$(CURDIR)/demo-out $(GO) test -count=1 -run '^TestDemoReport$$' ./cmd/mcompress
 
 # demo-teacher re-creates demo/teacher with mcompress train (needs ../shared for the tokenizer
 # and the training text; see demo/README.md). Not part of demo: its output is committed.

@@ -320,8 +320,10 @@ func outputInfos(plan *Plan) []gguf.TensorInfo {
 	return infos
 }
 
-// execute streams every tensor of the plan through the writer.
-func execute(ctx context.Context, src Source, plan *Plan, w *gguf.Writer, opts Options) (*Summary, error) {
+// execute streams every tensor of the plan through the writer. A converted tensor is written
+// by a goroutine while the next one is quantized (two output buffers take turns), so that the
+// copy into the file does not leave the quantizing threads idle; writes stay in plan order.
+func execute(ctx context.Context, src Source, plan *Plan, w *gguf.Writer, opts Options) (_ *Summary, err error) {
 	threads := opts.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
@@ -333,8 +335,14 @@ func execute(ctx context.Context, src Source, plan *Plan, w *gguf.Writer, opts O
 		prog.total += int64(infos[p.Index].Size())
 	}
 	prog.report()
-	var buf []byte
-	for _, p := range plan.Tensors {
+	wr := &tensorWriter{w: w}
+	defer func() {
+		if werr := wr.wait(); err == nil && werr != nil {
+			err = werr
+		}
+	}()
+	var bufs [2][]byte
+	for k, p := range plan.Tensors {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -349,11 +357,13 @@ func execute(ctx context.Context, src Source, plan *Plan, w *gguf.Writer, opts O
 		rep := TensorReport{Name: p.Name, Shape: p.Dims, From: p.From.String(), Type: p.To.String()}
 		out := data
 		if p.Convert() {
+			// bufs[k%2] was last written two tensors ago; that write finished before the
+			// previous tensor's began.
 			size := int(outputInfoSize(p))
-			if cap(buf) < size {
-				buf = make([]byte, size)
+			if cap(bufs[k%2]) < size {
+				bufs[k%2] = make([]byte, size)
 			}
-			out = buf[:size]
+			out = bufs[k%2][:size]
 			rmse, err := convertTensor(ctx, p, data, out, threads, prog)
 			if err != nil {
 				return nil, err
@@ -362,8 +372,16 @@ func execute(ctx context.Context, src Source, plan *Plan, w *gguf.Writer, opts O
 		} else {
 			prog.add(int64(len(data)))
 		}
-		if err := w.WriteTensor(p.Name, out); err != nil {
-			return nil, fmt.Errorf("quantize: %w", err)
+		if err := wr.wait(); err != nil {
+			return nil, err
+		}
+		// A copied tensor is the source's own slice, valid only until the next TensorData
+		// call: it is written before that call.
+		wr.start(p.Name, out)
+		if !p.Convert() {
+			if err := wr.wait(); err != nil {
+				return nil, err
+			}
 		}
 		rep.Bytes = int64(len(out))
 		sum.Tensors = append(sum.Tensors, rep)
@@ -371,10 +389,41 @@ func execute(ctx context.Context, src Source, plan *Plan, w *gguf.Writer, opts O
 		sum.InputBytes += int64(len(data))
 		sum.TensorBytes += rep.Bytes
 	}
+	if err := wr.wait(); err != nil {
+		return nil, err
+	}
 	if sum.Weights > 0 {
 		sum.BitsPerWeight = float64(sum.TensorBytes) * 8 / float64(sum.Weights)
 	}
 	return sum, nil
+}
+
+// tensorWriter writes one tensor at a time in the background.
+type tensorWriter struct {
+	w    *gguf.Writer
+	done chan error // result of the write in flight; nil when none
+}
+
+// start begins writing tensor name; the previous write must have been waited for.
+func (t *tensorWriter) start(name string, data []byte) {
+	t.done = make(chan error, 1)
+	go func(done chan<- error) {
+		if err := t.w.WriteTensor(name, data); err != nil {
+			done <- fmt.Errorf("quantize: %w", err)
+			return
+		}
+		done <- nil
+	}(t.done)
+}
+
+// wait returns the result of the write in flight, if any, once it has finished.
+func (t *tensorWriter) wait() error {
+	if t.done == nil {
+		return nil
+	}
+	err := <-t.done
+	t.done = nil
+	return err
 }
 
 func outputInfoSize(p TensorPlan) uint64 {

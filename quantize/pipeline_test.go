@@ -407,3 +407,64 @@ func TestPipelineAppliesImatrix(t *testing.T) {
 		t.Errorf("only %d tensors checked", checked)
 	}
 }
+
+// reusingSource hands out every tensor in one buffer that the next TensorData call overwrites,
+// as HFSource does: the pipeline must be done with a slice before asking for the next.
+type reusingSource struct {
+	*memSource
+	buf []byte
+}
+
+func (s *reusingSource) TensorData(i int) ([]byte, error) {
+	data, err := s.memSource.TensorData(i)
+	if err != nil {
+		return nil, err
+	}
+	for j := range s.buf {
+		s.buf[j] = 0xff // what a half-finished write of the previous tensor would pick up
+	}
+	s.buf = append(s.buf[:0], data...)
+	return s.buf, nil
+}
+
+// failingWriter accepts n bytes, then fails.
+type failingWriter struct{ n int }
+
+var errWriterFull = errors.New("writer full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		k := w.n
+		w.n = 0
+		return k, errWriterFull
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestPipelinedWrites checks the background writes: the bytes equal those of a source whose
+// slices stay valid, whatever the source does with a slice once the next is asked for, and a
+// write error anywhere ends the run with that error.
+func TestPipelinedWrites(t *testing.T) {
+	src := newLlamaSource(smallLlama, 12)
+	opts := Options{Mix: mustMix(t, "Q4_K_M"), Threads: 2}
+	want, _ := writeBytes(t, src, opts)
+	got, _ := writeBytes(t, &reusingSource{memSource: newLlamaSource(smallLlama, 12)}, opts)
+	if !bytes.Equal(got, want) {
+		t.Error("a source that reuses its buffer gives different bytes")
+	}
+	for _, tc := range []struct {
+		name string
+		n    int
+	}{
+		{"in the header", 100},
+		{"halfway", len(want) / 2},
+		{"in the last tensor", len(want) - 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Write(context.Background(), newLlamaSource(smallLlama, 12), &failingWriter{n: tc.n}, opts); !errors.Is(err, errWriterFull) {
+				t.Errorf("writer failing after %d of %d bytes: %v", tc.n, len(want), err)
+			}
+		})
+	}
+}

@@ -17,14 +17,20 @@ type Source interface {
 	// returns) and Dims in ggml order. Offsets are ignored.
 	Tensors() []gguf.TensorInfo
 	// TensorData returns the little-endian bytes of tensor i (Tensors()[i].Size() bytes). The
-	// slice must stay valid until the next call; it is only read.
+	// slice must stay valid until the next call; it is only read. A source may drop the
+	// previous tensor's memory at the next call (Run asks for each tensor once), so that
+	// streaming through a large model keeps only about one tensor resident.
 	TensorData(i int) ([]byte, error)
 }
 
-// GGUFSource is a Source over a memory-mapped GGUF file.
+// GGUFSource is a Source over a memory-mapped GGUF file. Each TensorData call drops the
+// resident pages of the tensor asked for before it (gguf.File.Release), as llama-quantize reads
+// one tensor at a time, so that the whole input mapping does not stay in the resident set.
 type GGUFSource struct {
 	// File is the parsed file; its tensor data are slices of the memory map.
 	File *gguf.File
+	// last is the index of the tensor handed out last, plus one (0: none yet).
+	last int
 }
 
 // OpenGGUF memory-maps the GGUF file at path as a Source. Close it when done.
@@ -47,6 +53,10 @@ func (s *GGUFSource) TensorData(i int) ([]byte, error) {
 	if i < 0 || i >= len(s.File.Tensors) {
 		return nil, fmt.Errorf("gguf source: tensor index %d out of range [0, %d)", i, len(s.File.Tensors))
 	}
+	if s.last > 0 && s.last-1 != i {
+		s.File.Release(s.last - 1)
+	}
+	s.last = i + 1
 	return s.File.TensorData(i), nil
 }
 

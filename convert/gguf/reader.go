@@ -155,6 +155,18 @@ func (f *File) TensorData(i int) []byte {
 	return f.data[start : start+t.Size() : start+t.Size()]
 }
 
+// Release tells the kernel that the pages of tensor i's data are no longer needed, so that
+// streaming through a large file does not grow the resident set; the data stay readable (they
+// are paged in again on access). It does nothing for files from Parse.
+func (f *File) Release(i int) {
+	if f.m == nil || i < 0 || i >= len(f.Tensors) {
+		return
+	}
+	t := f.Tensors[i]
+	start := int64(f.DataOffset + t.Offset)
+	f.m.Release(start, start+int64(t.Size()))
+}
+
 // TensorDataByName returns the raw bytes of the tensor named name.
 func (f *File) TensorDataByName(name string) ([]byte, bool) {
 	i, ok := f.index[name]

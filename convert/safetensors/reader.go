@@ -159,7 +159,7 @@ func (f *File) Release(i int) {
 		return
 	}
 	t := f.Tensors[i]
-	releasePages(f.data, f.DataOffset+t.Begin, f.DataOffset+t.End)
+	f.m.Release(f.DataOffset+t.Begin, f.DataOffset+t.End)
 }
 
 // ReleaseRange is Release for bytes [off, end) of tensor i's data only (whole pages inside the
@@ -171,7 +171,7 @@ func (f *File) ReleaseRange(i int, off, end int64) {
 	t := f.Tensors[i]
 	off, end = max(off, 0), min(end, t.Size())
 	if off < end {
-		releasePages(f.data, f.DataOffset+t.Begin+off, f.DataOffset+t.Begin+end)
+		f.m.Release(f.DataOffset+t.Begin+off, f.DataOffset+t.Begin+end)
 	}
 }
 

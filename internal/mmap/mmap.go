@@ -69,3 +69,17 @@ func (m *File) Close() error {
 
 // Advise hints that the mapping will be read sequentially (a no-op where unsupported).
 func (m *File) Advise() { adviseSequential(m.data) }
+
+// Release drops the process's resident pages of bytes [off, end) of the file (whole pages
+// inside the range only), so that streaming through a large file does not grow the resident
+// set: the kernel keeps the pages in its cache, and the data stay readable (an access faults
+// them back in). Out-of-range bounds are clipped; it is a no-op where unsupported.
+func (m *File) Release(off, end int64) {
+	if m == nil {
+		return
+	}
+	off, end = max(off, 0), min(end, int64(len(m.data)))
+	if off < end {
+		releasePages(m.data, off, end)
+	}
+}

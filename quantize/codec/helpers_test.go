@@ -63,6 +63,31 @@ func TestNearestInt(t *testing.T) {
 	}
 }
 
+// TestRoundAway compares roundAway with math.Round (C's roundf) at and around every half
+// integer of the Q8_0 range and beyond, at zeros and on random values.
+func TestRoundAway(t *testing.T) {
+	check := func(x float32) {
+		if got, want := roundAway(x), int32(math.Round(float64(x))); got != want {
+			t.Fatalf("roundAway(%v) = %d, want %d", x, got, want)
+		}
+	}
+	for k := -300; k <= 300; k++ {
+		for _, d := range []float32{0, 0.25, 0.5, 0.75, -0.5, 1e-6, -1e-6} {
+			x := float32(k) + d
+			check(x)
+			check(math.Nextafter32(x, 1000))
+			check(math.Nextafter32(x, -1000))
+		}
+	}
+	for _, x := range []float32{float32(math.Copysign(0, -1)), 1e-45, -1e-45, 0.49999997, -0.49999997, 8388607.5, -8388607.5, 8388607, 4194303.5} {
+		check(x)
+	}
+	r := &rng{s: 23}
+	for i := 0; i < 1000000; i++ {
+		check(float32(400 * (r.uniform() - 0.5)))
+	}
+}
+
 // TestQuantLevelsMatchesGo compares the platform's quantLevels with the pure-Go definition on
 // random inputs, including negative, zero, huge, tie-on-.5 and denormal products.
 func TestQuantLevelsMatchesGo(t *testing.T) {

@@ -1,9 +1,5 @@
 package codec
 
-import (
-	"math"
-)
-
 // q8_0 is ggml's Q8_0: blocks of 32 weights, 34 bytes: F16 scale d and 32 int8 levels; value
 // q*d. The importance matrix is ignored, as in ggml.
 type q8_0 struct{}
@@ -26,7 +22,7 @@ func (q8_0) QuantizeRow(dst []byte, x, _ []float32) {
 		y := dst[i*34 : i*34+34]
 		put16(y, fp16(d))
 		for j, v := range xb {
-			y[2+j] = byte(int8(math.Round(float64(v * id)))) // roundf: half away from zero
+			y[2+j] = byte(int8(roundAway(v * id)))
 		}
 	}
 }

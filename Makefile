@@ -55,3 +55,21 @@ demo-teacher: build
 
 clean:
 	rm -rf bin demo-out
+
+# release cross-builds static binaries (pure Go, no cgo) into dist/ for the machines models run
+# on: mcompress-OS-ARCH for each of RELEASE_TARGETS. The arm64 ones use the NEON kernels.
+RELEASE_TARGETS ?= linux/amd64 linux/arm64 darwin/arm64 android/arm64
+
+.PHONY: release test-arm64
+release:
+	@mkdir -p dist
+	@set -e; for t in $(RELEASE_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; out=dist/mcompress-$$os-$$arch; \
+		echo "$(GO) build $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags='-s -w' -o $$out ./cmd/mcompress; \
+	done
+
+# test-arm64 runs the runtime's tests built for arm64 under qemu-user, with and without the
+# dot-product extension (correctness only; see .ci/arm64.sh and docs/RUNTIME.md).
+test-arm64:
+	.ci/arm64.sh

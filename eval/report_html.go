@@ -243,6 +243,9 @@ func (r *Report) HTML() []byte {
 		}
 		b.WriteString("</div>\n")
 	}
+	if note := r.latencyNote(); note != "" {
+		b.WriteString("<p id=\"latency-device\">" + esc(note) + "</p>\n")
+	}
 	b.WriteString("<h2>Measurements</h2>\n<table id=\"models\">\n<thead><tr><th class=\"name\">model</th><th>size (MiB)</th><th>bits/weight</th><th>PPL</th><th>ΔPPL</th><th>mean KLD</th><th>99% KLD</th><th>same top p</th><th>prompt tok/s</th><th>gen tok/s</th></tr></thead>\n<tbody>\n")
 	for _, m := range r.Models {
 		cls, name := "", esc(m.Name)

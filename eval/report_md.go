@@ -18,6 +18,9 @@ func (r *Report) Markdown() []byte {
 		}
 		fmt.Fprintf(&b, "Text: `%s`, %d tokens; n_ctx %d, %s; %d chunks, %d tokens scored.\n\n", d.Path, d.Tokens, d.Context, mode, d.Chunks, d.Scored)
 	}
+	if note := r.latencyNote(); note != "" {
+		b.WriteString(note + "\n\n")
+	}
 	b.WriteString("| model | size (MiB) | bits/weight | PPL | ΔPPL | mean KLD | 99% KLD | same top p | prompt tok/s | gen tok/s | Pareto |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, m := range r.Models {

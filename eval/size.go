@@ -113,6 +113,8 @@ type Latency struct {
 	GenTokens             int     `json:"gen_tokens"`
 	GenTokensPerSecond    float64 `json:"gen_tokens_per_second"`
 	Threads               int     `json:"threads"`
+	// Device is where the speeds were measured when not on this machine (eval --latency-from).
+	Device *Device `json:"device,omitempty"`
 }
 
 // MeasureLatency times the runtime on m: the prompt (the first PromptTokens of tokens,

@@ -48,6 +48,11 @@ type benchRow struct {
 	SamplesTS []float64 `json:"samples_ts"`
 	CPUTS     float64   `json:"avg_tokens_per_cpu_second,omitempty"`
 	MaxRSS    int64     `json:"max_rss_bytes,omitempty"`
+	// CPU, OS and Arch name the machine that measured the row, so that a --json file written
+	// on a device can be given to eval --latency-from; MarshalJSON fills them in (device.go).
+	CPU  string `json:"cpu,omitempty"`
+	OS   string `json:"os"`
+	Arch string `json:"arch"`
 }
 
 // newBenchCmd is `bench -m MODEL`: llama-bench style speed measurement.

@@ -24,6 +24,7 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 		format, layout string
 		split          string
 		textColumn     string
+		latencyFrom    string
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --model A.gguf [--model B.gguf ...] (--data TEXT | --task FILE) [--report DIR]",
@@ -32,7 +33,10 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 model, or --base): perplexity with llama.cpp's chunking (or a sliding window with --stride),
 KL-divergence from the base with top-1 agreement, multiple-choice tasks (HellaSwag, ARC, PIQA
 layouts; acc and acc_norm as lm-evaluation-harness computes them), file size, bits per weight,
-and prompt and generation speed.
+and prompt and generation speed. For a model that will run on another device (a phone, a
+Raspberry Pi), run "mcompress bench --json" there and give its output to --latency-from: the
+report then shows the speeds measured on that device, matched to each model by file name and
+size, and says so.
 
 With --report DIR it writes DIR/report.json, DIR/report.md and a self-contained DIR/report.html
 with charts of perplexity (and KLD) against size and speed, marking the Pareto front. The files
@@ -57,6 +61,11 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 			if o.Gates.MaxKLD < 0 {
 				return badInput(fmt.Errorf("--max-kld %g cannot be negative", o.Gates.MaxKLD))
 			}
+			device, err := deviceLatencies(latencyFrom, o)
+			if err != nil {
+				return badInput(fmt.Errorf("--latency-from: %w", err))
+			}
+			o.SkipLatency = o.SkipLatency || device != nil
 			if o.DataOptions.Format, err = datasets.ParseFormat(format); err != nil {
 				return badInput(err)
 			}
@@ -90,6 +99,9 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 			r, err := eval.Run(cmd.Context(), o)
 			if stage != "" {
 				rep.Finish()
+			}
+			if err == nil && device != nil {
+				err = eval.ApplyDeviceLatencies(r, device)
 			}
 			if err != nil {
 				if cmd.Context().Err() != nil {
@@ -135,6 +147,7 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 	f.BoolVar(&o.SkipLatency, "no-latency", false, "skip the speed measurement")
 	f.IntVar(&o.Latency.PromptTokens, "latency-prompt", 128, "prompt tokens for the speed measurement")
 	f.IntVar(&o.Latency.GenTokens, "latency-gen", 32, "generated tokens for the speed measurement")
+	f.StringVar(&latencyFrom, "latency-from", "", "take the speeds from `FILE`, the output of mcompress bench --json run on the target device, instead of measuring them here")
 	f.IntVarP(&o.Threads, "threads", "t", 0, "worker threads (0: every core)")
 	f.StringVar(&report, "report", "", "write report.json, report.md and report.html into this folder")
 	f.StringVar(&maxPPLIncrease, "max-ppl-increase", "", `fail (exit 3) if a model's perplexity exceeds the base's by more than this ("5%" or 0.05)`)
@@ -161,4 +174,25 @@ func parsePercent(s string) (float64, error) {
 		return 0, fmt.Errorf("%q is ambiguous: write %s%% for a %s%% increase (or %g as a fraction)", s, s, s, v/100)
 	}
 	return v, nil
+}
+
+// deviceLatencies reads the --latency-from file (nil when none was given) and checks, before
+// the evaluation starts, that it has the speeds of every model.
+func deviceLatencies(path string, o eval.Options) (*eval.DeviceLatencies, error) {
+	if path == "" {
+		return nil, nil
+	}
+	d, err := eval.ReadDeviceLatencies(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range append([]string{o.Base}, o.Models...) {
+		if m == "" {
+			continue
+		}
+		if _, err := d.For(m); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }

@@ -30,13 +30,36 @@ func scalesQ6_K(sc *[16]int8, blk []byte) {
 
 func dotQ6_KGo(w []byte, r *row) float32 {
 	var q [256]int8
-	var sc [16]int8
+	var s [16 * kChunk]int32
 	var sum float32
-	for b := range len(r.d) {
+	for b0 := 0; b0 < len(r.d); b0 += kChunk {
+		nb := min(kChunk, len(r.d)-b0)
+		for b := range nb {
+			o := (b0 + b) * 210
+			unpackQ6_K(&q, w[o:o+210:o+210])
+			subDots(s[16*b:16*b+16], q[:], r.q[(b0+b)*256:(b0+b+1)*256], 16)
+		}
+		sum = sumQ6_K(sum, w, r, b0, s[:16*nb])
+	}
+	return sum
+}
+
+// sumQ6_K adds to sum the dot products of the Q6_K super-blocks b0, b0+1, ... of w with r, given
+// the integer sums s of their groups of 16 (sixteen per block, as subDots or dotQ6_KsNEON
+// computes them). Every Q6_K kernel that gathers group sums ends here (see sumQ4_K).
+//
+//go:noinline
+func sumQ6_K(sum float32, w []byte, r *row, b0 int, s []int32) float32 {
+	var sc [16]int8
+	for i := range len(s) / 16 {
+		b := b0 + i
 		blk := w[b*210 : b*210+210 : b*210+210]
-		unpackQ6_K(&q, blk)
 		scalesQ6_K(&sc, blk)
-		sum += r.d[b] * f16le(blk[208:]) * float32(dot256x16(&q, &sc, r.q[b*256:b*256+256]))
+		var sumi int32
+		for g, v := range sc {
+			sumi += int32(v) * s[16*i+g]
+		}
+		sum += r.d[b] * f16le(blk[208:]) * float32(sumi)
 	}
 	return sum
 }

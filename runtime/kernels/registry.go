@@ -56,7 +56,8 @@ var UsePureGo = os.Getenv("MCOMPRESS_PUREGO") == "1" || os.Getenv("MCOMPRESS_PUR
 // simdName names the SIMD level in use ("" for none); set by the architecture files.
 var simdName string
 
-// SIMD returns the name of the instruction set the kernels use: "avx512", "avx2" or "purego".
+// SIMD returns the name of the instruction set the kernels use: "avx512", "avx2" (amd64),
+// "neon-dotprod", "neon" (arm64, with or without SDOT) or "purego".
 func SIMD() string {
 	if UsePureGo || simdName == "" {
 		return "purego"

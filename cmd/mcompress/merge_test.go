@@ -52,7 +52,9 @@ func TestShardedImatrixProcesses(t *testing.T) {
 	envs := []func(i, n string) []string{
 		func(i, n string) []string { return []string{"JOB_COMPLETION_INDEX=" + i, "MCOMPRESS_SHARD_COUNT=" + n} },
 		func(i, n string) []string { return []string{"SLURM_ARRAY_TASK_ID=" + i, "SLURM_ARRAY_TASK_COUNT=" + n} },
-		func(i, n string) []string { return []string{"AWS_BATCH_JOB_ARRAY_INDEX=" + i, "AWS_BATCH_JOB_ARRAY_SIZE=" + n} },
+		func(i, n string) []string {
+			return []string{"AWS_BATCH_JOB_ARRAY_INDEX=" + i, "AWS_BATCH_JOB_ARRAY_SIZE=" + n}
+		},
 		func(i, n string) []string { return []string{"CLOUD_RUN_TASK_INDEX=" + i, "CLOUD_RUN_TASK_COUNT=" + n} },
 	}
 	for n := 1; n <= 3; n++ {

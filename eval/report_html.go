@@ -236,6 +236,14 @@ func (r *Report) HTML() []byte {
 			b.WriteString("</ul></div>\n")
 		}
 	}
+	if len(r.Recommendations) > 0 {
+		b.WriteString("<h2>Recommendation</h2>\n<ul id=\"recommendations\">\n")
+		for _, rec := range r.Recommendations {
+			fmt.Fprintf(&b, "<li data-kind=\"%s\" data-limit=\"%s\" data-model=\"%s\"><b>%s</b>%s: %s</li>\n", rec.Kind, num(rec.Limit), esc(rec.Model),
+				esc(recommendationTitle(rec, r.SpeedMetric)), defaultMark(rec.Default), esc(rec.Reason))
+		}
+		b.WriteString("</ul>\n")
+	}
 	if cs := r.charts(); len(cs) > 0 {
 		b.WriteString("<h2>Quality against cost</h2>\n<p class=\"legend\"><span><i class=\"dot\" style=\"background:#d9480f\"></i>on the Pareto front (dashed line)</span><span><i class=\"dot\" style=\"background:#9aa4ae\"></i>dominated</span><span><i class=\"dot\" style=\"background:#fff;border:3px solid #1c7ed6;width:6px;height:6px\"></i>base</span></p>\n<div class=\"charts\">\n")
 		for _, c := range cs {
@@ -262,14 +270,17 @@ func (r *Report) HTML() []byte {
 			cells[6] = fmt.Sprintf("%.3f%%", 100*k.SameTopP)
 		}
 		if l := m.Latency; l != nil {
-			cells[7], cells[8] = fmt.Sprintf("%.1f", l.PromptTokensPerSecond), fmt.Sprintf("%.1f", l.GenTokensPerSecond)
+			cells[7], cells[8] = speedCell(l.PromptTokensPerSecond, l.PromptSpread), speedCell(l.GenTokensPerSecond, l.GenSpread)
 		}
 		fmt.Fprintf(&b, "<tr%s data-model=\"%s\"><td class=\"name\">%s</td><td>%s</td></tr>\n", cls, esc(m.Name), name, strings.Join(cells, "</td><td>"))
 	}
 	b.WriteString("</tbody></table>\n")
-	b.WriteString("<h2>What each file holds</h2>\n<table id=\"types\"><thead><tr><th class=\"name\">model</th><th class=\"name\">tensor types (share of weights, of bytes, tensors)</th></tr></thead><tbody>\n")
+	if r.speedUnstable() {
+		fmt.Fprintf(&b, "<p class=\"fail\" id=\"speed-warning\">⚠ Speeds marked ⚠ varied by more than %.0f%% between runs (busy machine?): do not rank by them; rerun on an idle machine.</p>\n", 100*speedSpreadLimit)
+	}
+	b.WriteString("<h2>What each file holds</h2>\n<table id=\"types\"><thead><tr><th class=\"name\">model</th><th class=\"name\">made from</th><th class=\"name\">tensor types (share of weights, of bytes, tensors)</th></tr></thead><tbody>\n")
 	for _, m := range r.Models {
-		fmt.Fprintf(&b, "<tr><td class=\"name\">%s</td><td class=\"name\">%s</td></tr>\n", esc(m.Name), esc(m.Size.TypesSummary()))
+		fmt.Fprintf(&b, "<tr><td class=\"name\">%s</td><td class=\"name lineage\">%s</td><td class=\"name\">%s</td></tr>\n", esc(m.Name), esc(lineageText(m.Lineage)), esc(m.Size.TypesSummary()))
 	}
 	b.WriteString("</tbody></table>\n")
 	if r.hasTasks() {
@@ -366,4 +377,45 @@ func placeLabels(ms []ModelReport, xs, ys []float64, px, py func(float64) float6
 		}
 	}
 	return out
+}
+
+// speedCell formats a median speed with its spread over the repeats, marked ⚠ when too large
+// to rank.
+func speedCell(median, spread float64) string {
+	c := fmt.Sprintf("%.1f", median)
+	if spread > 0 {
+		c += fmt.Sprintf(" ±%.0f%%", 100*spread/2)
+	}
+	if spread > speedSpreadLimit {
+		c += " ⚠"
+	}
+	return c
+}
+
+// lineageText shows an unknown lineage as a dash.
+func lineageText(l string) string {
+	if l == "" {
+		return "–"
+	}
+	return l
+}
+
+// defaultMark notes a budget the report chose itself.
+func defaultMark(def bool) string {
+	if def {
+		return " (default)"
+	}
+	return ""
+}
+
+// recommendationTitle names a recommendation's budget: "File ≤ 50.00 MB", "Speed ≥ 120.0 tok/s".
+func recommendationTitle(rec Recommendation, speedMetric string) string {
+	if rec.Kind == "size" {
+		return fmt.Sprintf("File ≤ %.2f MB", rec.Limit/1e6)
+	}
+	what := "generation"
+	if speedMetric != "gen_tokens_per_second" {
+		what = "perplexity evaluation"
+	}
+	return fmt.Sprintf("Speed ≥ %.1f tok/s (%s)", rec.Limit, what)
 }

@@ -18,6 +18,13 @@ func (r *Report) Markdown() []byte {
 		}
 		fmt.Fprintf(&b, "Text: `%s`, %d tokens; n_ctx %d, %s; %d chunks, %d tokens scored.\n\n", d.Path, d.Tokens, d.Context, mode, d.Chunks, d.Scored)
 	}
+	if len(r.Recommendations) > 0 {
+		b.WriteString("## Recommendation\n\n")
+		for _, rec := range r.Recommendations {
+			fmt.Fprintf(&b, "- **%s**%s: %s\n", recommendationTitle(rec, r.SpeedMetric), defaultMark(rec.Default), mdEscape(rec.Reason))
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("| model | size (MiB) | bits/weight | PPL | ΔPPL | mean KLD | 99% KLD | same top p | prompt tok/s | gen tok/s | Pareto |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, m := range r.Models {
@@ -39,7 +46,7 @@ func (r *Report) Markdown() []byte {
 		}
 		pp, gen := "–", "–"
 		if l := m.Latency; l != nil {
-			pp, gen = fmt.Sprintf("%.1f", l.PromptTokensPerSecond), fmt.Sprintf("%.1f", l.GenTokensPerSecond)
+			pp, gen = speedCell(l.PromptTokensPerSecond, l.PromptSpread), speedCell(l.GenTokensPerSecond, l.GenSpread)
 		}
 		var fronts []string
 		if m.Pareto.PPLSize {
@@ -53,10 +60,13 @@ func (r *Report) Markdown() []byte {
 	}
 	b.WriteString("\nPareto: on the front of perplexity against file size (\"size\") or against ")
 	b.WriteString(speedLabel(r.SpeedMetric) + " (\"speed\").\n")
-	b.WriteString("\n## What each file holds\n\n| model | tensor types (share of weights, of bytes, tensors) |\n|---|---|\n")
+	if r.speedUnstable() {
+		fmt.Fprintf(&b, "\n⚠ Speeds marked ⚠ varied by more than %.0f%% between runs: do not rank by them.\n", 100*speedSpreadLimit)
+	}
+	b.WriteString("\n## What each file holds\n\n| model | made from | tensor types (share of weights, of bytes, tensors) |\n|---|---|---|\n")
 	for _, m := range r.Models {
 		if m.Size != nil {
-			fmt.Fprintf(&b, "| %s | %s |\n", mdEscape(m.Name), mdEscape(m.Size.TypesSummary()))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", mdEscape(m.Name), mdEscape(lineageText(m.Lineage)), mdEscape(m.Size.TypesSummary()))
 		}
 	}
 	if r.hasTasks() {

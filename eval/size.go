@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -102,7 +103,8 @@ type LatencyOptions struct {
 	PromptTokens int
 	// GenTokens is the number of tokens generated one at a time after it; 0 means 32.
 	GenTokens int
-	// Repeats is how many times each is measured (the fastest run is kept); 0 means 3.
+	// Repeats is how many times each is measured (the median is reported, with the spread);
+	// 0 means 5.
 	Repeats int
 }
 
@@ -113,12 +115,32 @@ type Latency struct {
 	GenTokens             int     `json:"gen_tokens"`
 	GenTokensPerSecond    float64 `json:"gen_tokens_per_second"`
 	Threads               int     `json:"threads"`
+	// Repeats is the number of timed runs; the speeds above are their medians. PromptSpread and
+	// GenSpread are (max-min)/median of each speed over the runs.
+	Repeats      int     `json:"repeats"`
+	PromptSpread float64 `json:"prompt_spread"`
+	GenSpread    float64 `json:"gen_spread"`
+}
+
+// medianSpread returns the median of v and (max-min)/median.
+func medianSpread(v []float64) (median, spread float64) {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	median = s[n/2]
+	if n%2 == 0 {
+		median = (s[n/2-1] + s[n/2]) / 2
+	}
+	if median > 0 {
+		spread = (s[n-1] - s[0]) / median
+	}
+	return median, spread
 }
 
 // MeasureLatency times the runtime on m: the prompt (the first PromptTokens of tokens,
 // repeated if needed) in one Forward call, then GenTokens greedy decoding steps of one token
-// each, keeping the fastest of Repeats runs. Wall-clock figures: they vary with the machine
-// and its load.
+// each, Repeats times; it reports the median speeds and their spread. Wall-clock figures: they
+// vary with the machine and its load, which the spread shows.
 func MeasureLatency(ctx context.Context, m *runtime.Model, tokens []int32, o LatencyOptions) (*Latency, error) {
 	p, g, reps := o.PromptTokens, o.GenTokens, o.Repeats
 	if p <= 0 {
@@ -128,7 +150,7 @@ func MeasureLatency(ctx context.Context, m *runtime.Model, tokens []int32, o Lat
 		g = 32
 	}
 	if reps <= 0 {
-		reps = 3
+		reps = 5
 	}
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("eval: latency needs some prompt tokens")
@@ -141,7 +163,7 @@ func MeasureLatency(ctx context.Context, m *runtime.Model, tokens []int32, o Lat
 	for i := range prompt {
 		prompt[i] = tokens[i%len(tokens)]
 	}
-	var bestP, bestG time.Duration
+	var pSpeeds, gSpeeds []float64
 	for r := 0; r < reps; r++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -165,15 +187,11 @@ func MeasureLatency(ctx context.Context, m *runtime.Model, tokens []int32, o Lat
 			}
 		}
 		dg := time.Since(t1)
-		if r == 0 || dp < bestP {
-			bestP = dp
-		}
-		if r == 0 || dg < bestG {
-			bestG = dg
-		}
+		pSpeeds = append(pSpeeds, float64(p)/dp.Seconds())
+		gSpeeds = append(gSpeeds, float64(g)/dg.Seconds())
 	}
-	return &Latency{
-		PromptTokens: p, PromptTokensPerSecond: float64(p) / bestP.Seconds(),
-		GenTokens: g, GenTokensPerSecond: float64(g) / bestG.Seconds(), Threads: m.Threads(),
-	}, nil
+	l := &Latency{PromptTokens: p, GenTokens: g, Threads: m.Threads(), Repeats: reps}
+	l.PromptTokensPerSecond, l.PromptSpread = medianSpread(pSpeeds)
+	l.GenTokensPerSecond, l.GenSpread = medianSpread(gSpeeds)
+	return l, nil
 }

@@ -363,6 +363,10 @@ func TestRecommendation(t *testing.T) {
 	if md := string(r.Markdown()); !strings.Contains(md, "⚠") || !strings.Contains(md, "## Recommendation") {
 		t.Errorf("report.md lacks the recommendation or the speed warning")
 	}
+	page := string(r.HTML())
+	if n := len(recRE.FindAllString(page, -1)); n != len(r.Recommendations) || !strings.Contains(page, `id="speed-warning"`) {
+		t.Errorf("report.html shows %d of %d recommendations, speed warning %v", n, len(r.Recommendations), strings.Contains(page, `id="speed-warning"`))
+	}
 }
 
 // TestParetoFront checks paretoFront against its definition on random points with ties.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -87,6 +88,45 @@ merge too, with float32 sums as llama-imatrix adds them.`,
 		},
 	}
 	im.Flags().StringVarP(&out, "output", "o", "imatrix.gguf", "output file")
-	cmd.AddCommand(im)
+	var pplOut string
+	ppl := &cobra.Command{
+		Use:   "perplexity SHARD.json... [-o merged.json]",
+		Short: "Merge the shards of a perplexity run (mcompress perplexity --shard I/N -o SHARD.json)",
+		Long: `merge perplexity joins the results of a perplexity run's shards, in any order, into the
+result one process computes over all the chunks: the same PPL and uncertainty, bit for bit.
+Every chunk must be covered once.`,
+		Example: `  mcompress merge perplexity ppl-0.json ppl-1.json ppl-2.json`,
+		Args:    wantArgs(1, -1, "the shards' JSON files"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if pplOut != "" {
+				if err := atomicfile.CheckWritable(pplOut); err != nil {
+					return badInput(err)
+				}
+			}
+			parts := make([]*eval.PerplexityResult, len(args))
+			for i, a := range args {
+				var err error
+				if parts[i], err = eval.ReadPerplexityShard(a); err != nil {
+					return err
+				}
+			}
+			r, err := eval.MergePerplexity(parts, args)
+			if err != nil {
+				return err
+			}
+			if pplOut != "" {
+				b, err := json.Marshal(r)
+				if err != nil {
+					return err
+				}
+				if err := atomicfile.WriteFile(pplOut, append(b, '\n')); err != nil {
+					return err
+				}
+			}
+			return printPerplexity(g, newReporter(g), r)
+		},
+	}
+	ppl.Flags().StringVarP(&pplOut, "output", "o", "", "also write the merged result as JSON to this file")
+	cmd.AddCommand(im, ppl)
 	return cmd
 }

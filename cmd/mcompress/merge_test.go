@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,5 +87,49 @@ func TestShardedImatrixProcesses(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "imatrix", "-m", model, "-f", valid, "--shard", "3/3", "-o", filepath.Join(tmp, "x.gguf")); code != 2 || !strings.Contains(stderr, "not in [0, 3)") {
 		t.Errorf("--shard 3/3: exit %d, %s", code, stderr)
+	}
+}
+
+// TestShardedPerplexityProcesses runs perplexity whole and as 3 separate processes (Slurm
+// array indices 1..3), merges the shards and checks the PPL and its uncertainty are one run's.
+func TestShardedPerplexityProcesses(t *testing.T) {
+	model := runFixtureModel(t, "Q8_0")
+	valid := filepath.Join(filepath.Dir(filepath.Dir(model)), "valid.txt")
+	tmp := t.TempDir()
+	common := []string{"perplexity", "-q", "-m", model, "-f", valid, "-c", "64", "--chunks", "5"}
+	whole := filepath.Join(tmp, "whole.json")
+	runProcess(t, nil, append(common, "-o", whole)...)
+	var parts []string
+	for i := 1; i <= 3; i++ {
+		p := filepath.Join(tmp, "ppl-"+string(rune('0'+i))+".json")
+		runProcess(t, []string{"SLURM_ARRAY_TASK_ID=" + string(rune('0'+i)), "SLURM_ARRAY_TASK_MIN=1", "SLURM_ARRAY_TASK_COUNT=3"}, append(common, "-o", p)...)
+		parts = append(parts, p)
+	}
+	merged := filepath.Join(tmp, "merged.json")
+	if code, _, stderr := runCLI(t, append([]string{"merge", "perplexity", "-q", "-o", merged}, parts...)...); code != 0 {
+		t.Fatalf("merge: exit %d: %s", code, stderr)
+	}
+	read := func(path string) (r struct {
+		PPL         float64 `json:"ppl"`
+		Uncertainty float64 `json:"ppl_uncertainty"`
+		Scored      int     `json:"scored_tokens"`
+	}) {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = json.Unmarshal(b, &r)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if a, b := read(whole), read(merged); a != b || a.Scored == 0 {
+		t.Errorf("merged %+v, whole run %+v", b, a)
+	}
+	if code, _, stderr := runCLI(t, "merge", "perplexity", parts[0], parts[2]); code != 2 || !strings.Contains(stderr, "missing") {
+		t.Errorf("merging 2 of 3 shards: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, append(common, "--shard", "0/2")...); code != 2 || !strings.Contains(stderr, "needs -o") {
+		t.Errorf("sharded without -o: exit %d, %s", code, stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mcompress/mcompress/distill"
 	"github.com/mcompress/mcompress/eval"
 	"github.com/mcompress/mcompress/internal/atomicfile"
 	"github.com/mcompress/mcompress/internal/shard"
@@ -127,6 +128,34 @@ Every chunk must be covered once.`,
 		},
 	}
 	ppl.Flags().StringVarP(&pplOut, "output", "o", "", "also write the merged result as JSON to this file")
-	cmd.AddCommand(im, ppl)
+	var cacheOut string
+	cache := &cobra.Command{
+		Use:   "cache PART.topk... -o FILE.topk",
+		Short: "Merge the teacher caches of a sharded 'distill cache' build",
+		Long: `merge cache joins the caches that the shards of one 'mcompress distill cache --shard I/N'
+build wrote, in any order, into the cache one process would have written, byte for byte. Every
+shard must be given once.`,
+		Example: `  mcompress merge cache part-0.topk part-1.topk -o train.topk`,
+		Args:    wantArgs(1, -1, "the shards' cache files"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cacheOut == "" {
+				return badInput(fmt.Errorf("give the output with -o"))
+			}
+			if err := atomicfile.CheckWritable(cacheOut); err != nil {
+				return badInput(err)
+			}
+			info, err := distill.MergeCaches(cacheOut, args)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(info)
+			}
+			fmt.Printf("wrote %s: %d shards, %d train and %d valid sequences\n", cacheOut, len(args), info.Splits["train"].Sequences, info.Splits["valid"].Sequences)
+			return nil
+		},
+	}
+	cache.Flags().StringVarP(&cacheOut, "output", "o", "", "merged cache file")
+	cmd.AddCommand(im, ppl, cache)
 	return cmd
 }

@@ -133,3 +133,49 @@ func TestShardedPerplexityProcesses(t *testing.T) {
 		t.Errorf("sharded without -o: exit %d, %s", code, stderr)
 	}
 }
+
+// TestShardedCacheProcesses builds a teacher cache whole and as 2 separate processes (AWS Batch
+// and Cloud Run indices), merges them with `merge cache` and checks the bytes are the whole
+// build's.
+func TestShardedCacheProcesses(t *testing.T) {
+	model := runFixtureModel(t, "Q8_0")
+	valid := filepath.Join(filepath.Dir(filepath.Dir(model)), "valid.txt")
+	tmp := t.TempDir()
+	text, err := os.ReadFile(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := filepath.Join(tmp, "head.txt")
+	if err := os.WriteFile(head, text[:6000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"distill", "cache", "-q", "--teacher", model, "--data", head, "--seq-len", "64", "--topk", "8", "--valid-fraction", "0.2"}
+	whole := filepath.Join(tmp, "whole.topk")
+	runProcess(t, nil, append(common, "-o", whole)...)
+	want, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []func(i string) []string{
+		func(i string) []string { return []string{"AWS_BATCH_JOB_ARRAY_INDEX=" + i, "AWS_BATCH_JOB_ARRAY_SIZE=2"} },
+		func(i string) []string { return []string{"CLOUD_RUN_TASK_INDEX=" + i, "CLOUD_RUN_TASK_COUNT=2"} },
+	} {
+		var parts []string
+		for _, i := range []string{"0", "1"} {
+			p := filepath.Join(tmp, "part-"+i+".topk")
+			runProcess(t, env(i), append(common, "-o", p)...)
+			parts = append(parts, p)
+		}
+		out := filepath.Join(tmp, "merged.topk")
+		if code, _, stderr := runCLI(t, append([]string{"merge", "cache", "-q", "-o", out}, parts...)...); code != 0 {
+			t.Fatalf("merge: exit %d: %s", code, stderr)
+		}
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: merged cache differs from the whole build", env("I")[0])
+		}
+	}
+}

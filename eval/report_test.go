@@ -400,3 +400,35 @@ func indexOf(ms []ModelReport, m *ModelReport) int {
 	}
 	return -1
 }
+
+// TestChartsReadable checks the charts' error bars (one per model with an uncertainty) and that
+// a variant far off the others switches the y axis to a logarithmic one.
+func TestChartsReadable(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		q2PPL   float64
+		wantLog bool
+	}{{"close variants", 61.37, false}, {"one variant far off", 600, true}} {
+		r := fakeReport(Gates{})
+		r.Models[3].Perplexity.PPL = tt.q2PPL
+		for i := range r.Models {
+			if k := r.Models[i].KLD; k != nil {
+				k.MeanKLDUncertainty = k.MeanKLD / 10
+			}
+		}
+		r.finish()
+		for _, c := range r.charts() {
+			svg := svgChart(r, c)
+			if got := strings.Contains(svg, `data-y-log="true"`); c.id != "kld-vs-size" && got != tt.wantLog {
+				t.Errorf("%s, %s: logarithmic y %v, want %v", tt.name, c.id, got, tt.wantLog)
+			}
+			want := len(r.Models)
+			if c.id == "kld-vs-size" {
+				want-- // the base has no KLD
+			}
+			if n := strings.Count(svg, `<line class="err"`); n != want {
+				t.Errorf("%s, %s: %d error bars, want %d", tt.name, c.id, n, want)
+			}
+		}
+	}
+}

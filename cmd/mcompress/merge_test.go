@@ -157,7 +157,9 @@ func TestShardedCacheProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, env := range []func(i string) []string{
-		func(i string) []string { return []string{"AWS_BATCH_JOB_ARRAY_INDEX=" + i, "AWS_BATCH_JOB_ARRAY_SIZE=2"} },
+		func(i string) []string {
+			return []string{"AWS_BATCH_JOB_ARRAY_INDEX=" + i, "AWS_BATCH_JOB_ARRAY_SIZE=2"}
+		},
 		func(i string) []string { return []string{"CLOUD_RUN_TASK_INDEX=" + i, "CLOUD_RUN_TASK_COUNT=2"} },
 	} {
 		var parts []string

@@ -53,9 +53,14 @@ type ModelReport struct {
 	// PPLIncrease is PPL/PPL(base) - 1 (0 for the base).
 	PPLIncrease float64 `json:"ppl_increase"`
 	// KLD against the base (nil for the base, or without KL-divergence).
-	KLD     *KLDResult   `json:"kld,omitempty"`
-	Latency *Latency     `json:"latency,omitempty"`
-	Tasks   []TaskResult `json:"tasks,omitempty"`
+	KLD     *KLDResult `json:"kld,omitempty"`
+	Latency *Latency   `json:"latency,omitempty"`
+	// PeakMemoryBytes estimates the memory of inference with the latency measurement's
+	// context (default 160 positions): the tensors (mapped from the file) plus one runtime
+	// session's KV cache and activations (runtime.SessionBytes). An estimate from sizes, not a
+	// measurement of the process.
+	PeakMemoryBytes int64        `json:"peak_memory_bytes"`
+	Tasks           []TaskResult `json:"tasks,omitempty"`
 	// Speed is the value of the report's SpeedMetric for this model (a median over repeats
 	// for latency).
 	Speed float64 `json:"speed"`

@@ -278,13 +278,14 @@ func (r *Report) HTML() []byte {
 		}
 		b.WriteString("</div>\n")
 	}
-	b.WriteString("<h2>Measurements</h2>\n<table id=\"models\">\n<thead><tr><th class=\"name\">model</th><th>size (MiB)</th><th>bits/weight</th><th>PPL</th><th>ΔPPL</th><th>mean KLD</th><th>99% KLD</th><th>same top p</th><th>prompt tok/s</th><th>gen tok/s</th></tr></thead>\n<tbody>\n")
+	b.WriteString("<h2>Measurements</h2>\n<table id=\"models\">\n<thead><tr><th class=\"name\">model</th><th>size (MiB)</th><th>bits/weight</th><th>PPL</th><th>ΔPPL</th><th>mean KLD</th><th>99% KLD</th><th>same top p</th><th>prompt tok/s</th><th>gen tok/s</th><th>memory (MiB)</th></tr></thead>\n<tbody>\n")
 	for _, m := range r.Models {
 		cls, name := "", esc(m.Name)
 		if m.IsBase {
 			cls, name = ` class="base"`, name+" (base)"
 		}
-		cells := []string{fmt.Sprintf("%.2f", float64(m.Size.FileBytes)/(1<<20)), fmt.Sprintf("%.3f", m.Size.BitsPerWeight), "–", "–", "–", "–", "–", "–", "–"}
+		cells := []string{fmt.Sprintf("%.2f", float64(m.Size.FileBytes)/(1<<20)), fmt.Sprintf("%.3f", m.Size.BitsPerWeight), "–", "–", "–", "–", "–", "–", "–",
+			fmt.Sprintf("%.1f", float64(m.PeakMemoryBytes)/(1<<20))}
 		if p := m.Perplexity; p != nil {
 			cells[2] = fmt.Sprintf("%.4f ± %.4f", p.PPL, p.Uncertainty)
 			if !m.IsBase {

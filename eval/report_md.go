@@ -25,8 +25,8 @@ func (r *Report) Markdown() []byte {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("| model | size (MiB) | bits/weight | PPL | ΔPPL | mean KLD | 99% KLD | same top p | prompt tok/s | gen tok/s | Pareto |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| model | size (MiB) | bits/weight | PPL | ΔPPL | mean KLD | 99% KLD | same top p | prompt tok/s | gen tok/s | memory (MiB) | Pareto |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, m := range r.Models {
 		name := m.Name
 		if m.IsBase {
@@ -55,8 +55,8 @@ func (r *Report) Markdown() []byte {
 		if m.Pareto.PPLSpeed {
 			fronts = append(fronts, "speed")
 		}
-		fmt.Fprintf(&b, "| %s | %.2f | %.3f | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(name),
-			float64(m.Size.FileBytes)/(1<<20), m.Size.BitsPerWeight, ppl, dppl, kld, k99, top, pp, gen, strings.Join(fronts, ", "))
+		fmt.Fprintf(&b, "| %s | %.2f | %.3f | %s | %s | %s | %s | %s | %s | %s | %.1f | %s |\n", mdEscape(name),
+			float64(m.Size.FileBytes)/(1<<20), m.Size.BitsPerWeight, ppl, dppl, kld, k99, top, pp, gen, float64(m.PeakMemoryBytes)/(1<<20), strings.Join(fronts, ", "))
 	}
 	b.WriteString("\nPareto: on the front of perplexity against file size (\"size\") or against ")
 	b.WriteString(speedLabel(r.SpeedMetric) + " (\"speed\").\n")

@@ -136,6 +136,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, adopt(fmt.Errorf("eval: %w", err))
 		}
+		ctxLen := max(o.Latency.PromptTokens, 0) + max(o.Latency.GenTokens, 0)
+		if o.Latency.PromptTokens <= 0 {
+			ctxLen += defaultLatencyPrompt
+		}
+		if o.Latency.GenTokens <= 0 {
+			ctxLen += defaultLatencyGen
+		}
+		mr.PeakMemoryBytes = mr.Size.TensorBytes + runtime.SessionBytes(m.Config(), ctxLen)
 		err = func() error {
 			if o.Data != "" {
 				if i == 0 {

@@ -97,6 +97,12 @@ func ModelSize(path string) (*Size, error) {
 	return s, nil
 }
 
+// The latency measurement's default prompt and generation lengths.
+const (
+	defaultLatencyPrompt = 128
+	defaultLatencyGen    = 32
+)
+
 // LatencyOptions control MeasureLatency.
 type LatencyOptions struct {
 	// PromptTokens is the prompt length processed as one batch; 0 means 128.
@@ -144,10 +150,10 @@ func medianSpread(v []float64) (median, spread float64) {
 func MeasureLatency(ctx context.Context, m *runtime.Model, tokens []int32, o LatencyOptions) (*Latency, error) {
 	p, g, reps := o.PromptTokens, o.GenTokens, o.Repeats
 	if p <= 0 {
-		p = 128
+		p = defaultLatencyPrompt
 	}
 	if g <= 0 {
-		g = 32
+		g = defaultLatencyGen
 	}
 	if reps <= 0 {
 		reps = 5

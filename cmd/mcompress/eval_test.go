@@ -64,6 +64,7 @@ func TestEvalCommandGates(t *testing.T) {
 			Perplexity struct {
 				PPL float64 `json:"ppl"`
 			} `json:"perplexity"`
+			PeakMemoryBytes int64 `json:"peak_memory_bytes"`
 			Tasks []struct {
 				Examples int `json:"examples"`
 			} `json:"tasks"`
@@ -88,6 +89,10 @@ func TestEvalCommandGates(t *testing.T) {
 	for _, m := range rep.Models {
 		if st, err := os.Stat(m.Path); err != nil || st.Size() != m.Size.FileBytes {
 			t.Errorf("%s: file_bytes %d, the file has %v (%v)", m.Name, m.Size.FileBytes, st.Size(), err)
+		}
+		// Memory: the tensors (nearly the whole file) plus a session's cache and activations.
+		if m.PeakMemoryBytes < m.Size.FileBytes*9/10 || m.PeakMemoryBytes > m.Size.FileBytes+16<<20 {
+			t.Errorf("%s: peak memory %d for a file of %d bytes", m.Name, m.PeakMemoryBytes, m.Size.FileBytes)
 		}
 	}
 	if rep.Models[1].Lineage != "teacher-F32 → quantize Q4_0" || rep.Models[0].Lineage != "" {

@@ -65,7 +65,7 @@ func TestEvalCommandGates(t *testing.T) {
 				PPL float64 `json:"ppl"`
 			} `json:"perplexity"`
 			PeakMemoryBytes int64 `json:"peak_memory_bytes"`
-			Tasks []struct {
+			Tasks           []struct {
 				Examples int `json:"examples"`
 			} `json:"tasks"`
 			KLD *struct {

@@ -47,6 +47,20 @@ type CacheInfo struct {
 	TokenBytes int `json:"token_bytes"`
 	// Splits maps "train" and, when present, "valid" to their sections.
 	Splits map[string]CacheSplit `json:"splits"`
+	// Shard, in the cache of one shard of a sharded build, says which sequences it holds;
+	// MergeCaches joins the shards into the one run's file, which has none.
+	Shard *CacheShard `json:"shard,omitempty"`
+}
+
+// CacheShard locates a shard's sequences in the whole build.
+type CacheShard struct {
+	// Index and Count are the shard's I/N.
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// First maps a split to the index of the shard's first sequence; Total to the split's
+	// sequences in the whole build.
+	First map[string]int `json:"first"`
+	Total map[string]int `json:"total"`
 }
 
 // CacheSplit locates one split's sections (absolute file offsets).
@@ -217,6 +231,21 @@ func (c *Cache) TopK(split string, i int, tk *TopKBatch) error {
 	}
 	tk.emptyRow()
 	return nil
+}
+
+// rawRows returns the coded rows of sequence i of split as stored.
+func (c *Cache) rawRows(split string, i int) ([]byte, error) {
+	s, ok := c.Info.Splits[split]
+	if !ok || i < 0 || i >= s.Sequences {
+		return nil, fmt.Errorf("distill: teacher cache: split %q has no sequence %d", split, i)
+	}
+	idx := c.data[s.IndexOffset:]
+	lo := binary.LittleEndian.Uint64(idx[8*i:])
+	hi := binary.LittleEndian.Uint64(idx[8*i+8:])
+	if lo > hi || int64(hi) > s.RowsBytes {
+		return nil, fmt.Errorf("distill: %w: teacher cache %s: split %s sequence %d: bad row offsets %d..%d", ErrBadInput, c.path, split, i, lo, hi)
+	}
+	return c.data[s.RowsOffset+int64(lo) : s.RowsOffset+int64(hi)], nil
 }
 
 // cacheWriter streams a cache file.

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/mcompress/mcompress/internal/parallel"
+	"github.com/mcompress/mcompress/internal/shard"
 )
 
 // CacheOptions configure BuildCache.
@@ -31,6 +32,9 @@ type CacheOptions struct {
 	Output string
 	// Progress, when set, is called with the sequences done and the total.
 	Progress func(done, total int64)
+	// Shard, when set (Source not empty), builds only its contiguous range of each split's
+	// sequences, into a cache that MergeCaches joins with the other shards'.
+	Shard shard.Shard
 }
 
 // BuildCache runs the teacher once over the data and writes the top-k log-probabilities of
@@ -79,8 +83,24 @@ func BuildCache(ctx context.Context, o CacheOptions) (*CacheInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := newCacheWriter(o.Output, CacheInfo{Teacher: displayName(o.Teacher), Vocab: V,
-		TokenizerSHA256: TokenizerFingerprint(t.Metadata()), K: o.K, LogPBits: o.LogPBits, LogPStep: o.LogPStep, SeqLen: o.SeqLen})
+	info := CacheInfo{Teacher: displayName(o.Teacher), Vocab: V,
+		TokenizerSHA256: TokenizerFingerprint(t.Metadata()), K: o.K, LogPBits: o.LogPBits, LogPStep: o.LogPStep, SeqLen: o.SeqLen}
+	if o.Shard.Source != "" {
+		cs := &CacheShard{Index: o.Shard.Index, Count: o.Shard.Count, First: map[string]int{}, Total: map[string]int{}}
+		for _, sp := range []struct {
+			name string
+			seqs *[][]int32
+		}{{"train", &p.train}, {"valid", &p.valid}} {
+			lo, hi := o.Shard.Range(len(*sp.seqs))
+			cs.First[sp.name], cs.Total[sp.name] = lo, len(*sp.seqs)
+			*sp.seqs = (*sp.seqs)[lo:hi]
+		}
+		if len(p.train) == 0 {
+			return nil, badInputf("teacher cache: shard %s has no training sequence: use fewer shards", o.Shard)
+		}
+		info.Shard = cs
+	}
+	w, err := newCacheWriter(o.Output, info)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +150,7 @@ func BuildCache(ctx context.Context, o CacheOptions) (*CacheInfo, error) {
 	if err := w.commit(); err != nil {
 		return nil, err
 	}
-	info := w.info
+	info = w.info
 	return &info, nil
 }
 

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mcompress/mcompress/runtime/calibrate"
+	"github.com/mcompress/mcompress/internal/shard"
 	"github.com/mcompress/mcompress/quantize"
 	"github.com/mcompress/mcompress/runtime"
+	"github.com/mcompress/mcompress/runtime/calibrate"
 )
 
 // imatrixMinRows is the smallest batch whose activations are collected: llama-imatrix ignores
@@ -62,6 +63,10 @@ type ImatrixOptions struct {
 	Source string
 	// Progress, when not nil, is called after each chunk.
 	Progress func(done, total int64)
+	// Shard, when not the whole job, restricts the run to its contiguous range of the chunks
+	// (shard.Shard.Range over the chunk count after MaxChunks); WriteShard then saves what a
+	// merge needs (MergeImatrix).
+	Shard shard.Shard
 }
 
 // Collect runs m (loaded with c.Observe as its ActivationObserver) over tokens the way
@@ -83,7 +88,11 @@ func (c *ImatrixCollector) Collect(ctx context.Context, m *runtime.Model, tokens
 	buf := make([]int32, cp.nctx)
 	var nll float64
 	count := 0
-	for i := 0; i < cp.n; i++ {
+	lo, hi := o.Shard.Range(cp.n)
+	if lo == hi {
+		return nil, bad(fmt.Errorf("eval: shard %s of %d chunks has none: use fewer shards", o.Shard, cp.n))
+	}
+	for i := lo; i < hi; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -104,13 +113,13 @@ func (c *ImatrixCollector) Collect(ctx context.Context, m *runtime.Model, tokens
 		c.chunkSize = cp.nctx
 		c.mu.Unlock()
 		if o.Progress != nil {
-			o.Progress(int64(i+1), int64(cp.n))
+			o.Progress(int64(i+1-lo), int64(hi-lo))
 		}
 	}
 	if len(c.Names()) == 0 {
 		return nil, fmt.Errorf("eval: no activations were collected: was the model loaded with the collector's Observe as its ActivationObserver?")
 	}
-	return &PerplexityResult{PPL: math.Exp(nll / float64(count)), MeanNLL: nll / float64(count), Scored: count, Chunks: cp.n, Context: cp.nctx}, nil
+	return &PerplexityResult{PPL: math.Exp(nll / float64(count)), MeanNLL: nll / float64(count), Scored: count, Chunks: hi - lo, Context: cp.nctx}, nil
 }
 
 // Names returns the collected weight names in sorted order.

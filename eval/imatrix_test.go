@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -8,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/internal/shard"
 	"github.com/mcompress/mcompress/quantize"
 	"github.com/mcompress/mcompress/runtime"
 )
@@ -280,5 +283,86 @@ func TestImatrixImprovesQuantization(t *testing.T) {
 		if !(k1 < k0) {
 			t.Errorf("%s: the imatrix did not lower the KLD (%.6f -> %.6f)", mixName, k0, k1)
 		}
+	}
+}
+
+// TestImatrixShardsMerge runs the fixture's imatrix as 1, 2 and 3 shards, merges them and
+// checks the merged file is byte-identical to one run's, and that without the exact sums the
+// merge still works (as llama-imatrix --in-file adds float32 sums).
+func TestImatrixShardsMerge(t *testing.T) {
+	dir := fixtureDir(t)
+	text, err := os.ReadFile(filepath.Join(dir, "valid.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "gguf", "teacher-Q8_0.gguf")
+	tmp := t.TempDir()
+	o := ImatrixOptions{Context: 64, MaxChunks: 5}
+	run := func(s shard.Shard) *ImatrixCollector {
+		t.Helper()
+		o.Shard = s
+		c, _, err := ComputeImatrix(context.Background(), model, string(text[:20000]), 0, true, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	onePath := filepath.Join(tmp, "one.gguf")
+	if err := run(shard.Whole).WriteGGUF(onePath, []string{"valid.txt"}); err != nil {
+		t.Fatal(err)
+	}
+	one, err := os.ReadFile(onePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 3} {
+		var parts []string
+		for i := range n {
+			p := filepath.Join(tmp, fmt.Sprintf("part-%d-of-%d.gguf", i, n))
+			s := shard.Shard{Index: i, Count: n}
+			if err := run(s).WriteShard(p, []string{"valid.txt"}, s); err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, p)
+		}
+		stats, state, err := MergeImatrix(parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state == nil {
+			t.Fatalf("N=%d: merge was not exact", n)
+		}
+		out := filepath.Join(tmp, fmt.Sprintf("merged-%d.gguf", n))
+		if err := WriteMergedImatrix(out, stats, state); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, one) {
+			t.Errorf("N=%d: merged shards differ from one run (%d bytes, %x; want %d bytes, %x)", n, len(got), sha256.Sum256(got), len(one), sha256.Sum256(one))
+		}
+		if n == 3 {
+			// Without the exact sums: llama-imatrix --in-file's float32 addition.
+			for _, p := range parts {
+				os.Remove(p + ImatrixStateSuffix)
+			}
+			stats, state, err := MergeImatrix(parts)
+			if err != nil || state != nil {
+				t.Fatalf("float merge: %v, exact %v", err, state != nil)
+			}
+			if stats.ChunkCount != 5 || !reflect.DeepEqual(stats.Datasets, []string{"valid.txt"}) {
+				t.Errorf("float merge: %d chunks, datasets %v", stats.ChunkCount, stats.Datasets)
+			}
+		}
+	}
+	// Bad input names the file.
+	if _, _, err := MergeImatrix([]string{filepath.Join(tmp, "missing.gguf")}); err == nil || !strings.Contains(err.Error(), "missing.gguf") {
+		t.Errorf("missing input: %v", err)
+	}
+	o.Shard = shard.Shard{Index: 0, Count: 7} // 5 chunks over 7 shards: the first gets none
+	if _, _, err := ComputeImatrix(context.Background(), model, string(text[:20000]), 0, true, o); err == nil || !strings.Contains(err.Error(), "has none") {
+		t.Errorf("a shard without chunks: %v", err)
 	}
 }

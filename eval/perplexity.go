@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"github.com/mcompress/mcompress/internal/shard"
 	"io"
 	"math"
 	"time"
@@ -35,6 +36,9 @@ type PerplexityOptions struct {
 	Source string
 	// Progress, when not nil, is called after each chunk with the chunks done and the total.
 	Progress func(done, total int64)
+	// Shard, when not the whole job, evaluates only its contiguous range of the chunks
+	// (after MaxChunks); the result's NLL then holds what MergePerplexity needs.
+	Shard shard.Shard
 }
 
 // PerplexityResult is the outcome of Perplexity.
@@ -55,6 +59,9 @@ type PerplexityResult struct {
 	// the rate at which text is covered (llama-perplexity's prompt-eval rate).
 	Seconds         float64 `json:"seconds"`
 	TokensPerSecond float64 `json:"tokens_per_second"`
+
+	// Shard, for a sharded run, holds what MergePerplexity needs (saved in the shard's JSON).
+	Shard *PerplexityShard `json:"shard,omitempty"`
 }
 
 // chunking describes how a token stream is cut: n chunks of nctx tokens starting every step
@@ -130,6 +137,15 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 	if o.SaveBase != nil && o.Stride > 0 {
 		return nil, bad(fmt.Errorf("eval: the KL-divergence base file needs llama.cpp's chunking (no stride)"))
 	}
+	if o.SaveBase != nil && !o.Shard.IsWhole() {
+		return nil, bad(fmt.Errorf("eval: the KL-divergence base file cannot be sharded"))
+	}
+	lo, hi := o.Shard.Range(c.n)
+	if lo == hi {
+		return nil, bad(fmt.Errorf("eval: shard %s of %d chunks has none: use fewer shards", o.Shard, c.n))
+	}
+	total := c.n
+	c.n = hi - lo
 	vocab := m.Config().VocabSize
 	cr, err := newChunkRunner(m, c, o.BatchSize)
 	if err != nil {
@@ -150,12 +166,11 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 			enc[k] = make([]byte, rows*bw.rowBytes())
 		}
 	}
-	var nll, nll2 float64
-	count := 0
+	all := make([]float64, 0, c.n*rows)
 	start := time.Now()
-	err = cr.run(ctx, func(i int) []int32 { return tokens[i*c.step : i*c.step+c.nctx] }, nil,
+	err = cr.run(ctx, func(i int) []int32 { return tokens[(lo+i)*c.step : (lo+i)*c.step+c.nctx] }, nil,
 		func(k, i int, logits []float32) {
-			off := i * c.step
+			off := (lo + i) * c.step
 			forRows(rows, cr.rowThreads, func(r int) {
 				row := logits[r*vocab : (r+1)*vocab]
 				tok := tokens[off+c.first+r+1]
@@ -168,11 +183,7 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 			})
 		},
 		func(k, i int) error {
-			for _, v := range vals[k] {
-				nll += v
-				nll2 += v * v
-				count++
-			}
+			all = append(all, vals[k]...)
 			if bw != nil {
 				bw.write(enc[k])
 				if err := bw.flush(); err != nil {
@@ -187,19 +198,34 @@ func Perplexity(ctx context.Context, m *runtime.Model, tokens []int32, o Perplex
 	if err != nil {
 		return nil, err
 	}
-	secs := time.Since(start).Seconds()
-	mean := nll / float64(count)
-	res := &PerplexityResult{
-		PPL: math.Exp(mean), MeanNLL: mean, Scored: count, Chunks: c.n, Context: c.nctx,
-		Stride: o.Stride, Seconds: secs,
-	}
-	if secs > 0 {
-		res.TokensPerSecond = float64(c.n*c.nctx) / secs
-	}
-	if v := nll2/float64(count) - mean*mean; v > 0 && count > 1 {
-		res.Uncertainty = math.Sqrt(v/float64(count-1)) * res.PPL
+	res := perplexityResult(all, c.n, c.nctx, o.Stride, time.Since(start).Seconds())
+	if !o.Shard.IsWhole() || o.Shard.Source != "" {
+		res.Shard = &PerplexityShard{Shard: o.Shard.String(), FirstChunk: lo, TotalChunks: total, NLL: all}
 	}
 	return res, nil
+}
+
+// perplexityResult computes the result from the scored tokens' NLLs in chunk and row order
+// (the one place they are summed, so that merged shards give one run's bits).
+func perplexityResult(nll []float64, chunks, nctx, stride int, secs float64) *PerplexityResult {
+	var sum, sum2 float64
+	for _, v := range nll {
+		sum += v
+		sum2 += v * v
+	}
+	count := len(nll)
+	mean := sum / float64(count)
+	res := &PerplexityResult{
+		PPL: math.Exp(mean), MeanNLL: mean, Scored: count, Chunks: chunks, Context: nctx,
+		Stride: stride, Seconds: secs,
+	}
+	if secs > 0 {
+		res.TokensPerSecond = float64(chunks*nctx) / secs
+	}
+	if v := sum2/float64(count) - mean*mean; v > 0 && count > 1 {
+		res.Uncertainty = math.Sqrt(v/float64(count-1)) * res.PPL
+	}
+	return res
 }
 
 // rowNLL returns -log softmax(row)[tok], with the sum of exponentials in float64.

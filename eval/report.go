@@ -20,6 +20,11 @@ type Report struct {
 	SpeedMetric string        `json:"speed_metric"`
 	Models      []ModelReport `json:"models"`
 	Gates       GateReport    `json:"gates"`
+	// Budgets are the size budgets and speed floors the recommendation answers (the defaults
+	// when none were given are in Recommendations, marked default).
+	Budgets Budgets `json:"budgets"`
+	// Recommendations name the best variant under each budget, with the reason.
+	Recommendations []Recommendation `json:"recommendations"`
 
 	vocab int
 }
@@ -39,17 +44,30 @@ type ModelReport struct {
 	Name   string `json:"name"`
 	Path   string `json:"path"`
 	IsBase bool   `json:"is_base"`
-	Size   *Size  `json:"size"`
+	// Lineage says what the model was made from and how ("base.gguf → prune 2:4 → Q4_K_M"), as
+	// the caller gave it; "" when unknown.
+	Lineage string `json:"lineage,omitempty"`
+	Size    *Size  `json:"size"`
 	// Perplexity on the evaluation text (nil without one).
 	Perplexity *PerplexityResult `json:"perplexity,omitempty"`
 	// PPLIncrease is PPL/PPL(base) - 1 (0 for the base).
 	PPLIncrease float64 `json:"ppl_increase"`
 	// KLD against the base (nil for the base, or without KL-divergence).
-	KLD     *KLDResult   `json:"kld,omitempty"`
-	Latency *Latency     `json:"latency,omitempty"`
-	Tasks   []TaskResult `json:"tasks,omitempty"`
-	// Speed is the value of the report's SpeedMetric for this model.
+	KLD     *KLDResult `json:"kld,omitempty"`
+	Latency *Latency   `json:"latency,omitempty"`
+	// PeakMemoryBytes estimates the memory of inference with the latency measurement's
+	// context (default 160 positions): the tensors (mapped from the file) plus one runtime
+	// session's KV cache and activations (runtime.SessionBytes). An estimate from sizes, not a
+	// measurement of the process.
+	PeakMemoryBytes int64        `json:"peak_memory_bytes"`
+	Tasks           []TaskResult `json:"tasks,omitempty"`
+	// Speed is the value of the report's SpeedMetric for this model (a median over repeats
+	// for latency).
 	Speed float64 `json:"speed"`
+	// SpeedSpread is the relative spread of Speed over the repeats, (max-min)/median; 0 when
+	// not repeated. SpeedUnstable tells that it exceeds 10%, too much to rank by speed.
+	SpeedSpread   float64 `json:"speed_spread"`
+	SpeedUnstable bool    `json:"speed_unstable,omitempty"`
 	// Pareto tells on which fronts the model lies: perplexity against size and against speed,
 	// and mean KLD against size.
 	Pareto Pareto `json:"pareto"`
@@ -121,11 +139,13 @@ func (r *Report) finish() {
 	}
 	for i := range r.Models {
 		m := &r.Models[i]
+		m.SpeedSpread = 0
 		if r.SpeedMetric == "gen_tokens_per_second" {
-			m.Speed = m.Latency.GenTokensPerSecond
+			m.Speed, m.SpeedSpread = m.Latency.GenTokensPerSecond, m.Latency.GenSpread
 		} else if m.Perplexity != nil {
 			m.Speed = m.Perplexity.TokensPerSecond
 		}
+		m.SpeedUnstable = m.SpeedSpread > speedSpreadLimit
 		if r.hasPPL() && m.Perplexity != nil {
 			m.PPLIncrease = m.Perplexity.PPL/r.Models[0].Perplexity.PPL - 1
 		}
@@ -166,6 +186,7 @@ func (r *Report) finish() {
 			r.Gates.Failures = append(r.Gates.Failures, m.GateFailures...)
 		}
 	}
+	r.recommend()
 }
 
 // paretoFront marks the models not dominated when both cost(x) and loss(y) are to be

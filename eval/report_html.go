@@ -19,6 +19,17 @@ type chartSpec struct {
 	front            func(*ModelReport) bool
 	higherXBetter    bool
 	xLog             bool // logarithmic x axis when the values span more than a factor of 3
+	// yErr, when not nil, gives the uncertainty drawn as an error bar (y ± yErr).
+	yErr func(*ModelReport) float64
+}
+
+// pplErr and kldErr are the charts' error bars: llama.cpp's uncertainties.
+func pplErr(m *ModelReport) float64 { return m.Perplexity.Uncertainty }
+func kldErr(m *ModelReport) float64 {
+	if m.KLD == nil {
+		return 0
+	}
+	return m.KLD.MeanKLDUncertainty
 }
 
 // num formats a float for data attributes: the shortest form that parses back to the same
@@ -35,15 +46,15 @@ func (r *Report) charts() []chartSpec {
 	cs := []chartSpec{
 		{id: "ppl-vs-size", title: "Perplexity against file size", xMetric: "size.file_bytes", yMetric: "perplexity.ppl",
 			xLabel: "file size (MiB)", yLabel: "perplexity", x: size, y: ppl, xScale: 1 << 20, xLog: true,
-			front: func(m *ModelReport) bool { return m.Pareto.PPLSize }},
+			front: func(m *ModelReport) bool { return m.Pareto.PPLSize }, yErr: pplErr},
 		{id: "ppl-vs-speed", title: "Perplexity against " + speedLabel(r.SpeedMetric), xMetric: "speed", yMetric: "perplexity.ppl",
 			xLabel: speedLabel(r.SpeedMetric), yLabel: "perplexity", x: func(m *ModelReport) float64 { return m.Speed }, y: ppl, xScale: 1,
-			front: func(m *ModelReport) bool { return m.Pareto.PPLSpeed }, higherXBetter: true},
+			front: func(m *ModelReport) bool { return m.Pareto.PPLSpeed }, higherXBetter: true, yErr: pplErr},
 	}
 	if r.hasKLD() {
 		cs = append(cs, chartSpec{id: "kld-vs-size", title: "Mean KL-divergence from the base against file size", xMetric: "size.file_bytes", yMetric: "kld.mean_kld",
 			xLabel: "file size (MiB)", yLabel: "mean KLD (nats)", x: size, y: (*ModelReport).kld, xScale: 1 << 20, xLog: true,
-			front: func(m *ModelReport) bool { return m.Pareto.KLDSize }})
+			front: func(m *ModelReport) bool { return m.Pareto.KLDSize }, yErr: kldErr})
 	}
 	return cs
 }
@@ -104,12 +115,15 @@ func padRange(lo, hi float64) (float64, float64) {
 func svgChart(r *Report, c chartSpec) string {
 	const W, H, left, right, top, bottom = 530.0, 360.0, 78.0, 16.0, 16.0, 52.0
 	ms := r.Models
-	xs, ys := make([]float64, len(ms)), make([]float64, len(ms))
+	xs, ys, es := make([]float64, len(ms)), make([]float64, len(ms)), make([]float64, len(ms))
 	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for i := range ms {
 		xs[i], ys[i] = c.x(&ms[i])/c.xScale, c.y(&ms[i])
+		if c.yErr != nil {
+			es[i] = c.yErr(&ms[i])
+		}
 		xmin, xmax = math.Min(xmin, xs[i]), math.Max(xmax, xs[i])
-		ymin, ymax = math.Min(ymin, ys[i]), math.Max(ymax, ys[i])
+		ymin, ymax = math.Min(ymin, ys[i]-es[i]), math.Max(ymax, ys[i]+es[i])
 	}
 	x0, x1 := padRange(xmin, xmax)
 	y0, y1 := padRange(ymin, ymax)
@@ -122,9 +136,19 @@ func svgChart(r *Report, c chartSpec) string {
 		px = func(v float64) float64 { return left + math.Log(v/x0)/math.Log(x1/x0)*(W-left-right) }
 	}
 	py := func(v float64) float64 { return H - bottom - (v-y0)/(y1-y0)*(H-top-bottom) }
+	// One variant far above the others (a broken quantization) would flatten them into a line:
+	// past a factor of 3 the y axis is logarithmic too.
+	logY := ymin > 0 && ymax/ymin > 3
+	if logY {
+		y0, y1 = ymin/1.15, ymax*1.15
+		yt = logTicks(y0, y1)
+		py = func(v float64) float64 {
+			return H - bottom - math.Log(math.Max(v, y0)/y0)/math.Log(y1/y0)*(H-top-bottom)
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" id="%s" data-chart="%s" data-x-metric="%s" data-y-metric="%s" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-labelledby="%s-title">`+"\n",
-		c.id, c.id, c.xMetric, c.yMetric, W, H, W, H, c.id)
+	fmt.Fprintf(&b, `<svg class="chart" id="%s" data-chart="%s" data-x-metric="%s" data-y-metric="%s" data-y-log="%t" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-labelledby="%s-title">`+"\n",
+		c.id, c.id, c.xMetric, c.yMetric, logY, W, H, W, H, c.id)
 	fmt.Fprintf(&b, `<title id="%s-title">%s</title>`+"\n", c.id, html.EscapeString(c.title))
 	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" class="plot"/>`+"\n", left, top, W-left-right, H-top-bottom)
 	xstep, ystep := xt[min(1, len(xt)-1)]-xt[0], yt[min(1, len(yt)-1)]-yt[0]
@@ -133,14 +157,14 @@ func svgChart(r *Report, c chartSpec) string {
 			continue
 		}
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%g" x2="%.1f" y2="%g"/><text class="tick" x="%.1f" y="%g" text-anchor="middle">%s</text>`+"\n",
-			px(v), top, px(v), H-bottom, px(v), H-bottom+16, xTickLabel(v, xstep, logX))
+			px(v), top, px(v), H-bottom, px(v), H-bottom+16, axisTickLabel(v, xstep, logX))
 	}
 	for _, v := range yt {
 		if v < y0-1e-12 || v > y1+1e-12 {
 			continue
 		}
 		fmt.Fprintf(&b, `<line class="grid" x1="%g" y1="%.1f" x2="%g" y2="%.1f"/><text class="tick" x="%g" y="%.1f" text-anchor="end">%s</text>`+"\n",
-			left, py(v), W-right, py(v), left-6, py(v)+4, tickLabel(v, ystep))
+			left, py(v), W-right, py(v), left-6, py(v)+4, axisTickLabel(v, ystep, logY))
 	}
 	fmt.Fprintf(&b, `<text class="axis-label" x="%g" y="%g" text-anchor="middle">%s</text>`+"\n", left+(W-left-right)/2, H-12, html.EscapeString(c.xLabel))
 	fmt.Fprintf(&b, `<text class="axis-label" transform="translate(16 %g) rotate(-90)" text-anchor="middle">%s</text>`+"\n", top+(H-top-bottom)/2, html.EscapeString(c.yLabel))
@@ -179,6 +203,9 @@ func svgChart(r *Report, c chartSpec) string {
 		}
 		name := html.EscapeString(m.Name)
 		fmt.Fprintf(&b, `<g class="%s" data-model="%s" data-x="%s" data-y="%s" data-pareto="%t">`, cls, name, num(c.x(m)), num(c.y(m)), c.front(m))
+		if es[i] > 0 {
+			fmt.Fprintf(&b, `<line class="err" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, px(xs[i]), py(ys[i]-es[i]), px(xs[i]), py(ys[i]+es[i]))
+		}
 		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="5"><title>%s: %s %s, %s %s</title></circle>`, px(xs[i]), py(ys[i]), name,
 			html.EscapeString(c.xLabel), strconv.FormatFloat(xs[i], 'g', 6, 64), html.EscapeString(c.yLabel), strconv.FormatFloat(ys[i], 'g', 6, 64))
 		l := labels[i]
@@ -198,7 +225,7 @@ svg.chart{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}
 svg .plot{fill:#fcfcfc;stroke:#999}svg .grid{stroke:#e4e4e4}svg .tick{font-size:11px;fill:#555}
 svg .axis-label{font-size:12px;fill:#333}svg .label{font-size:11px;fill:#333}
 svg .point circle{fill:#9aa4ae;stroke:#fff;stroke-width:1.5}svg .pareto circle{fill:#d9480f}
-svg .base circle{stroke:#1c7ed6;stroke-width:3}svg .front{fill:none;stroke:#d9480f;stroke-width:1.5;stroke-dasharray:5 3}
+svg .base circle{stroke:#1c7ed6;stroke-width:3}svg .err{stroke:#555;stroke-width:1.2}svg .front{fill:none;stroke:#d9480f;stroke-width:1.5;stroke-dasharray:5 3}
 .legend span{margin-right:1.5em}.dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:.3em;vertical-align:middle}`
 
 // HTML returns report.html's content: a self-contained page (inline CSS and SVG, no scripts,
@@ -236,6 +263,14 @@ func (r *Report) HTML() []byte {
 			b.WriteString("</ul></div>\n")
 		}
 	}
+	if len(r.Recommendations) > 0 {
+		b.WriteString("<h2>Recommendation</h2>\n<ul id=\"recommendations\">\n")
+		for _, rec := range r.Recommendations {
+			fmt.Fprintf(&b, "<li data-kind=\"%s\" data-limit=\"%s\" data-model=\"%s\"><b>%s</b>%s: %s</li>\n", rec.Kind, num(rec.Limit), esc(rec.Model),
+				esc(recommendationTitle(rec, r.SpeedMetric)), defaultMark(rec.Default), esc(rec.Reason))
+		}
+		b.WriteString("</ul>\n")
+	}
 	if cs := r.charts(); len(cs) > 0 {
 		b.WriteString("<h2>Quality against cost</h2>\n<p class=\"legend\"><span><i class=\"dot\" style=\"background:#d9480f\"></i>on the Pareto front (dashed line)</span><span><i class=\"dot\" style=\"background:#9aa4ae\"></i>dominated</span><span><i class=\"dot\" style=\"background:#fff;border:3px solid #1c7ed6;width:6px;height:6px\"></i>base</span></p>\n<div class=\"charts\">\n")
 		for _, c := range cs {
@@ -246,13 +281,14 @@ func (r *Report) HTML() []byte {
 	if note := r.latencyNote(); note != "" {
 		b.WriteString("<p id=\"latency-device\">" + esc(note) + "</p>\n")
 	}
-	b.WriteString("<h2>Measurements</h2>\n<table id=\"models\">\n<thead><tr><th class=\"name\">model</th><th>size (MiB)</th><th>bits/weight</th><th>PPL</th><th>ΔPPL</th><th>mean KLD</th><th>99% KLD</th><th>same top p</th><th>prompt tok/s</th><th>gen tok/s</th></tr></thead>\n<tbody>\n")
+	b.WriteString("<h2>Measurements</h2>\n<table id=\"models\">\n<thead><tr><th class=\"name\">model</th><th>size (MiB)</th><th>bits/weight</th><th>PPL</th><th>ΔPPL</th><th>mean KLD</th><th>99% KLD</th><th>same top p</th><th>prompt tok/s</th><th>gen tok/s</th><th>memory (MiB)</th></tr></thead>\n<tbody>\n")
 	for _, m := range r.Models {
 		cls, name := "", esc(m.Name)
 		if m.IsBase {
 			cls, name = ` class="base"`, name+" (base)"
 		}
-		cells := []string{fmt.Sprintf("%.2f", float64(m.Size.FileBytes)/(1<<20)), fmt.Sprintf("%.3f", m.Size.BitsPerWeight), "–", "–", "–", "–", "–", "–", "–"}
+		cells := []string{fmt.Sprintf("%.2f", float64(m.Size.FileBytes)/(1<<20)), fmt.Sprintf("%.3f", m.Size.BitsPerWeight), "–", "–", "–", "–", "–", "–", "–",
+			fmt.Sprintf("%.1f", float64(m.PeakMemoryBytes)/(1<<20))}
 		if p := m.Perplexity; p != nil {
 			cells[2] = fmt.Sprintf("%.4f ± %.4f", p.PPL, p.Uncertainty)
 			if !m.IsBase {
@@ -265,14 +301,17 @@ func (r *Report) HTML() []byte {
 			cells[6] = fmt.Sprintf("%.3f%%", 100*k.SameTopP)
 		}
 		if l := m.Latency; l != nil {
-			cells[7], cells[8] = fmt.Sprintf("%.1f", l.PromptTokensPerSecond), fmt.Sprintf("%.1f", l.GenTokensPerSecond)
+			cells[7], cells[8] = speedCell(l.PromptTokensPerSecond, l.PromptSpread), speedCell(l.GenTokensPerSecond, l.GenSpread)
 		}
 		fmt.Fprintf(&b, "<tr%s data-model=\"%s\"><td class=\"name\">%s</td><td>%s</td></tr>\n", cls, esc(m.Name), name, strings.Join(cells, "</td><td>"))
 	}
 	b.WriteString("</tbody></table>\n")
-	b.WriteString("<h2>What each file holds</h2>\n<table id=\"types\"><thead><tr><th class=\"name\">model</th><th class=\"name\">tensor types (share of weights, of bytes, tensors)</th></tr></thead><tbody>\n")
+	if r.speedUnstable() {
+		fmt.Fprintf(&b, "<p class=\"fail\" id=\"speed-warning\">⚠ Speeds marked ⚠ varied by more than %.0f%% between runs (busy machine?): do not rank by them; rerun on an idle machine.</p>\n", 100*speedSpreadLimit)
+	}
+	b.WriteString("<h2>What each file holds</h2>\n<table id=\"types\"><thead><tr><th class=\"name\">model</th><th class=\"name\">made from</th><th class=\"name\">tensor types (share of weights, of bytes, tensors)</th></tr></thead><tbody>\n")
 	for _, m := range r.Models {
-		fmt.Fprintf(&b, "<tr><td class=\"name\">%s</td><td class=\"name\">%s</td></tr>\n", esc(m.Name), esc(m.Size.TypesSummary()))
+		fmt.Fprintf(&b, "<tr><td class=\"name\">%s</td><td class=\"name lineage\">%s</td><td class=\"name\">%s</td></tr>\n", esc(m.Name), esc(lineageText(m.Lineage)), esc(m.Size.TypesSummary()))
 	}
 	b.WriteString("</tbody></table>\n")
 	if r.hasTasks() {
@@ -301,8 +340,8 @@ func logTicks(lo, hi float64) []float64 {
 	return ticks
 }
 
-// xTickLabel labels an x tick: shortest form on a log axis, else by the step.
-func xTickLabel(v, step float64, logAxis bool) string {
+// axisTickLabel labels a tick: shortest form on a log axis, else by the step.
+func axisTickLabel(v, step float64, logAxis bool) string {
 	if logAxis {
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
@@ -369,4 +408,45 @@ func placeLabels(ms []ModelReport, xs, ys []float64, px, py func(float64) float6
 		}
 	}
 	return out
+}
+
+// speedCell formats a median speed with its spread over the repeats, marked ⚠ when too large
+// to rank.
+func speedCell(median, spread float64) string {
+	c := fmt.Sprintf("%.1f", median)
+	if spread > 0 {
+		c += fmt.Sprintf(" ±%.0f%%", 100*spread/2)
+	}
+	if spread > speedSpreadLimit {
+		c += " ⚠"
+	}
+	return c
+}
+
+// lineageText shows an unknown lineage as a dash.
+func lineageText(l string) string {
+	if l == "" {
+		return "–"
+	}
+	return l
+}
+
+// defaultMark notes a budget the report chose itself.
+func defaultMark(def bool) string {
+	if def {
+		return " (default)"
+	}
+	return ""
+}
+
+// recommendationTitle names a recommendation's budget: "File ≤ 50.00 MB", "Speed ≥ 120.0 tok/s".
+func recommendationTitle(rec Recommendation, speedMetric string) string {
+	if rec.Kind == "size" {
+		return fmt.Sprintf("File ≤ %.2f MB", rec.Limit/1e6)
+	}
+	what := "generation"
+	if speedMetric != "gen_tokens_per_second" {
+		what = "perplexity evaluation"
+	}
+	return fmt.Sprintf("Speed ≥ %.1f tok/s (%s)", rec.Limit, what)
 }

@@ -21,8 +21,15 @@ func (r *Report) Markdown() []byte {
 	if note := r.latencyNote(); note != "" {
 		b.WriteString(note + "\n\n")
 	}
-	b.WriteString("| model | size (MiB) | bits/weight | PPL | ΔPPL | mean KLD | 99% KLD | same top p | prompt tok/s | gen tok/s | Pareto |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	if len(r.Recommendations) > 0 {
+		b.WriteString("## Recommendation\n\n")
+		for _, rec := range r.Recommendations {
+			fmt.Fprintf(&b, "- **%s**%s: %s\n", recommendationTitle(rec, r.SpeedMetric), defaultMark(rec.Default), mdEscape(rec.Reason))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("| model | size (MiB) | bits/weight | PPL | ΔPPL | mean KLD | 99% KLD | same top p | prompt tok/s | gen tok/s | memory (MiB) | Pareto |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, m := range r.Models {
 		name := m.Name
 		if m.IsBase {
@@ -42,7 +49,7 @@ func (r *Report) Markdown() []byte {
 		}
 		pp, gen := "–", "–"
 		if l := m.Latency; l != nil {
-			pp, gen = fmt.Sprintf("%.1f", l.PromptTokensPerSecond), fmt.Sprintf("%.1f", l.GenTokensPerSecond)
+			pp, gen = speedCell(l.PromptTokensPerSecond, l.PromptSpread), speedCell(l.GenTokensPerSecond, l.GenSpread)
 		}
 		var fronts []string
 		if m.Pareto.PPLSize {
@@ -51,15 +58,18 @@ func (r *Report) Markdown() []byte {
 		if m.Pareto.PPLSpeed {
 			fronts = append(fronts, "speed")
 		}
-		fmt.Fprintf(&b, "| %s | %.2f | %.3f | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(name),
-			float64(m.Size.FileBytes)/(1<<20), m.Size.BitsPerWeight, ppl, dppl, kld, k99, top, pp, gen, strings.Join(fronts, ", "))
+		fmt.Fprintf(&b, "| %s | %.2f | %.3f | %s | %s | %s | %s | %s | %s | %s | %.1f | %s |\n", mdEscape(name),
+			float64(m.Size.FileBytes)/(1<<20), m.Size.BitsPerWeight, ppl, dppl, kld, k99, top, pp, gen, float64(m.PeakMemoryBytes)/(1<<20), strings.Join(fronts, ", "))
 	}
 	b.WriteString("\nPareto: on the front of perplexity against file size (\"size\") or against ")
 	b.WriteString(speedLabel(r.SpeedMetric) + " (\"speed\").\n")
-	b.WriteString("\n## What each file holds\n\n| model | tensor types (share of weights, of bytes, tensors) |\n|---|---|\n")
+	if r.speedUnstable() {
+		fmt.Fprintf(&b, "\n⚠ Speeds marked ⚠ varied by more than %.0f%% between runs: do not rank by them.\n", 100*speedSpreadLimit)
+	}
+	b.WriteString("\n## What each file holds\n\n| model | made from | tensor types (share of weights, of bytes, tensors) |\n|---|---|---|\n")
 	for _, m := range r.Models {
 		if m.Size != nil {
-			fmt.Fprintf(&b, "| %s | %s |\n", mdEscape(m.Name), mdEscape(m.Size.TypesSummary()))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", mdEscape(m.Name), mdEscape(lineageText(m.Lineage)), mdEscape(m.Size.TypesSummary()))
 		}
 	}
 	if r.hasTasks() {

@@ -3,9 +3,11 @@ package eval
 import (
 	"encoding/json"
 	"html"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,6 +38,7 @@ func fakeReport(gates Gates) *Report {
 		},
 		Gates: GateReport{Gates: gates}}
 	r.Models[2].Tasks = []TaskResult{{Name: "arc", Examples: 2, Acc: 0.5, AccStderr: 0.5, AccNorm: 1}}
+	r.Models[2].Lineage = "F32 → quantize Q4_K_M (imatrix on train.txt)"
 	r.finish()
 	return r
 }
@@ -197,6 +200,11 @@ func TestReportHTMLInChromium(t *testing.T) {
 			Speed  float64         `json:"speed"`
 			Pareto map[string]bool `json:"pareto"`
 		} `json:"models"`
+		Recommendations []struct {
+			Kind  string  `json:"kind"`
+			Limit float64 `json:"limit"`
+			Model string  `json:"model"`
+		} `json:"recommendations"`
 	}
 	if err := json.Unmarshal(raw, &js); err != nil {
 		t.Fatal(err)
@@ -265,5 +273,162 @@ func TestReportHTMLInChromium(t *testing.T) {
 	}
 	if !strings.Contains(page, `data-passed="false"`) || !strings.Contains(page, "Q2_K: mean KL-divergence") {
 		t.Error("the failed gate is not shown")
+	}
+	// The recommendations shown are report.json's.
+	recs := recRE.FindAllStringSubmatch(page, -1)
+	if len(recs) != len(js.Recommendations) || len(recs) == 0 {
+		t.Fatalf("%d recommendations shown, report.json has %d", len(recs), len(js.Recommendations))
+	}
+	for i, rec := range recs {
+		want := js.Recommendations[i]
+		limit, err := strconv.ParseFloat(rec[2], 64)
+		if rec[1] != want.Kind || err != nil || limit != want.Limit || html.UnescapeString(rec[3]) != want.Model {
+			t.Errorf("recommendation %d shown as %v, report.json has %+v", i, rec[1:], want)
+		}
+	}
+	if !strings.Contains(page, "F32 → quantize Q4_K_M") {
+		t.Error("the lineage is not shown")
+	}
+}
+
+// recRE matches a rendered recommendation: kind, limit and model.
+var recRE = regexp.MustCompile(`<li data-kind="([a-z]+)" data-limit="([^"]+)" data-model="([^"]*)">`)
+
+// TestRecommendation checks that under each budget the recommendation is the variant of lowest
+// perplexity that fits and passes the gates, found here by brute force, and that a budget
+// nothing fits says so.
+func TestRecommendation(t *testing.T) {
+	tests := []struct {
+		name    string
+		gates   Gates
+		budgets Budgets
+		want    []string // recommended model per budget, sizes first
+	}{
+		{name: "given budgets", budgets: Budgets{SizeBytes: []int64{5_000_000, 2_700_000, 1_000_000}, SpeedFloors: []float64{1000, 1450, 2000}},
+			want: []string{"Q8_0", "Q4_K_M", "", "Q8_0", "Q8_0", ""}},
+		{name: "defaults: half and a quarter of the base, twice and four times its speed", want: []string{"Q8_0", "Q4_K_M", "Q8_0", ""}},
+		{name: "gated variants are not recommended", gates: Gates{MaxPPLIncrease: 0.001}, budgets: Budgets{SizeBytes: []int64{2_000_000}}, want: []string{"", "Q8_0", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fakeReport(tt.gates)
+			r.Budgets = tt.budgets
+			r.finish()
+			if len(r.Recommendations) != len(tt.want) {
+				t.Fatalf("%d recommendations, want %d: %+v", len(r.Recommendations), len(tt.want), r.Recommendations)
+			}
+			for i, rec := range r.Recommendations {
+				// Brute force: the lowest perplexity among the models that fit and pass.
+				best := ""
+				bestPPL := math.Inf(1)
+				for _, m := range r.Models {
+					fits := float64(m.Size.FileBytes) <= rec.Limit
+					if rec.Kind == "speed" {
+						fits = m.Speed >= rec.Limit
+					}
+					if fits && len(m.GateFailures) == 0 && m.Perplexity.PPL < bestPPL {
+						best, bestPPL = m.Name, m.Perplexity.PPL
+					}
+				}
+				if rec.Model != best || rec.Model != tt.want[i] {
+					t.Errorf("%s ≤/≥ %v: recommended %q, brute force %q, want %q (%s)", rec.Kind, rec.Limit, rec.Model, best, tt.want[i], rec.Reason)
+				}
+				if rec.Model == "" && !strings.Contains(rec.Reason, "no variant") {
+					t.Errorf("empty recommendation's reason %q", rec.Reason)
+				}
+				if rec.Model != "" && !strings.HasPrefix(rec.Reason, rec.Model+": ") {
+					t.Errorf("reason %q does not start with the model", rec.Reason)
+				}
+				if strings.Contains(rec.Reason, "\n") {
+					t.Errorf("reason %q is more than one line", rec.Reason)
+				}
+				if rec.Default != (len(tt.budgets.SizeBytes) == 0 && rec.Kind == "size" || len(tt.budgets.SpeedFloors) == 0 && rec.Kind == "speed") {
+					t.Errorf("%s %v: default %v", rec.Kind, rec.Limit, rec.Default)
+				}
+			}
+		})
+	}
+	// A noisy speed is flagged and the speed recommendation says so.
+	r := fakeReport(Gates{})
+	r.Models[1].Latency.GenSpread = 0.5
+	r.finish()
+	if !r.Models[1].SpeedUnstable || r.Models[2].SpeedUnstable || r.Models[1].SpeedSpread != 0.5 {
+		t.Errorf("speed spread flags: %+v %+v", r.Models[1], r.Models[2])
+	}
+	for _, rec := range r.Recommendations {
+		if rec.Kind == "speed" && !strings.Contains(rec.Reason, "too much between runs to rank") {
+			t.Errorf("speed recommendation %q does not warn of the spread", rec.Reason)
+		}
+	}
+	if md := string(r.Markdown()); !strings.Contains(md, "⚠") || !strings.Contains(md, "## Recommendation") {
+		t.Errorf("report.md lacks the recommendation or the speed warning")
+	}
+	page := string(r.HTML())
+	if n := len(recRE.FindAllString(page, -1)); n != len(r.Recommendations) || !strings.Contains(page, `id="speed-warning"`) {
+		t.Errorf("report.html shows %d of %d recommendations, speed warning %v", n, len(r.Recommendations), strings.Contains(page, `id="speed-warning"`))
+	}
+}
+
+// TestParetoFront checks paretoFront against its definition on random points with ties.
+func TestParetoFront(t *testing.T) {
+	tests := []struct {
+		name string
+		xy   [][2]float64
+		want []bool
+	}{
+		{"one", [][2]float64{{1, 1}}, []bool{true}},
+		{"dominated", [][2]float64{{1, 1}, {2, 2}}, []bool{true, false}},
+		{"trade-off", [][2]float64{{1, 3}, {2, 2}, {3, 1}}, []bool{true, true, true}},
+		{"tie on x", [][2]float64{{1, 2}, {1, 1}}, []bool{false, true}},
+		{"equal points both stay", [][2]float64{{1, 1}, {1, 1}, {2, 0.5}, {3, 0.5}}, []bool{true, true, true, false}},
+	}
+	for _, tt := range tests {
+		ms := make([]ModelReport, len(tt.xy))
+		got := paretoFront(ms, func(m *ModelReport) float64 { return tt.xy[indexOf(ms, m)][0] }, func(m *ModelReport) float64 { return tt.xy[indexOf(ms, m)][1] })
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// indexOf returns m's index in ms.
+func indexOf(ms []ModelReport, m *ModelReport) int {
+	for i := range ms {
+		if &ms[i] == m {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestChartsReadable checks the charts' error bars (one per model with an uncertainty) and that
+// a variant far off the others switches the y axis to a logarithmic one.
+func TestChartsReadable(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		q2PPL   float64
+		wantLog bool
+	}{{"close variants", 61.37, false}, {"one variant far off", 600, true}} {
+		r := fakeReport(Gates{})
+		r.Models[3].Perplexity.PPL = tt.q2PPL
+		for i := range r.Models {
+			if k := r.Models[i].KLD; k != nil {
+				k.MeanKLDUncertainty = k.MeanKLD / 10
+			}
+		}
+		r.finish()
+		for _, c := range r.charts() {
+			svg := svgChart(r, c)
+			if got := strings.Contains(svg, `data-y-log="true"`); c.id != "kld-vs-size" && got != tt.wantLog {
+				t.Errorf("%s, %s: logarithmic y %v, want %v", tt.name, c.id, got, tt.wantLog)
+			}
+			want := len(r.Models)
+			if c.id == "kld-vs-size" {
+				want-- // the base has no KLD
+			}
+			if n := strings.Count(svg, `<line class="err"`); n != want {
+				t.Errorf("%s, %s: %d error bars, want %d", tt.name, c.id, n, want)
+			}
+		}
 	}
 }

@@ -40,6 +40,12 @@ type Options struct {
 	Threads int
 	// Gates are the quality limits checked against the base.
 	Gates Gates
+	// Budgets are the size budgets and speed floors the report recommends a variant for
+	// (defaults when empty: see Report.Recommendations).
+	Budgets Budgets
+	// Lineage maps a model's path or report name to what it was made from and how, shown in
+	// the report.
+	Lineage map[string]string
 	// Progress, when not nil, reports the stage being run ("teacher-Q4_K_M: perplexity") and
 	// its progress.
 	Progress func(stage string, done, total int64)
@@ -106,7 +112,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 
-	rep := &Report{Tool: "mcompress eval", Base: paths[0], Gates: GateReport{Gates: o.Gates, Passed: true}}
+	rep := &Report{Tool: "mcompress eval", Base: paths[0], Gates: GateReport{Gates: o.Gates, Passed: true}, Budgets: o.Budgets}
 	popts := PerplexityOptions{Context: o.Context, Stride: o.Stride, MaxChunks: o.MaxChunks, BatchSize: o.BatchSize, Source: o.Data}
 	var tokens []int32
 	var kb *KLBase
@@ -121,12 +127,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	useKLD := o.Data != "" && o.Stride == 0 && (len(paths) > 1 || o.KLBasePath != "")
 
 	for i, path := range paths {
-		mr := ModelReport{Name: names[i], Path: path, IsBase: i == 0}
+		mr := ModelReport{Name: names[i], Path: path, IsBase: i == 0, Lineage: o.Lineage[names[i]]}
+		if l, ok := o.Lineage[path]; ok {
+			mr.Lineage = l
+		}
 		mr.Size = sizes[i]
 		m, err := runtime.Load(path, runtime.Options{Threads: o.Threads})
 		if err != nil {
 			return nil, adopt(fmt.Errorf("eval: %w", err))
 		}
+		ctxLen := max(o.Latency.PromptTokens, 0) + max(o.Latency.GenTokens, 0)
+		if o.Latency.PromptTokens <= 0 {
+			ctxLen += defaultLatencyPrompt
+		}
+		if o.Latency.GenTokens <= 0 {
+			ctxLen += defaultLatencyGen
+		}
+		mr.PeakMemoryBytes = mr.Size.TensorBytes + runtime.SessionBytes(m.Config(), ctxLen)
 		err = func() error {
 			if o.Data != "" {
 				if i == 0 {

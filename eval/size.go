@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -96,13 +97,20 @@ func ModelSize(path string) (*Size, error) {
 	return s, nil
 }
 
+// The latency measurement's default prompt and generation lengths.
+const (
+	defaultLatencyPrompt = 128
+	defaultLatencyGen    = 32
+)
+
 // LatencyOptions control MeasureLatency.
 type LatencyOptions struct {
 	// PromptTokens is the prompt length processed as one batch; 0 means 128.
 	PromptTokens int
 	// GenTokens is the number of tokens generated one at a time after it; 0 means 32.
 	GenTokens int
-	// Repeats is how many times each is measured (the fastest run is kept); 0 means 3.
+	// Repeats is how many times each is measured (the median is reported, with the spread);
+	// 0 means 5.
 	Repeats int
 }
 
@@ -115,22 +123,42 @@ type Latency struct {
 	Threads               int     `json:"threads"`
 	// Device is where the speeds were measured when not on this machine (eval --latency-from).
 	Device *Device `json:"device,omitempty"`
+	// Repeats is the number of timed runs; the speeds above are their medians. PromptSpread and
+	// GenSpread are (max-min)/median of each speed over the runs.
+	Repeats      int     `json:"repeats"`
+	PromptSpread float64 `json:"prompt_spread"`
+	GenSpread    float64 `json:"gen_spread"`
+}
+
+// medianSpread returns the median of v and (max-min)/median.
+func medianSpread(v []float64) (median, spread float64) {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	median = s[n/2]
+	if n%2 == 0 {
+		median = (s[n/2-1] + s[n/2]) / 2
+	}
+	if median > 0 {
+		spread = (s[n-1] - s[0]) / median
+	}
+	return median, spread
 }
 
 // MeasureLatency times the runtime on m: the prompt (the first PromptTokens of tokens,
 // repeated if needed) in one Forward call, then GenTokens greedy decoding steps of one token
-// each, keeping the fastest of Repeats runs. Wall-clock figures: they vary with the machine
-// and its load.
+// each, Repeats times; it reports the median speeds and their spread. Wall-clock figures: they
+// vary with the machine and its load, which the spread shows.
 func MeasureLatency(ctx context.Context, m *runtime.Model, tokens []int32, o LatencyOptions) (*Latency, error) {
 	p, g, reps := o.PromptTokens, o.GenTokens, o.Repeats
 	if p <= 0 {
-		p = 128
+		p = defaultLatencyPrompt
 	}
 	if g <= 0 {
-		g = 32
+		g = defaultLatencyGen
 	}
 	if reps <= 0 {
-		reps = 3
+		reps = 5
 	}
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("eval: latency needs some prompt tokens")
@@ -143,7 +171,7 @@ func MeasureLatency(ctx context.Context, m *runtime.Model, tokens []int32, o Lat
 	for i := range prompt {
 		prompt[i] = tokens[i%len(tokens)]
 	}
-	var bestP, bestG time.Duration
+	var pSpeeds, gSpeeds []float64
 	for r := 0; r < reps; r++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -167,15 +195,11 @@ func MeasureLatency(ctx context.Context, m *runtime.Model, tokens []int32, o Lat
 			}
 		}
 		dg := time.Since(t1)
-		if r == 0 || dp < bestP {
-			bestP = dp
-		}
-		if r == 0 || dg < bestG {
-			bestG = dg
-		}
+		pSpeeds = append(pSpeeds, float64(p)/dp.Seconds())
+		gSpeeds = append(gSpeeds, float64(g)/dg.Seconds())
 	}
-	return &Latency{
-		PromptTokens: p, PromptTokensPerSecond: float64(p) / bestP.Seconds(),
-		GenTokens: g, GenTokensPerSecond: float64(g) / bestG.Seconds(), Threads: m.Threads(),
-	}, nil
+	l := &Latency{PromptTokens: p, GenTokens: g, Threads: m.Threads(), Repeats: reps}
+	l.PromptTokensPerSecond, l.PromptSpread = medianSpread(pSpeeds)
+	l.GenTokensPerSecond, l.GenSpread = medianSpread(gSpeeds)
+	return l, nil
 }

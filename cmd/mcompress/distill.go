@@ -273,6 +273,7 @@ func newDistillCacheCmd(g *globalOptions) *cobra.Command {
 		o                                       distill.CacheOptions
 		dataFormat, textMode, textColumn, split string
 		validSplit                              string
+		shardFlag                               string
 	)
 	cmd := &cobra.Command{
 		Use:   "cache --teacher MODEL --data TEXT -o FILE",
@@ -283,8 +284,10 @@ remaining probability (the tail), compactly coded: ids as Rice-coded gaps, the t
 to 1/2048 nat and the others relative to it in --logp-bits bits of --logp-step nats. The file
 also holds the token sequences, so 'mcompress distill --teacher-cache FILE' needs neither the
 teacher nor the text again. See docs/DISTILL.md for sizes and the quality cost of k.`,
-		Example: `  mcompress distill cache --teacher teacher.gguf --data train.txt --valid valid.txt --topk 32 -o train.topk`,
-		Args:    wantArgs(0, 0, ""),
+		Example: `  mcompress distill cache --teacher teacher.gguf --data train.txt --valid valid.txt --topk 32 -o train.topk
+  mcompress distill cache --teacher teacher.gguf --data train.txt --shard 0/2 -o part-0.topk   # and 1/2, then:
+  mcompress merge cache part-0.topk part-1.topk -o train.topk`,
+		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if o.Data.Read.Format, err = datasets.ParseFormat(dataFormat); err != nil {
@@ -298,6 +301,9 @@ teacher nor the text again. See docs/DISTILL.md for sizes and the quality cost o
 			o.Data.ValidRead.Split = validSplit
 			if o.Teacher == "" {
 				return badInput(errors.New("missing --teacher"))
+			}
+			if o.Shard, err = resolveShard(shardFlag); err != nil {
+				return err
 			}
 			rep := newReporter(g)
 			started := false
@@ -331,6 +337,7 @@ teacher nor the text again. See docs/DISTILL.md for sizes and the quality cost o
 	f := cmd.Flags()
 	f.StringVar(&o.Teacher, "teacher", "", "teacher model: GGUF (any type) or Hugging Face folder")
 	f.StringVarP(&o.Output, "output", "o", "", "cache file to write")
+	addShardFlag(f, &shardFlag)
 	f.StringVar(&o.Data.Path, "data", "", "training data")
 	f.StringVar(&dataFormat, "data-format", "auto", "data format: auto, text, jsonl, json, parquet, arrow, hf")
 	f.StringVar(&textMode, "text-mode", "", "plain text: whole, lines or paragraphs")

@@ -25,6 +25,9 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 		split          string
 		textColumn     string
 		latencyFrom    string
+		sizeBudgets    []string
+		speedFloors    []float64
+		lineage        []string
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --model A.gguf [--model B.gguf ...] (--data TEXT | --task FILE) [--report DIR]",
@@ -66,6 +69,27 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 				return badInput(fmt.Errorf("--latency-from: %w", err))
 			}
 			o.SkipLatency = o.SkipLatency || device != nil
+			for _, b := range sizeBudgets {
+				n, err := parseSize(b)
+				if err != nil || n == 0 {
+					return badInput(fmt.Errorf("--size-budget %q: want a size such as 50MB or 2GiB", b))
+				}
+				o.Budgets.SizeBytes = append(o.Budgets.SizeBytes, n)
+			}
+			for _, f := range speedFloors {
+				if !(f > 0) {
+					return badInput(fmt.Errorf("--speed-floor %g: want a positive speed in tokens/s", f))
+				}
+			}
+			o.Budgets.SpeedFloors = speedFloors
+			o.Lineage = map[string]string{}
+			for _, l := range lineage {
+				name, text, ok := strings.Cut(l, "=")
+				if !ok || name == "" {
+					return badInput(fmt.Errorf("--lineage %q: want MODEL=TEXT (MODEL: a --model path or its report name)", l))
+				}
+				o.Lineage[name] = text
+			}
 			if o.DataOptions.Format, err = datasets.ParseFormat(format); err != nil {
 				return badInput(err)
 			}
@@ -150,6 +174,9 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 	f.StringVar(&latencyFrom, "latency-from", "", "take the speeds from `FILE`, the output of mcompress bench --json run on the target device, instead of measuring them here")
 	f.IntVarP(&o.Threads, "threads", "t", 0, "worker threads (0: every core)")
 	f.StringVar(&report, "report", "", "write report.json, report.md and report.html into this folder")
+	f.StringSliceVar(&sizeBudgets, "size-budget", nil, "file-size budgets to recommend a variant for, e.g. 50MB,100MB (default: 1/2 and 1/4 of the base's size)")
+	f.Float64SliceVar(&speedFloors, "speed-floor", nil, "speeds (tokens/s) to recommend a variant for, e.g. 100,200 (default: 2x and 4x the base's speed)")
+	f.StringArrayVar(&lineage, "lineage", nil, "MODEL=TEXT: what MODEL (a --model path or report name) was made from and how, shown in the report (repeatable)")
 	f.StringVar(&maxPPLIncrease, "max-ppl-increase", "", `fail (exit 3) if a model's perplexity exceeds the base's by more than this ("5%" or 0.05)`)
 	f.Float64Var(&o.Gates.MaxKLD, "max-kld", 0, "fail (exit 3) if a model's mean KL-divergence from the base exceeds this (nats)")
 	return cmd

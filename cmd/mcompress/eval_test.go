@@ -48,14 +48,24 @@ func TestEvalCommandGates(t *testing.T) {
 	common := []string{"eval", "-q", "--model", q8, "--model", q4, "--data", valid, "-c", "64", "--chunks", "4", "--no-latency", "--task", task}
 
 	// Generous gates pass; the report lists both models and the task.
-	code, stdout, stderr := evalRun(t, append(common, "--report", out, "--max-ppl-increase", "50%", "--max-kld", "1", "--json")...)
+	code, stdout, stderr := evalRun(t, append(common, "--report", out, "--max-ppl-increase", "50%", "--max-kld", "1", "--json",
+		"--size-budget", "1GB,1KB", "--lineage", "teacher-Q4_0=teacher-F32 → quantize Q4_0")...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var rep struct {
 		Models []struct {
-			Name  string `json:"name"`
-			Tasks []struct {
+			Name    string `json:"name"`
+			Path    string `json:"path"`
+			Lineage string `json:"lineage"`
+			Size    struct {
+				FileBytes int64 `json:"file_bytes"`
+			} `json:"size"`
+			Perplexity struct {
+				PPL float64 `json:"ppl"`
+			} `json:"perplexity"`
+			PeakMemoryBytes int64 `json:"peak_memory_bytes"`
+			Tasks           []struct {
 				Examples int `json:"examples"`
 			} `json:"tasks"`
 			KLD *struct {
@@ -65,9 +75,35 @@ func TestEvalCommandGates(t *testing.T) {
 		Gates struct {
 			Passed bool `json:"passed"`
 		} `json:"gates"`
+		Recommendations []struct {
+			Kind  string  `json:"kind"`
+			Limit float64 `json:"limit"`
+			Model string  `json:"model"`
+		} `json:"recommendations"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, stdout)
+	}
+	// Sizes are the files'; the lineage is the one given; the 1 GB budget gets the model of
+	// lower perplexity, the 1 KB one none (then come the default speed floors).
+	for _, m := range rep.Models {
+		if st, err := os.Stat(m.Path); err != nil || st.Size() != m.Size.FileBytes {
+			t.Errorf("%s: file_bytes %d, the file has %v (%v)", m.Name, m.Size.FileBytes, st.Size(), err)
+		}
+		// Memory: the tensors (nearly the whole file) plus a session's cache and activations.
+		if m.PeakMemoryBytes < m.Size.FileBytes*9/10 || m.PeakMemoryBytes > m.Size.FileBytes+16<<20 {
+			t.Errorf("%s: peak memory %d for a file of %d bytes", m.Name, m.PeakMemoryBytes, m.Size.FileBytes)
+		}
+	}
+	if rep.Models[1].Lineage != "teacher-F32 → quantize Q4_0" || rep.Models[0].Lineage != "" {
+		t.Errorf("lineage %q, %q", rep.Models[0].Lineage, rep.Models[1].Lineage)
+	}
+	best := rep.Models[0].Name
+	if rep.Models[1].Perplexity.PPL < rep.Models[0].Perplexity.PPL {
+		best = rep.Models[1].Name
+	}
+	if r := rep.Recommendations; len(r) != 4 || r[0].Limit != 1e9 || r[0].Model != best || r[1].Model != "" || r[2].Kind != "speed" {
+		t.Errorf("recommendations %+v", r)
 	}
 	if len(rep.Models) != 2 || rep.Models[1].KLD == nil || rep.Models[1].KLD.MeanKLD <= 0 || len(rep.Models[1].Tasks) != 1 || rep.Models[1].Tasks[0].Examples != 2 || !rep.Gates.Passed {
 		t.Errorf("report: %+v", rep)
@@ -111,6 +147,9 @@ func TestEvalCommandBadInput(t *testing.T) {
 		{"missing model", []string{"--model", filepath.Join(dir, "none.gguf"), "--data", short}, []string{"none.gguf"}},
 		{"bad gate", []string{"--data", short, "--max-ppl-increase", "five"}, []string{"--max-ppl-increase"}},
 		{"nothing to measure", nil, []string{"--data"}},
+		{"bad size budget", []string{"--data", short, "--size-budget", "big"}, []string{"--size-budget", "big"}},
+		{"bad speed floor", []string{"--data", short, "--speed-floor", "-3"}, []string{"--speed-floor"}},
+		{"bad lineage", []string{"--data", short, "--lineage", "no-equals"}, []string{"--lineage", "MODEL=TEXT"}},
 	}
 	for _, tt := range tests {
 		out := filepath.Join(dir, "report-"+strings.ReplaceAll(tt.name, " ", "-"))

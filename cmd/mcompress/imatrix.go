@@ -19,6 +19,7 @@ func newImatrixCmd(g *globalOptions) *cobra.Command {
 		o                eval.ImatrixOptions
 		threads          int
 		processOutput    bool
+		shardFlag        string
 	)
 	cmd := &cobra.Command{
 		Use:   "imatrix -m MODEL.gguf -f TEXT -o imatrix.gguf",
@@ -30,7 +31,9 @@ GGUF imatrix format (NAME.in_sum2 and NAME.counts tensors, imatrix.* metadata), 
 mcompress quantize --imatrix and llama-quantize --imatrix read.`,
 		Example: `  mcompress imatrix -m model-f16.gguf -f calibration.txt -o imatrix.gguf
   mcompress quantize --imatrix imatrix.gguf --type Q4_K_M model-f16.gguf -o model-q4_k_m.gguf
-  mcompress imatrix -m model-f16.gguf -f train.txt -c 256 --chunks 100 -o imatrix.gguf`,
+  mcompress imatrix -m model-f16.gguf -f train.txt -c 256 --chunks 100 -o imatrix.gguf
+  mcompress imatrix -m model-f16.gguf -f train.txt --shard 1/3 -o part-1.gguf   # then:
+  mcompress merge imatrix part-0.gguf part-1.gguf part-2.gguf -o imatrix.gguf`,
 		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" || data == "" || out == "" {
@@ -39,6 +42,11 @@ mcompress quantize --imatrix and llama-quantize --imatrix read.`,
 			if err := atomicfile.CheckWritable(out); err != nil {
 				return badInput(err)
 			}
+			sh, err := resolveShard(shardFlag)
+			if err != nil {
+				return err
+			}
+			o.Shard = sh
 			text, err := eval.ReadText(data, datasets.Options{})
 			if err != nil {
 				return err
@@ -52,7 +60,12 @@ mcompress quantize --imatrix and llama-quantize --imatrix read.`,
 			if err != nil {
 				return err
 			}
-			if err := c.WriteGGUF(out, []string{data}); err != nil {
+			if sh.Source != "" {
+				err = c.WriteShard(out, []string{data}, sh)
+			} else {
+				err = c.WriteGGUF(out, []string{data})
+			}
+			if err != nil {
 				return err
 			}
 			res := struct {
@@ -78,5 +91,6 @@ mcompress quantize --imatrix and llama-quantize --imatrix read.`,
 	f.IntVarP(&o.BatchSize, "batch-size", "b", 0, "tokens per forward micro-batch (0: runtime default; fewer than 16 are not collected)")
 	f.IntVarP(&threads, "threads", "t", 0, "worker threads (0: every core)")
 	f.BoolVar(&processOutput, "process-output", false, "also collect output.weight (llama-imatrix --process-output)")
+	addShardFlag(f, &shardFlag)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ func newPerplexityCmd(g *globalOptions) *cobra.Command {
 		kld                 bool
 		o                   eval.PerplexityOptions
 		threads             int
+		shardFlag, out      string
 	)
 	cmd := &cobra.Command{
 		Use:   "perplexity -m MODEL.gguf -f TEXT [-c N] [--stride S] [--kl-divergence-base FILE [--kl-divergence]]",
@@ -35,7 +37,9 @@ For comparing several models and writing a report use mcompress eval.`,
 		Example: `  mcompress perplexity -m f16.gguf -f wiki.test.raw -c 512
   mcompress perplexity -m f16.gguf -f wiki.test.raw --kl-divergence-base f16.kld
   mcompress perplexity -m q4_k_m.gguf --kl-divergence-base f16.kld --kl-divergence
-  mcompress perplexity -m q4.gguf -f valid.txt -c 512 --stride 128`,
+  mcompress perplexity -m q4.gguf -f valid.txt -c 512 --stride 128
+  mcompress perplexity -m q4.gguf -f big.txt --shard 0/2 -o ppl-0.json   # and 1/2, then:
+  mcompress merge perplexity ppl-0.json ppl-1.json`,
 		Args: wantArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" {
@@ -51,6 +55,13 @@ For comparing several models and writing a report use mcompress eval.`,
 				if err := atomicfile.CheckWritable(klBase); err != nil {
 					return badInput(fmt.Errorf("--kl-divergence-base: %w", err))
 				}
+			}
+			var err error
+			if o.Shard, err = resolveShard(shardFlag); err != nil {
+				return err
+			}
+			if kld && o.Shard.Source != "" {
+				return badInput(fmt.Errorf("--kl-divergence cannot be sharded (%s from %s); run it whole", o.Shard, o.Shard.Source))
 			}
 			m, err := runtime.Load(model, runtime.Options{Threads: threads})
 			if err != nil {
@@ -94,6 +105,14 @@ For comparing several models and writing a report use mcompress eval.`,
 				fmt.Printf("Same top p: %6.3f ± %5.3f %%\n", 100*r.SameTopP, 100*r.SameTopPUncertainty)
 				return nil
 			}
+			if o.Shard.Source != "" && out == "" {
+				return badInput(fmt.Errorf("a sharded run (%s) needs -o FILE for the shard's result, which mcompress merge perplexity reads", o.Shard))
+			}
+			if out != "" {
+				if err := atomicfile.CheckWritable(out); err != nil {
+					return badInput(fmt.Errorf("-o: %w", err))
+				}
+			}
 			text, err := eval.ReadText(data, datasets.Options{})
 			if err != nil {
 				return err
@@ -114,12 +133,16 @@ For comparing several models and writing a report use mcompress eval.`,
 			if err != nil {
 				return err
 			}
-			if g.json {
-				return printJSON(r)
+			if out != "" {
+				b, err := json.Marshal(r)
+				if err != nil {
+					return err
+				}
+				if err := atomicfile.WriteFile(out, append(b, '\n')); err != nil {
+					return err
+				}
 			}
-			fmt.Printf("Final estimate: PPL = %.4f +/- %.5f\n", r.PPL, r.Uncertainty)
-			rep.Logf("%d chunks of %d tokens, %d tokens scored, %.1f tokens/s", r.Chunks, r.Context, r.Scored, r.TokensPerSecond)
-			return nil
+			return printPerplexity(g, rep, r)
 		},
 	}
 	f := cmd.Flags()
@@ -132,5 +155,17 @@ For comparing several models and writing a report use mcompress eval.`,
 	f.IntVarP(&threads, "threads", "t", 0, "worker threads (0: every core)")
 	f.StringVar(&klBase, "kl-divergence-base", "", "file of base log-probabilities: written, or read with --kl-divergence")
 	f.BoolVar(&kld, "kl-divergence", false, "compare the model against --kl-divergence-base instead of scoring -f")
+	f.StringVarP(&out, "output", "o", "", "also write the result as JSON to this file (needed with --shard: the shard's result for mcompress merge perplexity)")
+	addShardFlag(f, &shardFlag)
 	return cmd
+}
+
+// printPerplexity prints a perplexity result as llama-perplexity does, or as JSON.
+func printPerplexity(g *globalOptions, rep *reporter, r *eval.PerplexityResult) error {
+	if g.json {
+		return printJSON(r)
+	}
+	fmt.Printf("Final estimate: PPL = %.4f +/- %.5f\n", r.PPL, r.Uncertainty)
+	rep.Logf("%d chunks of %d tokens, %d tokens scored, %.1f tokens/s", r.Chunks, r.Context, r.Scored, r.TokensPerSecond)
+	return nil
 }

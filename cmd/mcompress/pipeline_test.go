@@ -21,13 +21,6 @@ import (
 // code without a separate build.
 const asMainEnv = "MCOMPRESS_TEST_AS_MAIN"
 
-func TestMain(m *testing.M) {
-	if os.Getenv(asMainEnv) == "1" {
-		os.Exit(run(os.Args[1:]))
-	}
-	os.Exit(m.Run())
-}
-
 // pipelineRecipe writes a small recipe over the bundled demo teacher into a temporary folder:
 // convert, imatrix, two quantizations (one with the imatrix) and an eval on a few chunks.
 func pipelineRecipe(t *testing.T, evalExtra string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/big"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -80,6 +81,7 @@ func TestAccumulatorsMatchDirect(t *testing.T) {
 	a := collect(t, tinyModel(t), sequences(3, 12), 3, nil)
 
 	wantCols := map[string]quantize.ColumnStats{}
+	exact := map[string][]*big.Float{} // the column squares summed exactly
 	type key struct {
 		site  runtime.Site
 		layer int
@@ -114,10 +116,14 @@ func TestAccumulatorsMatchDirect(t *testing.T) {
 			e, ok := wantCols[w]
 			if !ok {
 				e = quantize.ColumnStats{Sums: make([]float64, n), Counts: []int64{0}}
+				exact[w] = make([]*big.Float, n)
+				for j := range exact[w] {
+					exact[w][j] = new(big.Float).SetPrec(2048)
+				}
 			}
 			for r := range o.Rows {
 				for j := range n {
-					e.Sums[j] += float64(o.X[r*n+j]) * float64(o.X[r*n+j])
+					exact[w][j].Add(exact[w][j], new(big.Float).SetFloat64(float64(o.X[r*n+j])*float64(o.X[r*n+j])))
 				}
 			}
 			e.Counts[0] += int64(o.Rows)
@@ -140,6 +146,11 @@ func TestAccumulatorsMatchDirect(t *testing.T) {
 		g.Count += int64(o.Rows)
 	}
 
+	for w, e := range wantCols {
+		for j := range e.Sums {
+			e.Sums[j], _ = exact[w][j].Float64()
+		}
+	}
 	if got := a.cols.Stats().Entries; !reflect.DeepEqual(got, wantCols) {
 		t.Errorf("column squares differ from the direct sums")
 	}
@@ -158,12 +169,12 @@ func TestAccumulatorsMatchDirect(t *testing.T) {
 	if w := grams[0].Weights; !reflect.DeepEqual(w, []string{"blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight"}) {
 		t.Errorf("first Gram feeds %v", w)
 	}
-	// The diagonal of XᵀX is the column squares, summed in the same order.
+	// The diagonal of XᵀX is the column squares (summed in float64 there, exactly here).
 	for _, g := range grams {
 		for _, w := range g.Weights {
 			sums := a.cols.Stats().Entries[w].Sums
 			for j := range g.N {
-				if g.Sum[j*g.N+j] != sums[j] {
+				if d := g.Sum[j*g.N+j]; math.Abs(d-sums[j]) > 1e-13*sums[j] {
 					t.Fatalf("%s: XᵀX[%d,%d] = %v, column squares %v", w, j, j, g.Sum[j*g.N+j], sums[j])
 				}
 			}

@@ -8,9 +8,11 @@ import (
 )
 
 // ColumnSquares accumulates, for every weight matrix it selects, the sum over activation
-// vectors of the square of each input column, in float64, and the number of vectors summed:
-// llama-imatrix's statistics (in_sum2 and counts) and Wanda's squared column norms ‖X_j‖².
-// Matrices that share an input each get their own entry, as in an imatrix file.
+// vectors of the square of each input column, and the number of vectors summed: llama-imatrix's
+// statistics (in_sum2 and counts) and Wanda's squared column norms ‖X_j‖². Matrices that share
+// an input each get their own entry, as in an imatrix file. The sums are exact (ExactSum) and
+// rounded to float64 only by Stats, so collections over parts of the data (shards) merged with
+// Merge give the same statistics, bit for bit, as one collection over all of it.
 type ColumnSquares struct {
 	// MinRows skips micro-batches of fewer rows (llama-imatrix skips fewer than 16).
 	MinRows int
@@ -21,7 +23,7 @@ type ColumnSquares struct {
 }
 
 type columnSums struct {
-	sums  []float64
+	sums  []ExactSum
 	count int64
 }
 
@@ -39,7 +41,7 @@ func (c *ColumnSquares) Add(a runtime.Activations) {
 		}
 		e := c.entries[w]
 		if e == nil {
-			e = &columnSums{sums: make([]float64, a.Cols)}
+			e = &columnSums{sums: make([]ExactSum, a.Cols)}
 			c.entries[w] = e
 		}
 		if len(e.sums) != a.Cols {
@@ -47,7 +49,7 @@ func (c *ColumnSquares) Add(a runtime.Activations) {
 		}
 		for r := 0; r < a.Rows; r++ {
 			for j, v := range a.X[r*a.Cols : (r+1)*a.Cols] {
-				e.sums[j] += float64(v) * float64(v)
+				e.sums[j].Add(float64(v) * float64(v))
 			}
 		}
 		e.count += int64(a.Rows)
@@ -69,7 +71,11 @@ func (c *ColumnSquares) Names() []string {
 func (c *ColumnSquares) Stats() *quantize.ImatrixStats {
 	s := &quantize.ImatrixStats{Entries: make(map[string]quantize.ColumnStats, len(c.entries))}
 	for n, e := range c.entries {
-		s.Entries[n] = quantize.ColumnStats{Sums: append([]float64{}, e.sums...), Counts: []int64{e.count}}
+		sums := make([]float64, len(e.sums))
+		for j, v := range e.sums {
+			sums[j] = v.Float64()
+		}
+		s.Entries[n] = quantize.ColumnStats{Sums: sums, Counts: []int64{e.count}}
 	}
 	return s
 }

@@ -1,0 +1,82 @@
+package calibrate
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mcompress/mcompress/convert"
+	"github.com/mcompress/mcompress/convert/gguf"
+	"github.com/mcompress/mcompress/quantize"
+	"github.com/mcompress/mcompress/runtime"
+)
+
+// GPTQOptions configure GPTQ.
+type GPTQOptions struct {
+	// Types gives the output type of every weight matrix to quantize, by GGUF name (the
+	// quantize plan's choice); matrices not in it are left in float.
+	Types map[string]gguf.TensorType
+	// Imatrix, when not nil, gives importance weights (one per column) by weight name for the
+	// block fits; without them GPTQ weights the fits by diag(XᵀX).
+	Imatrix map[string][]float32
+	// Method configures the per-matrix algorithm.
+	Method quantize.GPTQOptions
+	// Run configures the calibration passes.
+	Run RunOptions
+	// Threads is the runtime's thread count (0: all cores).
+	Threads int
+	// Progress, when not nil, is called after each block with the blocks done and the total.
+	Progress func(done, total int64)
+}
+
+// GPTQ quantizes the linear layers of every transformer block with quantize.GPTQ, one block at
+// a time: for block b it builds a model over tensors (float32 weights in GGUF names, as
+// runtime.FromTensors takes them) whose blocks before b already hold their quantized values,
+// runs seqs through it collecting only block b's XᵀX (one Gram per matrix input), quantizes
+// block b's matrices, and replaces their Data in tensors, in place, by the decoded quantized
+// weights, so that the next block calibrates on the inputs the quantized model produces. Memory
+// beyond the weights is one block's Grams. It returns the encoded bytes by weight name.
+func GPTQ(ctx context.Context, cfg convert.Config, tensors map[string]runtime.Tensor, seqs [][]int32, o GPTQOptions) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for b := range cfg.Layers {
+		grams := &Gram{Threads: o.Threads}
+		col := New(grams)
+		col.Layers = []int{b}
+		m, err := runtime.FromTensors(cfg, tensors, nil, runtime.Options{Threads: o.Threads, ActivationObserver: col.Observe})
+		if err != nil {
+			return nil, fmt.Errorf("gptq: block %d: %w", b, err)
+		}
+		err = Run(ctx, m, seqs, o.Run)
+		m.Close()
+		if err != nil {
+			return nil, fmt.Errorf("gptq: block %d: %w", b, err)
+		}
+		for _, g := range grams.Grams() {
+			for _, name := range g.Weights {
+				t, ok := o.Types[name]
+				if !ok {
+					continue
+				}
+				w, ok := tensors[name]
+				if !ok || len(w.Dims) != 2 || w.Dims[0] != g.N {
+					return nil, fmt.Errorf("gptq: %s: no %d-column matrix for its calibration input", name, g.N)
+				}
+				c, ok := quantize.Lookup(t)
+				if !ok {
+					return nil, fmt.Errorf("gptq: %s: no codec for %s", name, t)
+				}
+				dst := make([]byte, w.Dims[1]*(g.N/c.BlockSize()*c.TypeSize()))
+				if _, err := quantize.GPTQ(t, dst, w.Data, g.N, g.Sum, o.Imatrix[name], o.Method); err != nil {
+					return nil, fmt.Errorf("gptq: %s: %w", name, err)
+				}
+				if err := quantize.Dequantize(t, w.Data, dst); err != nil {
+					return nil, fmt.Errorf("gptq: %s: %w", name, err)
+				}
+				out[name] = dst
+			}
+		}
+		if o.Progress != nil {
+			o.Progress(int64(b+1), int64(cfg.Layers))
+		}
+	}
+	return out, nil
+}

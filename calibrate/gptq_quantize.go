@@ -28,24 +28,39 @@ type GPTQOptions struct {
 	Progress func(done, total int64)
 }
 
+// The GGUF names of the output head and the token embeddings (which a tied head reuses; GPTQ
+// leaves it alone, since the embedding lookup would see the head's compensation as error).
+const (
+	outputWeight = "output.weight"
+	tokenEmbd    = "token_embd.weight"
+)
+
 // GPTQ quantizes the linear layers of every transformer block with quantize.GPTQ, one block at
 // a time: for block b it builds a model over tensors (float32 weights in GGUF names, as
 // runtime.FromTensors takes them) whose blocks before b already hold their quantized values,
 // runs seqs through it collecting only block b's XᵀX (one Gram per matrix input), quantizes
 // block b's matrices, and replaces their Data in tensors, in place, by the decoded quantized
 // weights, so that the next block calibrates on the inputs the quantized model produces. Memory
-// beyond the weights is one block's Grams. It returns the encoded bytes by weight name.
+// beyond the weights is one block's Grams. When Types names the output head (output.weight,
+// not tied to the embeddings), it is quantized last the same way, from the final hidden
+// states of every position. It returns the encoded bytes by weight name.
 func GPTQ(ctx context.Context, cfg convert.Config, tensors map[string]runtime.Tensor, seqs [][]int32, o GPTQOptions) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for b := range cfg.Layers {
-		grams := &Gram{Threads: o.Threads}
+	layers := cfg.Layers
+	if _, ok := o.Types[outputWeight]; ok {
+		layers++ // the output head is observed as layer cfg.Layers
+	}
+	for b := range layers {
+		grams := &Gram{Threads: o.Threads, Select: func(w string) bool { return w != tokenEmbd }}
 		col := New(grams)
 		col.Layers = []int{b}
 		m, err := runtime.FromTensors(cfg, tensors, nil, runtime.Options{Threads: o.Threads, ActivationObserver: col.Observe})
 		if err != nil {
 			return nil, fmt.Errorf("gptq: block %d: %w", b, err)
 		}
-		err = Run(ctx, m, seqs, o.Run)
+		ro := o.Run
+		ro.Logits = ro.Logits || b == cfg.Layers
+		err = Run(ctx, m, seqs, ro)
 		m.Close()
 		if err != nil {
 			return nil, fmt.Errorf("gptq: block %d: %w", b, err)
@@ -75,7 +90,7 @@ func GPTQ(ctx context.Context, cfg convert.Config, tensors map[string]runtime.Te
 			}
 		}
 		if o.Progress != nil {
-			o.Progress(int64(b+1), int64(cfg.Layers))
+			o.Progress(int64(b+1), int64(layers))
 		}
 	}
 	return out, nil

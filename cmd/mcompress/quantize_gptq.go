@@ -48,8 +48,9 @@ type gptqFlags struct {
 	progress        func(done, total int64)
 }
 
-// blockWeight matches the names of the transformer blocks' matrices, which GPTQ handles.
-var blockWeight = regexp.MustCompile(`^blk\.\d+\.`)
+// gptqWeight matches the names of the matrices GPTQ handles: the transformer blocks' and the
+// output head.
+var gptqWeight = regexp.MustCompile(`^(blk\.\d+\.|output\.weight$)`)
 
 // runGPTQ quantizes the block matrices of src with GPTQ, calibrated on the text at f.calib,
 // and returns their bytes for quantize.Options.Prequantized.
@@ -97,7 +98,7 @@ func runGPTQ(ctx context.Context, src quantize.Source, opts quantize.Options, f 
 		Progress: f.progress,
 	}
 	for _, p := range plan.Tensors {
-		if !p.Convert() || len(p.Dims) != 2 || !blockWeight.MatchString(p.Name) {
+		if !p.Convert() || len(p.Dims) != 2 || !gptqWeight.MatchString(p.Name) {
 			continue
 		}
 		if _, ok := quantize.LookupGrid(p.To); !ok {

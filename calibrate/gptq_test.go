@@ -143,9 +143,13 @@ func trainChunks(t *testing.T, md gguf.Metadata, path string, n, l int) [][]int3
 // loads and runs.
 func TestGPTQDriver(t *testing.T) {
 	path := tinyModel(t)
-	var first map[string][]byte
+	var first, sequential map[string][]byte
 	var tensors map[string]runtime.Tensor
-	for _, threads := range []int{1, 3} {
+	for _, run := range []struct {
+		threads    int
+		sequential bool
+	}{{1, false}, {3, false}, {2, true}, {1, true}} {
+		threads := run.threads
 		var cfg convert.Config
 		cfg, _, tensors = floatTensors(t, path)
 		types := map[string]gguf.TensorType{"output.weight": gguf.TypeQ8_0}
@@ -155,7 +159,7 @@ func TestGPTQDriver(t *testing.T) {
 			}
 		}
 		out, err := GPTQ(context.Background(), cfg, tensors, sequences(6, 20), GPTQOptions{
-			Types: types, Threads: threads, Method: quantize.GPTQOptions{ActOrder: true, Threads: threads}})
+			Types: types, Threads: threads, Sequential: run.sequential, Method: quantize.GPTQOptions{ActOrder: true, Threads: threads}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,15 +177,23 @@ func TestGPTQDriver(t *testing.T) {
 				}
 			}
 		}
-		if first == nil {
-			first = out
+		want := &first
+		if run.sequential {
+			want = &sequential
+		}
+		if *want == nil {
+			*want = out
 			continue
 		}
 		for name, b := range out {
-			if !bytes.Equal(b, first[name]) {
-				t.Errorf("%s: %d threads gave different bytes", name, threads)
+			if !bytes.Equal(b, (*want)[name]) {
+				t.Errorf("%s: %d threads gave different bytes (sequential %v)", name, threads, run.sequential)
 			}
 		}
+	}
+	// Sequential calibration sees the quantized attention: the feed-forward matrices differ.
+	if bytes.Equal(first["blk.1.ffn_down.weight"], sequential["blk.1.ffn_down.weight"]) {
+		t.Error("sequential calibration changed nothing")
 	}
 	mix, err := quantize.ParseMix("Q4_0")
 	if err != nil {

@@ -206,6 +206,7 @@ an unknown type) exits with code 2.`,
 	f.IntVar(&gf.samples, "calib-samples", 128, "calibration chunks for --method gptq")
 	f.IntVar(&gf.ctxLen, "calib-len", 512, "tokens per calibration chunk for --method gptq")
 	f.BoolVar(&gf.actOrder, "act-order", false, "GPTQ: visit columns by descending diagonal of XᵀX")
+	f.BoolVar(&gf.sequential, "gptq-sequential", true, "GPTQ: recollect each input of a block after the matrices before it are quantized (4 calibration passes per block; false: 1)")
 	f.Float64Var(&gf.damp, "gptq-damp", 0.01, "GPTQ: dampening, a fraction of the mean diagonal of XᵀX")
 	f.BoolVar(&dryRun, "dry-run", false, "print the type chosen for each tensor and the output size, write nothing")
 	return cmd

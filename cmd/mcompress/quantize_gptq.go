@@ -42,6 +42,7 @@ type gptqFlags struct {
 	calib           string
 	samples, ctxLen int
 	actOrder        bool
+	sequential      bool
 	damp            float64
 	threads         int
 	logf            func(format string, args ...any)
@@ -91,11 +92,12 @@ func runGPTQ(ctx context.Context, src quantize.Source, opts quantize.Options, f 
 		return nil, err
 	}
 	o := calibrate.GPTQOptions{
-		Types:    map[string]gguf.TensorType{},
-		Imatrix:  map[string][]float32{},
-		Method:   quantize.GPTQOptions{ActOrder: f.actOrder, Damp: f.damp, Search: opts.Search, Threads: f.threads},
-		Threads:  f.threads,
-		Progress: f.progress,
+		Types:      map[string]gguf.TensorType{},
+		Imatrix:    map[string][]float32{},
+		Method:     quantize.GPTQOptions{ActOrder: f.actOrder, Damp: f.damp, Search: opts.Search, Threads: f.threads},
+		Threads:    f.threads,
+		Sequential: f.sequential,
+		Progress:   f.progress,
 	}
 	for _, p := range plan.Tensors {
 		if !p.Convert() || len(p.Dims) != 2 || !gptqWeight.MatchString(p.Name) {

@@ -31,6 +31,7 @@ func newQuantizeCmd(g *globalOptions) *cobra.Command {
 		pure, leaveOutput, allowRequant, dryRun        bool
 		tensorTypes                                    []string
 		methodName                                     string
+		targetBPW                                      float64
 		gf                                             gptqFlags
 	)
 	cmd := &cobra.Command{
@@ -58,7 +59,9 @@ files unchanged; see docs/QUANTIZE.md): plain (default) is llama-quantize's quan
 a stronger per-block scale search (weighted by --imatrix when given); gptq error compensation
 over the inputs' XᵀX, collected block by block from the calibration text --calib
 (--calib-samples chunks of --calib-len tokens; --act-order visits columns by descending input
-energy); gptq+search both.
+energy); gptq+search both; auto (with --target-bpw B and --calib) chooses each matrix's type
+among Q2_K … Q8_0 by its measured output error on the calibration text so that the file has
+about B bits per weight, and combines with the others (auto+gptq).
 
 Rows are quantized on every core; the output does not depend on --threads. The file is written
 to a temporary name and renamed when complete. Bad input (unreadable file, NaN/Inf weights,
@@ -128,8 +131,15 @@ an unknown type) exits with code 2.`,
 				return quantizeError(err)
 			}
 			defer src.Close()
+			gf.threads, gf.logf = threads, rep.Logf
+			if method.auto {
+				rules, err := autoRules(cmd.Context(), src, opts, gf, targetBPW)
+				if err != nil {
+					return err
+				}
+				opts.TensorTypes = append(rules, opts.TensorTypes...)
+			}
 			if method.gptq && !dryRun {
-				gf.threads, gf.logf = threads, rep.Logf
 				gf.progress = func(done, total int64) {
 					if done == 1 {
 						rep.Start("gptq blocks", total, false)
@@ -201,7 +211,8 @@ an unknown type) exits with code 2.`,
 	f.BoolVar(&allowRequant, "allow-requantize", false, "allow quantizing tensors that are already quantized")
 	f.StringVar(&imatrixPath, "imatrix", "", "importance matrix from llama-imatrix (GGUF or legacy .dat)")
 	f.IntVar(&threads, "threads", 0, "goroutines quantizing rows (0: all cores); the output does not depend on it")
-	f.StringVar(&methodName, "method", "plain", "how tensors are encoded: plain (llama-quantize's), search, gptq or gptq+search")
+	f.StringVar(&methodName, "method", "plain", "how tensors are encoded: plain (llama-quantize's), or search, gptq, auto joined by '+'")
+	f.Float64Var(&targetBPW, "target-bpw", 0, "--method auto: bits per weight of the whole file")
 	f.StringVar(&gf.calib, "calib", "", "calibration text (or dataset) for --method gptq")
 	f.IntVar(&gf.samples, "calib-samples", 128, "calibration chunks for --method gptq")
 	f.IntVar(&gf.ctxLen, "calib-len", 512, "tokens per calibration chunk for --method gptq")

@@ -18,23 +18,29 @@ import (
 
 // quantizeMethod is how quantize encodes each tensor (--method).
 type quantizeMethod struct {
-	gptq, search bool
+	gptq, search, auto bool
 }
 
-// parseQuantizeMethod reads --method: plain (llama.cpp's quantizers), search, gptq or
-// gptq+search.
+// parseQuantizeMethod reads --method: plain (llama.cpp's quantizers) or a '+'-joined set of
+// search, gptq and auto, such as gptq+search or auto+gptq.
 func parseQuantizeMethod(s string) (quantizeMethod, error) {
-	switch strings.ToLower(s) {
-	case "", "plain":
-		return quantizeMethod{}, nil
-	case "search":
-		return quantizeMethod{search: true}, nil
-	case "gptq":
-		return quantizeMethod{gptq: true}, nil
-	case "gptq+search", "search+gptq":
-		return quantizeMethod{gptq: true, search: true}, nil
+	var m quantizeMethod
+	if s == "" || strings.EqualFold(s, "plain") {
+		return m, nil
 	}
-	return quantizeMethod{}, fmt.Errorf("--method %q: want plain, search, gptq or gptq+search", s)
+	for _, part := range strings.Split(strings.ToLower(s), "+") {
+		switch part {
+		case "search":
+			m.search = true
+		case "gptq":
+			m.gptq = true
+		case "auto":
+			m.auto = true
+		default:
+			return m, fmt.Errorf("--method %q: want plain, or search, gptq and auto joined by '+' (such as gptq+search)", s)
+		}
+	}
+	return m, nil
 }
 
 // gptqFlags are quantize's calibration options for --method gptq.
@@ -66,26 +72,10 @@ func runGPTQ(ctx context.Context, src quantize.Source, opts quantize.Options, f 
 	if err != nil {
 		return nil, quantizeError(err)
 	}
-	md, infos := src.Metadata(), src.Tensors()
-	cfg, err := convert.ConfigFromGGUF(md, infos)
+	md := src.Metadata()
+	cfg, tensors, err := floatModel(src)
 	if err != nil {
-		return nil, badInput(fmt.Errorf("gptq: %w", err))
-	}
-	tensors := make(map[string]runtime.Tensor, len(infos))
-	for i, info := range infos {
-		data, err := src.TensorData(i)
-		if err != nil {
-			return nil, fmt.Errorf("gptq: tensor %q: %w", info.Name, err)
-		}
-		x := make([]float32, info.NumElements())
-		if err := quantize.Dequantize(info.Type, x, data); err != nil {
-			return nil, quantizeError(fmt.Errorf("gptq: tensor %q: %w", info.Name, err))
-		}
-		dims := make([]int, len(info.Dims))
-		for j, d := range info.Dims {
-			dims[j] = int(d)
-		}
-		tensors[info.Name] = runtime.Tensor{Dims: dims, Data: x}
+		return nil, err
 	}
 	seqs, err := calibrationChunks(md, f.calib, f.samples, f.ctxLen)
 	if err != nil {
@@ -117,6 +107,100 @@ func runGPTQ(ctx context.Context, src quantize.Source, opts quantize.Options, f 
 		return nil, quantizeError(err)
 	}
 	return pre, nil
+}
+
+// floatModel decodes every tensor of src to float32 for runtime.FromTensors.
+func floatModel(src quantize.Source) (convert.Config, map[string]runtime.Tensor, error) {
+	md, infos := src.Metadata(), src.Tensors()
+	cfg, err := convert.ConfigFromGGUF(md, infos)
+	if err != nil {
+		return cfg, nil, badInput(fmt.Errorf("calibration: %w", err))
+	}
+	tensors := make(map[string]runtime.Tensor, len(infos))
+	for i, info := range infos {
+		data, err := src.TensorData(i)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("calibration: tensor %q: %w", info.Name, err)
+		}
+		x := make([]float32, info.NumElements())
+		if err := quantize.Dequantize(info.Type, x, data); err != nil {
+			return cfg, nil, quantizeError(fmt.Errorf("calibration: tensor %q: %w", info.Name, err))
+		}
+		dims := make([]int, len(info.Dims))
+		for j, d := range info.Dims {
+			dims[j] = int(d)
+		}
+		tensors[info.Name] = runtime.Tensor{Dims: dims, Data: x}
+	}
+	return cfg, tensors, nil
+}
+
+// autoTypes are the types --method auto chooses among.
+var autoTypes = []gguf.TensorType{gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_0}
+
+// autoRules measures, for every matrix with a calibration input (the blocks' and the output
+// head), its output error at each of autoTypes on the calibration text, and returns
+// --tensor-type rules that allocate the types so that the file has about bpw bits per weight
+// (quantize.Allocate). Other tensors keep the mix's types and count at their size.
+func autoRules(ctx context.Context, src quantize.Source, opts quantize.Options, f gptqFlags, bpw float64) ([]quantize.TensorTypeRule, error) {
+	if f.calib == "" {
+		return nil, badInput(fmt.Errorf("--method auto needs calibration text (--calib)"))
+	}
+	if bpw <= 0 {
+		return nil, badInput(fmt.Errorf("--method auto needs --target-bpw"))
+	}
+	plan, err := quantize.MakePlan(src, opts)
+	if err != nil {
+		return nil, quantizeError(err)
+	}
+	cfg, tensors, err := floatModel(src)
+	if err != nil {
+		return nil, err
+	}
+	seqs, err := calibrationChunks(src.Metadata(), f.calib, f.samples, f.ctxLen)
+	if err != nil {
+		return nil, err
+	}
+	grams := &calibrate.Gram{Threads: f.threads, Select: func(w string) bool { return w != "token_embd.weight" }}
+	col := calibrate.New(grams)
+	m, err := runtime.FromTensors(cfg, tensors, nil, runtime.Options{Threads: f.threads, ActivationObserver: col.Observe})
+	if err != nil {
+		return nil, fmt.Errorf("auto: %w", err)
+	}
+	err = calibrate.Run(ctx, m, seqs, calibrate.RunOptions{Logits: true})
+	m.Close()
+	if err != nil {
+		return nil, fmt.Errorf("auto: %w", err)
+	}
+	byWeight := map[string]*quantize.Gram{}
+	for _, g := range grams.Grams() {
+		for _, w := range g.Weights {
+			byWeight[w] = g
+		}
+	}
+	var cands []quantize.AutoTensor
+	var fixed, weights int64
+	for _, p := range plan.Tensors {
+		info := gguf.TensorInfo{Name: p.Name, Type: p.To, Dims: p.Dims}
+		weights += int64(info.NumElements())
+		g := byWeight[p.Name]
+		if g == nil || !p.Convert() || len(p.Dims) != 2 || int(p.Dims[0]) != g.N {
+			fixed += int64(info.Size())
+			continue
+		}
+		cs, err := quantize.MeasureChoices(tensors[p.Name].Data, g.N, g.Sum, g.Count, p.Imatrix, autoTypes)
+		if err != nil {
+			return nil, quantizeError(fmt.Errorf("%s: %w", p.Name, err))
+		}
+		cands = append(cands, quantize.AutoTensor{Name: p.Name, Choices: cs})
+	}
+	budget := int64(bpw*float64(weights)/8) - fixed
+	types, used, err := quantize.Allocate(cands, budget)
+	if err != nil {
+		return nil, quantizeError(err)
+	}
+	f.logf("auto: %d matrices allocated in %.2f MiB (%.2f MiB fixed) for %.2f bits per weight", len(types), float64(used)/(1<<20), float64(fixed)/(1<<20), bpw)
+	return quantize.AutoRules(types), nil
 }
 
 // calibrationChunks tokenizes the text at path with the model's tokenizer and cuts it into at

@@ -104,12 +104,14 @@ func TestSearchBlockNeverWorse(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, uint64(id)))
 		n := g.BlockSize()
 		x, w, dq := make([]float32, n), make([]float32, n), make([]float32, n)
+		e := make([]float64, n)
 		errOf := func(b []byte) float64 {
 			c.DequantizeRow(dq, b)
+			searchWeights(e, x, w)
 			s := 0.0
 			for i := range x {
 				d := float64(x[i] - dq[i])
-				s += float64(w[i]) * d * d
+				s += e[i] * d * d
 			}
 			return s
 		}

@@ -1,14 +1,32 @@
 package codec
 
+import "math"
+
 // SearchBlock fits one block of type g to the weights x with importance weights w (nil:
 // uniform) by a search stronger than the reference quantizer's, in the standard layout: it
 // starts from g.FitBlock's scales, then tries (1) every F16 super-scale (and super-min) scaled
 // by a factor in 1 ± 10% in steps of 1%, and (2) each integer sub-block scale and min moved by
-// ±1, keeping a change only when it lowers the weighted squared error Σ w (x − x̂)² of the
-// block with every weight at its nearest level; (2) runs twice. The result is never worse than
-// FitBlock's under that error.
+// ±1, keeping a change only when it lowers the weighted squared error Σ e (x − x̂)² of the
+// block with every weight at its nearest level, where e = w·√(σ² + x²) (w = 1 when nil) and σ²
+// is the block's mean x², the element weights of ggml's importance-matrix quantizers; (2) runs
+// twice. The result is never worse than FitBlock's under that error.
 func SearchBlock(g Grid, dst []byte, x, w []float32) {
 	searchBlock(g, dst, x, w)
+}
+
+// searchWeights sets e to SearchBlock's error weights for the block x with importance w.
+func searchWeights(e []float64, x, w []float32) {
+	s := 0.0
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	sigma2 := s / float64(len(x))
+	for i, v := range x {
+		e[i] = math.Sqrt(sigma2 + float64(v)*float64(v))
+		if w != nil {
+			e[i] *= float64(w[i])
+		}
+	}
 }
 
 // tunable is implemented by the codecs with integer sub-block parameters: params returns their
@@ -33,16 +51,13 @@ func searchBlock(g Grid, dst []byte, x, w []float32) {
 		return
 	}
 	n := g.BlockSize()
+	var e [QKK]float64
+	searchWeights(e[:n], x, w)
 	errOf := func(b []byte, lo, hi int) float64 {
 		s := 0.0
 		for i := lo; i < hi; i++ {
 			d := float64(x[i] - g.Snap(b, i, x[i]))
-			if w != nil {
-				d *= d * float64(w[i])
-			} else {
-				d *= d
-			}
-			s += d
+			s += e[i] * d * d
 		}
 		return s
 	}

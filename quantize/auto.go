@@ -15,7 +15,7 @@ type AutoChoice struct {
 	// Bytes is the tensor's size in this type.
 	Bytes int64
 	// Error is the tensor's sensitivity at this type: for a matrix with calibration
-	// statistics, its relative output error tr(ΔHΔᵀ)/tr(WHWᵀ).
+	// statistics, its output error tr(ΔHΔᵀ) per calibration vector (OutputError / count).
 	Error float64
 }
 
@@ -116,18 +116,12 @@ func AutoRules(types map[string]gguf.TensorType) []TensorTypeRule {
 }
 
 // MeasureChoices quantizes the matrix w (rows of cols weights) at each of types with the
-// importance weights im (nil: none) and returns each type's size and relative output error
-// tr(ΔHΔᵀ)/tr(WHWᵀ) against the Gram matrix h. (The absolute error is not comparable across
-// matrices: attn_output and ffn_down see small inputs and looked cheap to quantize, and the
-// allocation gave them Q2_K and doubled the KLD.) Types whose block does not divide cols are
-// left out.
-func MeasureChoices(w []float32, cols int, h []float64, im []float32, types []gguf.TensorType) ([]AutoChoice, error) {
+// importance weights im (nil: none) and returns each type's size and output error
+// tr(ΔHΔᵀ)/count against the Gram matrix h summed over count vectors. Types whose block does
+// not divide cols are left out.
+func MeasureChoices(w []float32, cols int, h []float64, count int64, im []float32, types []gguf.TensorType) ([]AutoChoice, error) {
 	var out []AutoChoice
 	d := make([]float32, len(w))
-	energy := OutputError(d, w, cols, h)
-	if energy <= 0 {
-		energy = 1
-	}
 	for _, t := range types {
 		c, ok := Lookup(t)
 		if !ok {
@@ -143,7 +137,7 @@ func MeasureChoices(w []float32, cols int, h []float64, im []float32, types []gg
 		if err := Dequantize(t, d, b); err != nil {
 			return nil, fmt.Errorf("auto: %w", err)
 		}
-		out = append(out, AutoChoice{Type: t, Bytes: int64(len(b)), Error: OutputError(w, d, cols, h) / energy})
+		out = append(out, AutoChoice{Type: t, Bytes: int64(len(b)), Error: OutputError(w, d, cols, h) / float64(max(count, 1))})
 	}
 	return out, nil
 }

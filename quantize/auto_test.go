@@ -44,7 +44,7 @@ func TestAllocate(t *testing.T) {
 // TestMeasureChoices checks that errors fall as types get bigger on a random layer.
 func TestMeasureChoices(t *testing.T) {
 	w, h := gptqLayer(8, 256, 300, 9)
-	cs, err := MeasureChoices(w, 256, h, nil, []gguf.TensorType{gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0})
+	cs, err := MeasureChoices(w, 256, h, 300, nil, []gguf.TensorType{gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0})
 	if err != nil {
 		t.Fatal(err)
 	}

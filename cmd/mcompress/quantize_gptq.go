@@ -188,7 +188,7 @@ func autoRules(ctx context.Context, src quantize.Source, opts quantize.Options, 
 			fixed += int64(info.Size())
 			continue
 		}
-		cs, err := quantize.MeasureChoices(tensors[p.Name].Data, g.N, g.Sum, p.Imatrix, autoTypes)
+		cs, err := quantize.MeasureChoices(tensors[p.Name].Data, g.N, g.Sum, g.Count, p.Imatrix, autoTypes)
 		if err != nil {
 			return nil, quantizeError(fmt.Errorf("%s: %w", p.Name, err))
 		}

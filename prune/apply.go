@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mcompress/mcompress/runtime/calibrate"
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/runtime"
+	"github.com/mcompress/mcompress/runtime/calibrate"
 )
 
 // LayerInfluence runs seqs through m (calibrate.Run) and returns each block's influence, the

@@ -6,8 +6,8 @@ import (
 	"math"
 	"slices"
 
-	"github.com/mcompress/mcompress/runtime/calibrate"
 	"github.com/mcompress/mcompress/runtime"
+	"github.com/mcompress/mcompress/runtime/calibrate"
 )
 
 // CalibrationSequences cuts tokens (a tokenized calibration text) into n consecutive sequences

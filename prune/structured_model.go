@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mcompress/mcompress/runtime/calibrate"
 	"github.com/mcompress/mcompress/convert"
 	"github.com/mcompress/mcompress/convert/surgery"
 	"github.com/mcompress/mcompress/runtime"
+	"github.com/mcompress/mcompress/runtime/calibrate"
 )
 
 // StructuredSpec gives the new size of each dimension a structured prune cuts; 0 leaves that

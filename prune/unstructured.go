@@ -8,8 +8,8 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/mcompress/mcompress/runtime/calibrate"
 	"github.com/mcompress/mcompress/internal/parallel"
+	"github.com/mcompress/mcompress/runtime/calibrate"
 )
 
 // Method is an unstructured pruning method.

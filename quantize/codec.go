@@ -40,3 +40,7 @@ func firstNonFinite(x []float32) int { return codec.FirstNonFinite(x) }
 
 // abs32 returns |f| by clearing the sign bit.
 func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ (1 << 31)) }
+
+// LookupGrid returns the block grid of type t (see codec.Grid), for the types GPTQ and the
+// scale search can encode.
+func LookupGrid(t gguf.TensorType) (codec.Grid, bool) { return codec.LookupGrid(t) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/internal/parallel"
+	"github.com/mcompress/mcompress/quantize/codec"
 )
 
 // QuantizationVersion is the value llama-quantize writes to general.quantization_version
@@ -46,6 +47,14 @@ type Options struct {
 	// Threads is the number of goroutines quantizing rows; 0 means runtime.GOMAXPROCS(0). The
 	// output does not depend on it.
 	Threads int
+	// Search fits every block of the quantized tensors with codec.SearchBlock (a stronger
+	// scale search, weighted by the imatrix when given) instead of llama.cpp's quantizer, for
+	// the types that have a codec.Grid. The layout stays standard; without it the output is
+	// byte-identical to llama-quantize's.
+	Search bool
+	// Prequantized holds tensors already encoded in their planned output type (by GPTQ), by
+	// name; they are written as they are instead of being quantized from the source.
+	Prequantized map[string][]byte
 	// Progress, when not nil, is called with the input bytes processed so far and the total.
 	// Calls are serialised and done never decreases.
 	Progress func(done, total int64)
@@ -356,7 +365,13 @@ func execute(ctx context.Context, src Source, plan *Plan, w *gguf.Writer, opts O
 		}
 		rep := TensorReport{Name: p.Name, Shape: p.Dims, From: p.From.String(), Type: p.To.String()}
 		out := data
-		if p.Convert() {
+		if pre, ok := opts.Prequantized[p.Name]; ok && p.Convert() {
+			if uint64(len(pre)) != outputInfoSize(p) {
+				return nil, fmt.Errorf("quantize: tensor %q: %d prequantized bytes, %s %v needs %d", p.Name, len(pre), p.To, p.Dims, outputInfoSize(p))
+			}
+			out = pre
+			prog.add(int64(len(data)))
+		} else if p.Convert() {
 			// bufs[k%2] was last written two tensors ago; that write finished before the
 			// previous tensor's began.
 			size := int(outputInfoSize(p))
@@ -364,7 +379,7 @@ func execute(ctx context.Context, src Source, plan *Plan, w *gguf.Writer, opts O
 				bufs[k%2] = make([]byte, size)
 			}
 			out = bufs[k%2][:size]
-			rmse, err := convertTensor(ctx, p, data, out, threads, prog)
+			rmse, err := convertTensor(ctx, p, data, out, threads, opts.Search, prog)
 			if err != nil {
 				return nil, err
 			}
@@ -466,9 +481,15 @@ type chunkResult struct {
 
 // convertTensor decodes, checks, quantizes and measures one tensor, its rows split across
 // threads goroutines.
-func convertTensor(ctx context.Context, p TensorPlan, data, out []byte, threads int, prog *progress) (float64, error) {
+func convertTensor(ctx context.Context, p TensorPlan, data, out []byte, threads int, search bool, prog *progress) (float64, error) {
 	from, _ := Lookup(p.From)
 	to, _ := Lookup(p.To)
+	quantizeRow := to.QuantizeRow
+	if search {
+		if g, ok := codec.LookupGrid(p.To); ok {
+			quantizeRow = func(dst []byte, x, im []float32) { searchRow(g, dst, x, im) }
+		}
+	}
 	nPerRow := int(p.Dims[0])
 	nRows := int(gguf.TensorInfo{Dims: p.Dims}.NumElements()) / max(nPerRow, 1)
 	if nRows == 0 || nPerRow == 0 {
@@ -517,7 +538,7 @@ func convertTensor(ctx context.Context, p TensorPlan, data, out []byte, threads 
 				m := (r / rowsPerMatrix) % nMatrices
 				im = p.Imatrix[m*nPerRow : (m+1)*nPerRow]
 			}
-			to.QuantizeRow(out[r*outRow:(r+1)*outRow], xs[(r-r0)*nPerRow:(r-r0+1)*nPerRow], im)
+			quantizeRow(out[r*outRow:(r+1)*outRow], xs[(r-r0)*nPerRow:(r-r0+1)*nPerRow], im)
 		}
 		to.DequantizeRow(ys, out[r0*outRow:r1*outRow])
 		var sq float64

@@ -24,6 +24,9 @@ func newQuantizeCmd(g *globalOptions) *cobra.Command {
 		bits, threads                                  int
 		pure, leaveOutput, allowRequant, dryRun        bool
 		tensorTypes                                    []string
+		methodName                                     string
+		targetBPW                                      float64
+		gf                                             gptqFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "quantize INPUT.gguf|HF_DIR [-o OUTPUT.gguf]",
@@ -45,6 +48,15 @@ mix). --bits N picks a default mix for a budget of about N bits per weight:
 --imatrix reads an importance matrix in either format llama-imatrix writes (GGUF or the legacy
 .dat) and uses it in the importance-weighted quantizers, as llama-quantize --imatrix does.
 
+--method chooses how each tensor is encoded, in the same standard types (llama.cpp loads the
+files unchanged; see docs/QUANTIZE.md): plain (default) is llama-quantize's quantizers; search
+a stronger per-block scale search (weighted by --imatrix when given); gptq error compensation
+over the inputs' XᵀX, collected block by block from the calibration text --calib
+(--calib-samples chunks of --calib-len tokens; --act-order visits columns by descending input
+energy); gptq+search both; auto (with --target-bpw B and --calib) chooses each matrix's type
+among Q2_K … Q8_0 by its measured output error on the calibration text so that the file has
+about B bits per weight, and combines with the others (auto+gptq).
+
 Rows are quantized on every core; the output does not depend on --threads. The file is written
 to a temporary name and renamed when complete. Bad input (unreadable file, NaN/Inf weights,
 an unknown type) exits with code 2.`,
@@ -53,7 +65,8 @@ an unknown type) exits with code 2.`,
   mcompress quantize --bits 4 ./Llama-3.2-1B -o llama-q4.gguf
   mcompress quantize model-f16.gguf -o model-iq4.gguf --type IQ4_XS --imatrix imatrix.gguf
   mcompress quantize model-f16.gguf -o model.gguf --type Q4_K_M --tensor-type 'attn_v=q8_0' --output-tensor-type q8_0
-  mcompress quantize model-f16.gguf --type Q5_K_M --dry-run --json`,
+  mcompress quantize model-f16.gguf --type Q5_K_M --dry-run --json
+  mcompress quantize model-f32.gguf -o model-gptq.gguf --type Q4_K_M --method gptq --calib train.txt --act-order`,
 		Args: wantArgs(1, 1, "the input model"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := args[0]
@@ -102,11 +115,38 @@ an unknown type) exits with code 2.`,
 				opts.Imatrix, opts.ImatrixFile = im, imatrixPath
 				rep.Logf("importance matrix: %d entries from %s", len(im.Entries), imatrixPath)
 			}
+			method, err := parseQuantizeMethod(methodName)
+			if err != nil {
+				return badInput(err)
+			}
+			opts.Search = method.search
 			src, err := openQuantizeSource(in, threads)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
+			gf.threads, gf.logf = threads, rep.Logf
+			if method.auto {
+				rules, err := autoRules(cmd.Context(), src, opts, gf, targetBPW)
+				if err != nil {
+					return err
+				}
+				opts.TensorTypes = append(rules, opts.TensorTypes...)
+			}
+			if method.gptq && !dryRun {
+				gf.progress = func(done, total int64) {
+					if done == 1 {
+						rep.Start("gptq blocks", total, false)
+					}
+					rep.Update(done)
+					if done == total {
+						rep.Finish()
+					}
+				}
+				if opts.Prequantized, err = runGPTQ(cmd.Context(), src, opts, gf); err != nil {
+					return err
+				}
+			}
 
 			if dryRun {
 				plan, err := quantize.MakePlan(src, opts)
@@ -176,6 +216,14 @@ an unknown type) exits with code 2.`,
 	f.BoolVar(&allowRequant, "allow-requantize", false, "allow quantizing tensors that are already quantized")
 	f.StringVar(&imatrixPath, "imatrix", "", "importance matrix from llama-imatrix (GGUF or legacy .dat)")
 	f.IntVar(&threads, "threads", 0, "goroutines quantizing rows (0: all cores); the output does not depend on it")
+	f.StringVar(&methodName, "method", "plain", "how tensors are encoded: plain (llama-quantize's), or search, gptq, auto joined by '+'")
+	f.Float64Var(&targetBPW, "target-bpw", 0, "--method auto: bits per weight of the whole file")
+	f.StringVar(&gf.calib, "calib", "", "calibration text (or dataset) for --method gptq")
+	f.IntVar(&gf.samples, "calib-samples", 128, "calibration chunks for --method gptq")
+	f.IntVar(&gf.ctxLen, "calib-len", 512, "tokens per calibration chunk for --method gptq")
+	f.BoolVar(&gf.actOrder, "act-order", false, "GPTQ: visit columns by descending diagonal of XᵀX")
+	f.BoolVar(&gf.sequential, "gptq-sequential", true, "GPTQ: recollect each input of a block after the matrices before it are quantized (4 calibration passes per block; false: 1)")
+	f.Float64Var(&gf.damp, "gptq-damp", 0.01, "GPTQ: dampening, a fraction of the mean diagonal of XᵀX")
 	f.BoolVar(&dryRun, "dry-run", false, "print the type chosen for each tensor and the output size, write nothing")
 	return cmd
 }

@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mcompress/mcompress/runtime/calibrate"
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/runtime"
+	"github.com/mcompress/mcompress/runtime/calibrate"
 )
 
 // Collect block 1's statistics only, as a stage that works one block at a time does: XᵀX

@@ -48,6 +48,36 @@ var codecs = map[uint32]Codec{
 	15: q8K{},       // Q8_K
 	20: iq4NL{},     // IQ4_NL
 	23: iq4XS{},     // IQ4_XS
+	16: iq2XXS{},    // IQ2_XXS
+	17: iq2XS{},     // IQ2_XS
+	18: iq3XXS{},    // IQ3_XXS
+	19: iq1S{},      // IQ1_S
+	21: iq3S{},      // IQ3_S
+	22: iq2S{},      // IQ2_S
+	29: iq1M{},      // IQ1_M
+	34: tq1_0{},     // TQ1_0
+	35: tq2_0{},     // TQ2_0
+}
+
+// decodeOnly is embedded by the codecs whose quantizer is not written yet: they dequantize
+// (so files of their type run), and Quantize and CanQuantize refuse them.
+type decodeOnly struct{}
+
+// QuantizeRow panics: Quantize checks CanQuantize before calling it.
+func (decodeOnly) QuantizeRow([]byte, []float32, []float32) {
+	panic("codec: this type has no quantizer")
+}
+
+func (decodeOnly) noQuantizer() {}
+
+// CanQuantize reports whether type t has a codec with a quantizer (some types only dequantize).
+func CanQuantize[T ID](t T) bool {
+	c, ok := codecs[uint32(t)]
+	if !ok {
+		return false
+	}
+	_, only := c.(interface{ noQuantizer() })
+	return !only
 }
 
 // Lookup returns the codec of type t.
@@ -93,6 +123,9 @@ func Quantize[T ID](t T, dst []byte, src []float32, nPerRow int, imatrix []float
 	c, ok := Lookup(t)
 	if !ok {
 		return fmt.Errorf("quantize: no codec for type %v", t)
+	}
+	if !CanQuantize(t) {
+		return fmt.Errorf("quantize: type %v can be read but not yet produced", t)
 	}
 	if err := checkGeometry(t, c, nPerRow, len(src), len(dst)); err != nil {
 		return err

@@ -36,6 +36,8 @@ var codecBounds = []struct {
 	{gguf.TypeIQ4_XS, 0.085, 0.07, 0.01},
 	{gguf.TypeF16, 0.0003, 0.001, 0},
 	{gguf.TypeBF16, 0.003, 0.004, 0},
+	{gguf.TypeTQ1_0, 0.9, 0.001, 0}, // ternary: Gaussian rows keep little (0.805), the rest is exact
+	{gguf.TypeTQ2_0, 0.9, 0.001, 0},
 	{gguf.TypeF32, 0, 0, 0},
 }
 
@@ -68,15 +70,18 @@ func rmse(x, y []float32) float64 {
 // TestCodecGeometryMatchesGGUF checks the table's ids against the GGUF format's type table:
 // every id is a ggml type, and its codec's block geometry is the one GGUF files use.
 func TestCodecGeometryMatchesGGUF(t *testing.T) {
-	types := Types[gguf.TensorType]()
-	for _, tt := range types {
+	quantizable := 0
+	for _, tt := range Types[gguf.TensorType]() {
 		c, _ := Lookup(tt)
 		if !tt.Valid() || c.BlockSize() != tt.BlockSize() || c.TypeSize() != tt.TypeSize() {
 			t.Errorf("%s: codec has %d weights in %d bytes; gguf says %d in %d", tt, c.BlockSize(), c.TypeSize(), tt.BlockSize(), tt.TypeSize())
 		}
+		if CanQuantize(tt) {
+			quantizable++
+		}
 	}
-	if len(types) != len(codecBounds) {
-		t.Errorf("%d codecs, %d with bounds: give every codec a bound", len(types), len(codecBounds))
+	if quantizable != len(codecBounds) {
+		t.Errorf("%d codecs quantize, %d with bounds: give every quantizing codec a bound", quantizable, len(codecBounds))
 	}
 }
 
@@ -240,7 +245,7 @@ func TestQuantizeRejectsBadGeometry(t *testing.T) {
 		{"partial row", gguf.TypeQ4_0, 36, 64, 48, 0},
 		{"dst too small", gguf.TypeQ8_0, 33, 32, 32, 0},
 		{"imatrix length", gguf.TypeQ4_0, 18, 32, 32, 16},
-		{"unknown type", gguf.TypeIQ2_XXS, 66, 256, 256, 0},
+		{"unknown type", gguf.TypeQ8_1, 36, 32, 32, 0},
 		{"zero row", gguf.TypeQ4_0, 0, 0, 0, 0},
 	}
 	for _, tc := range tests {

@@ -36,6 +36,10 @@ var codecBounds = []struct {
 	{gguf.TypeIQ4_XS, 0.085, 0.07, 0.01},
 	{gguf.TypeF16, 0.0003, 0.001, 0},
 	{gguf.TypeBF16, 0.003, 0.004, 0},
+	// The IQ3 grids have no zero (smallest magnitude 1/15 of the largest) and few points with
+	// equal coordinates, so constant and alternating rows and zeros beside a spike fare worse.
+	{gguf.TypeIQ3_XXS, 0.24, 0.3, 0.3}, // a spike's group of 4 snaps to a point with large neighbours
+	{gguf.TypeIQ3_S, 0.19, 0.3, 0.12},
 	{gguf.TypeTQ1_0, 0.9, 0.001, 0}, // ternary: Gaussian rows keep little (0.805), the rest is exact
 	{gguf.TypeTQ2_0, 0.9, 0.001, 0},
 	{gguf.TypeF32, 0, 0, 0},
@@ -176,6 +180,12 @@ func TestRoundTripAdversarial(t *testing.T) {
 						t.Errorf("max error %g above %g", maxErr, b.rel*amax)
 					}
 				case "spike", "negspike":
+					if b.t == gguf.TypeIQ3_S {
+						// ggml's IQ3_S quantizer does not advance its output past an all-zero
+						// sub-block, so the spike's sub-block lands in an earlier slot and reads
+						// back wrongly. The bytes are ggml's (TestIQQuantizeMatchesReferenceDigests).
+						t.Skip("ggml's IQ3_S misplaces sub-blocks after all-zero ones")
+					}
 					i := 77
 					if name == "negspike" {
 						i = 200
@@ -291,7 +301,7 @@ func TestImatrixLowersWeightedError(t *testing.T) {
 		return s
 	}
 	for _, tt := range []gguf.TensorType{gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1,
-		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS} {
+		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS, gguf.TypeIQ3_XXS, gguf.TypeIQ3_S} {
 		plain := werr(roundTrip(t, tt, x, cols, nil))
 		weighted := werr(roundTrip(t, tt, x, cols, im))
 		if weighted >= plain {

@@ -5,7 +5,7 @@ package codec
 // each (bit k of qh[ib] for group k of sub-block ib), 32 bytes of signs (bit j of a byte
 // negates weight j of its 8), and 4 bytes of two 4-bit scales (one per sub-block of 32).
 // Indices point into the 512-point IQ3_S grid. Weight value: d*(1+2*ls) * grid value * sign.
-type iq3S struct{ decodeOnly }
+type iq3S struct{}
 
 func (iq3S) BlockSize() int { return QKK }
 func (iq3S) TypeSize() int  { return iq3SSize }

@@ -7,7 +7,7 @@ import "encoding/binary"
 // sub-block of 32 a little-endian uint32 with four 7-bit sign groups (bits 7*l, each covering
 // 8 weights; see iqSigns) and a 4-bit scale ls in its top bits. Weight value:
 // d*(0.5+ls)*0.5 * grid value * sign.
-type iq3XXS struct{ decodeOnly }
+type iq3XXS struct{}
 
 func (iq3XXS) BlockSize() int { return QKK }
 func (iq3XXS) TypeSize() int  { return iq3XXSSize }

@@ -70,6 +70,18 @@ func (decodeOnly) QuantizeRow([]byte, []float32, []float32) {
 
 func (decodeOnly) noQuantizer() {}
 
+// needsImatrix is embedded by the codecs whose quantizer requires importance weights.
+type needsImatrix struct{}
+
+func (needsImatrix) requiresImatrix() {}
+
+// RequiresImatrix reports whether the quantizer of type t needs an importance matrix (ggml's
+// ggml_quantize_requires_imatrix: IQ2_XXS, IQ2_XS and IQ1_S); Quantize refuses them without.
+func RequiresImatrix[T ID](t T) bool {
+	_, ok := codecs[uint32(t)].(interface{ requiresImatrix() })
+	return ok
+}
+
 // CanQuantize reports whether type t has a codec with a quantizer (some types only dequantize).
 func CanQuantize[T ID](t T) bool {
 	c, ok := codecs[uint32(t)]
@@ -129,6 +141,9 @@ func Quantize[T ID](t T, dst []byte, src []float32, nPerRow int, imatrix []float
 	}
 	if err := checkGeometry(t, c, nPerRow, len(src), len(dst)); err != nil {
 		return err
+	}
+	if imatrix == nil && RequiresImatrix(t) {
+		return fmt.Errorf("quantize: %v requires an importance matrix", t)
 	}
 	if imatrix != nil && len(imatrix) != nPerRow {
 		return fmt.Errorf("quantize: %v: importance matrix has %d weights for rows of %d", t, len(imatrix), nPerRow)

@@ -40,6 +40,10 @@ var codecBounds = []struct {
 	// equal coordinates, so constant and alternating rows and zeros beside a spike fare worse.
 	{gguf.TypeIQ3_XXS, 0.24, 0.3, 0.3}, // a spike's group of 4 snaps to a point with large neighbours
 	{gguf.TypeIQ3_S, 0.19, 0.3, 0.12},
+	// IQ2 grids: values 8, 25, 43 (no zero) with few constant points; IQ2_XXS's 4-bit scale per
+	// 32 and its initial fit leave constant rows far off (ggml's output, byte for byte).
+	{gguf.TypeIQ2_XXS, 0.39, 0.75, 0.2},
+	{gguf.TypeIQ2_XS, 0.34, 0.1, 0.2},
 	{gguf.TypeTQ1_0, 0.9, 0.001, 0}, // ternary: Gaussian rows keep little (0.805), the rest is exact
 	{gguf.TypeTQ2_0, 0.9, 0.001, 0},
 	{gguf.TypeF32, 0, 0, 0},
@@ -50,6 +54,12 @@ func roundTrip(t *testing.T, tt gguf.TensorType, x []float32, cols int, im []flo
 	c, ok := Lookup(tt)
 	if !ok {
 		t.Fatalf("no codec for %s", tt)
+	}
+	if im == nil && RequiresImatrix(tt) { // uniform importance stands in for none
+		im = make([]float32, cols)
+		for i := range im {
+			im[i] = 1
+		}
 	}
 	buf := make([]byte, len(x)/c.BlockSize()*c.TypeSize())
 	if err := Quantize(tt, buf, x, cols, im); err != nil {
@@ -256,6 +266,7 @@ func TestQuantizeRejectsBadGeometry(t *testing.T) {
 		{"dst too small", gguf.TypeQ8_0, 33, 32, 32, 0},
 		{"imatrix length", gguf.TypeQ4_0, 18, 32, 32, 16},
 		{"unknown type", gguf.TypeQ8_1, 36, 32, 32, 0},
+		{"imatrix required", gguf.TypeIQ2_XXS, 66, 256, 256, 0},
 		{"zero row", gguf.TypeQ4_0, 0, 0, 0, 0},
 	}
 	for _, tc := range tests {
@@ -301,7 +312,8 @@ func TestImatrixLowersWeightedError(t *testing.T) {
 		return s
 	}
 	for _, tt := range []gguf.TensorType{gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1,
-		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS, gguf.TypeIQ3_XXS, gguf.TypeIQ3_S} {
+		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS, gguf.TypeIQ3_XXS, gguf.TypeIQ3_S,
+		gguf.TypeIQ2_XXS, gguf.TypeIQ2_XS} {
 		plain := werr(roundTrip(t, tt, x, cols, nil))
 		weighted := werr(roundTrip(t, tt, x, cols, im))
 		if weighted >= plain {

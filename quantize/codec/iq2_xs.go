@@ -7,7 +7,7 @@ import "encoding/binary"
 // and a 7-bit sign group above it; see iqSigns), then eight bytes of two 4-bit scales each
 // (low nibble: the first 16 weights of a sub-block of 32, high nibble: the second). Weight
 // value: d*(0.5+ls)*0.25 * grid value * sign.
-type iq2XS struct{ decodeOnly }
+type iq2XS struct{ needsImatrix }
 
 func (iq2XS) BlockSize() int { return QKK }
 func (iq2XS) TypeSize() int  { return iq2XSSize }

@@ -7,7 +7,7 @@ import "encoding/binary"
 // four 8-bit indices into the 256-point IQ2_XXS grid (one per 8 weights), the second four
 // 7-bit sign groups (bits 7*l; see iqSigns) and a 4-bit scale ls in its top bits. Weight value:
 // d*(0.5+ls)*0.25 * grid value * sign.
-type iq2XXS struct{ decodeOnly }
+type iq2XXS struct{ needsImatrix }
 
 func (iq2XXS) BlockSize() int { return QKK }
 func (iq2XXS) TypeSize() int  { return iq2XXSSize }

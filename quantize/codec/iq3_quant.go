@@ -34,8 +34,8 @@ func iq3Level(id, x float32) int8 {
 	return int8(clampInt(nearestInt(float32(0.5*(float32(id*x)-1))), 0, 7))
 }
 
-// iq3Fit returns sumqx and sumq2 of levels L (values 2l+1) against xval with weights.
-func iq3Fit(xval, weight []float32, L []int8) (sumqx, sumq2 float32) {
+// iqFit returns sumqx and sumq2 of levels L (values 2l+1) against xval with weights.
+func iqFit(xval, weight []float32, L []int8) (sumqx, sumq2 float32) {
 	for i, w := range weight {
 		q := float32(2*int32(L[i]) + 1)
 		sumqx += float32(float32(w*xval[i]) * q)
@@ -73,7 +73,7 @@ func iq3SearchScale(lat *iqLattice, xval, weight, waux []float32, max float32, L
 				lat.bestNeighbour(u, xval[4*k:], waux[4*k:], thisScale, Laux[4*k:])
 			}
 		}
-		sumqx, sumq2 := iq3Fit(xval, weight, Laux[:])
+		sumqx, sumq2 := iqFit(xval, weight, Laux[:])
 		if sumq2 > 0 && float32(sumqx*sumqx) > float32(best*sumq2) {
 			scale = sumqx / sumq2
 			best = scale * sumqx
@@ -106,7 +106,7 @@ func iq3SearchScale(lat *iqLattice, xval, weight, waux []float32, max float32, L
 				L[4*k+i] = (q - 1) / 2
 			}
 		}
-		sumqx, sumq2 := iq3Fit(xval, weight, L)
+		sumqx, sumq2 := iqFit(xval, weight, L)
 		if sumq2 > 0 {
 			scale = sumqx / sumq2
 		}

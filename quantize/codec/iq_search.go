@@ -120,6 +120,8 @@ func (l *iqLattice) pack(L []int8) int {
 
 // The lattices, built on first use.
 var (
+	iq2XXSLattice = sync.OnceValue(func() *iqLattice { return newIQLattice(iq2xxsIndex[:], 8, 2, 2, 2) })
+	iq2XSLattice  = sync.OnceValue(func() *iqLattice { return newIQLattice(iq2xsIndex[:], 8, 2, 2, 2) })
 	iq3XXSLattice = sync.OnceValue(func() *iqLattice { return newIQLattice(iq3xxsIndex[:], 4, 3, 7, 2) })
 	iq3SLattice   = sync.OnceValue(func() *iqLattice { return newIQLattice(iq3sIndex[:], 4, 3, 7, 3) })
 )

@@ -44,6 +44,7 @@ var codecBounds = []struct {
 	// 32 and its initial fit leave constant rows far off (ggml's output, byte for byte).
 	{gguf.TypeIQ2_XXS, 0.39, 0.75, 0.2},
 	{gguf.TypeIQ2_XS, 0.34, 0.1, 0.2},
+	{gguf.TypeIQ2_S, 0.30, 0.1, 0.2},
 	{gguf.TypeTQ1_0, 0.9, 0.001, 0}, // ternary: Gaussian rows keep little (0.805), the rest is exact
 	{gguf.TypeTQ2_0, 0.9, 0.001, 0},
 	{gguf.TypeF32, 0, 0, 0},
@@ -313,7 +314,7 @@ func TestImatrixLowersWeightedError(t *testing.T) {
 	}
 	for _, tt := range []gguf.TensorType{gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1,
 		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS, gguf.TypeIQ3_XXS, gguf.TypeIQ3_S,
-		gguf.TypeIQ2_XXS, gguf.TypeIQ2_XS} {
+		gguf.TypeIQ2_XXS, gguf.TypeIQ2_XS, gguf.TypeIQ2_S} {
 		plain := werr(roundTrip(t, tt, x, cols, nil))
 		weighted := werr(roundTrip(t, tt, x, cols, im))
 		if weighted >= plain {

@@ -243,3 +243,63 @@ func (iq2XS) QuantizeRow(dst []byte, x, imatrix []float32) {
 		}
 	}
 }
+
+func (iq2S) QuantizeRow(dst []byte, x, imatrix []float32) {
+	lat := iq2SLattice()
+	var weight, waux, xval [16]float32
+	var L [16]int8
+	var scales [16]float32
+	for ibl := 0; ibl < len(x)/QKK; ibl++ {
+		y := dst[ibl*iq2SSize : ibl*iq2SSize+iq2SSize]
+		clear(y)
+		qs, signs, qh := y[2:34], y[34:66], y[66:74]
+		xbl := x[ibl*QKK : ibl*QKK+QKK]
+		var maxScale float32
+		sigma2 := iqSigma2(xbl)
+		for ib := 0; ib < 16; ib++ {
+			xb := xbl[16*ib : 16*ib+16]
+			if imatrix != nil {
+				iq2Weights(weight[:], waux[:], xb, imatrix[ibl*QKK+16*ib:], sigma2)
+			} else {
+				for i, v := range xb {
+					weight[i] = float32(0.25*sigma2) + float32(v*v)
+					waux[i] = sqrt32(weight[i])
+				}
+			}
+			var bs [2]uint8
+			iq3Magnitudes(xval[:], xb, bs[:])
+			max := maxOf(xval[:])
+			L = [16]int8{}
+			if max < 1e-8 { // GROUP_MAX_EPS_IQ2_S
+				scales[ib] = 0
+				continue
+			}
+			scale := iq2SearchScale(lat, xval[:], weight[:], waux[:], L[:], max/5, max, -9, 9, true)
+			if scale < 0 {
+				scale = -scale
+				for k := range bs {
+					bs[k] = ^bs[k]
+				}
+			}
+			for k := 0; k < 2; k++ {
+				gi := lat.index[lat.pack(L[8*k:])]
+				i8 := 2*ib + k
+				qs[i8] = uint8(gi)
+				qh[i8/4] |= uint8(gi>>8) << (2 * (i8 % 4))
+				signs[i8] = bs[k]
+			}
+			scales[ib] = scale
+			maxScale = max32(maxScale, scale)
+		}
+		if maxScale == 0 {
+			continue
+		}
+		d := maxScale / 31
+		put16(y, fp16(d*0.9875))
+		var ls [16]uint8
+		iq3SubScales(scales[:], maxScale, ls[:])
+		for ib := 0; ib < 16; ib += 2 {
+			y[74+ib/2] = ls[ib] | ls[ib+1]<<4
+		}
+	}
+}

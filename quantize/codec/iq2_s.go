@@ -5,7 +5,7 @@ package codec
 // holding the top two bits of the four 10-bit indices of each sub-block of 32 (bits 2*l), and 8
 // bytes of two 4-bit scales each, as in IQ2_XS. Indices point into the 1024-point IQ2_S grid;
 // sign bit j set negates weight j. Weight value: d*(0.5+ls)*0.25 * grid value * sign.
-type iq2S struct{ decodeOnly }
+type iq2S struct{}
 
 func (iq2S) BlockSize() int { return QKK }
 func (iq2S) TypeSize() int  { return iq2SSize }

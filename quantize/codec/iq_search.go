@@ -122,6 +122,7 @@ func (l *iqLattice) pack(L []int8) int {
 var (
 	iq2XXSLattice = sync.OnceValue(func() *iqLattice { return newIQLattice(iq2xxsIndex[:], 8, 2, 2, 2) })
 	iq2XSLattice  = sync.OnceValue(func() *iqLattice { return newIQLattice(iq2xsIndex[:], 8, 2, 2, 2) })
+	iq2SLattice   = sync.OnceValue(func() *iqLattice { return newIQLattice(iq2sIndex[:], 8, 2, 2, 1) })
 	iq3XXSLattice = sync.OnceValue(func() *iqLattice { return newIQLattice(iq3xxsIndex[:], 4, 3, 7, 2) })
 	iq3SLattice   = sync.OnceValue(func() *iqLattice { return newIQLattice(iq3sIndex[:], 4, 3, 7, 3) })
 )

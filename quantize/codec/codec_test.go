@@ -45,6 +45,11 @@ var codecBounds = []struct {
 	{gguf.TypeIQ2_XXS, 0.39, 0.75, 0.2},
 	{gguf.TypeIQ2_XS, 0.34, 0.1, 0.2},
 	{gguf.TypeIQ2_S, 0.30, 0.1, 0.2},
+	// IQ1: ternary grid values shifted by ±1/8 of the scale, so nothing reconstructs exactly;
+	// without an imatrix IQ1_M weighs values by x², so the zeros beside a spike carry no weight
+	// and take whatever grid value suits the spike (up to 1.125 times the sub-block scale).
+	{gguf.TypeIQ1_S, 0.55, 0.3, 0.15},
+	{gguf.TypeIQ1_M, 0.65, 0.3, 1.5},
 	{gguf.TypeTQ1_0, 0.9, 0.001, 0}, // ternary: Gaussian rows keep little (0.805), the rest is exact
 	{gguf.TypeTQ2_0, 0.9, 0.001, 0},
 	{gguf.TypeF32, 0, 0, 0},
@@ -314,7 +319,7 @@ func TestImatrixLowersWeightedError(t *testing.T) {
 	}
 	for _, tt := range []gguf.TensorType{gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1,
 		gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL, gguf.TypeIQ4_XS, gguf.TypeIQ3_XXS, gguf.TypeIQ3_S,
-		gguf.TypeIQ2_XXS, gguf.TypeIQ2_XS, gguf.TypeIQ2_S} {
+		gguf.TypeIQ2_XXS, gguf.TypeIQ2_XS, gguf.TypeIQ2_S, gguf.TypeIQ1_S, gguf.TypeIQ1_M} {
 		plain := werr(roundTrip(t, tt, x, cols, nil))
 		weighted := werr(roundTrip(t, tt, x, cols, im))
 		if weighted >= plain {

@@ -9,7 +9,7 @@ import "encoding/binary"
 // little-endian uint16 of scales: bits 0-11 of each hold four 3-bit sub-block scales (one per
 // 16 weights), bits 12-15 of the four words together the F16 super-block scale d. Weight value:
 // d*(2*ls+1) * (grid value ± 0.125).
-type iq1M struct{ decodeOnly }
+type iq1M struct{}
 
 func (iq1M) BlockSize() int { return QKK }
 func (iq1M) TypeSize() int  { return iq1MSize }

@@ -11,7 +11,7 @@ const iq1Delta = 0.125
 // uint16 qh: bits 3*l the high three bits of group l's 11-bit index into the 2048-point IQ1
 // grid (values -1, 0, 1), bits 12-14 a 3-bit scale ls and bit 15 the sign of the delta.
 // Weight value: d*(2*ls+1) * (grid value ± 0.125).
-type iq1S struct{ decodeOnly }
+type iq1S struct{ needsImatrix }
 
 func (iq1S) BlockSize() int { return QKK }
 func (iq1S) TypeSize() int  { return iq1SSize }

@@ -123,6 +123,7 @@ var (
 	iq2XXSLattice = sync.OnceValue(func() *iqLattice { return newIQLattice(iq2xxsIndex[:], 8, 2, 2, 2) })
 	iq2XSLattice  = sync.OnceValue(func() *iqLattice { return newIQLattice(iq2xsIndex[:], 8, 2, 2, 2) })
 	iq2SLattice   = sync.OnceValue(func() *iqLattice { return newIQLattice(iq2sIndex[:], 8, 2, 2, 1) })
+	iq1Lattice    = sync.OnceValue(func() *iqLattice { return newIQLattice(iq1sIndex[:], 8, 2, 2, 3) })
 	iq3XXSLattice = sync.OnceValue(func() *iqLattice { return newIQLattice(iq3xxsIndex[:], 4, 3, 7, 2) })
 	iq3SLattice   = sync.OnceValue(func() *iqLattice { return newIQLattice(iq3sIndex[:], 4, 3, 7, 3) })
 )

@@ -20,9 +20,6 @@ var ErrNonFinite = codec.ErrNonFinite
 // Lookup returns the codec of type t.
 func Lookup(t gguf.TensorType) (Codec, bool) { return codec.Lookup(t) }
 
-// CanQuantize reports whether type t can be produced (some types can only be read).
-func CanQuantize(t gguf.TensorType) bool { return codec.CanQuantize(t) }
-
 // Types returns every type with a codec, in id order.
 func Types() []gguf.TensorType { return codec.Types[gguf.TensorType]() }
 

@@ -7,8 +7,8 @@ import (
 	"github.com/mcompress/mcompress/convert/gguf"
 )
 
-// TestParseTypeIQ checks that the types of issue 16 with a quantizer can be named as tensor
-// types, and that those that can only be read are refused as bad input.
+// TestParseTypeIQ checks that the types of issue 16 can be named as tensor types, and that a
+// type without a codec is refused as bad input.
 func TestParseTypeIQ(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -17,6 +17,8 @@ func TestParseTypeIQ(t *testing.T) {
 	}{
 		{"TQ1_0", gguf.TypeTQ1_0, true},
 		{"tq2_0", gguf.TypeTQ2_0, true},
+		{"iq2_xxs", gguf.TypeIQ2_XXS, true},
+		{"IQ1_M", gguf.TypeIQ1_M, true},
 		{"Q8_1", 0, false},
 	} {
 		got, err := ParseType(tc.in)

@@ -170,21 +170,10 @@ func ParseType(s string) (gguf.TensorType, error) {
 	if err != nil {
 		return 0, invalidf("%v", err)
 	}
-	if !CanQuantize(t) {
-		return 0, invalidf("type %s cannot be produced (supported: %v)", t, producible())
+	if _, ok := Lookup(t); !ok {
+		return 0, invalidf("type %s cannot be produced (supported: %v)", t, Types())
 	}
 	return t, nil
-}
-
-// producible lists the types ParseType accepts.
-func producible() []gguf.TensorType {
-	var out []gguf.TensorType
-	for _, t := range Types() {
-		if CanQuantize(t) {
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 // ModelInfo holds the hyper-parameters llama-quantize's rules look at, read from GGUF metadata.

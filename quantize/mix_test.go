@@ -378,7 +378,7 @@ func TestParseTensorTypeRule(t *testing.T) {
 	if r.Type != gguf.TypeQ8_0 || !r.Pattern.MatchString("blk.2.attn_v.weight") || r.Pattern.MatchString("blk.4.attn_v.weight") {
 		t.Errorf("rule %v %s matches wrongly", r.Pattern, r.Type)
 	}
-	for _, bad := range []string{"attn_v", "=q8_0", "attn_v=", "attn_v=q9_9", "attn_v=iq2_xxs", "a[=q8_0"} {
+	for _, bad := range []string{"attn_v", "=q8_0", "attn_v=", "attn_v=q9_9", "attn_v=q8_1", "a[=q8_0"} {
 		if _, err := ParseTensorTypeRule(bad); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("ParseTensorTypeRule(%q): %v", bad, err)
 		}

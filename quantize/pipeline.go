@@ -83,8 +83,8 @@ func MakePlan(src Source, opts Options) (*Plan, error) {
 	if mix.Name == "" {
 		return nil, invalidf("quantize: no mix given")
 	}
-	if !CanQuantize(mix.Default) {
-		return nil, fmt.Errorf("quantize: mix %s: %s cannot be produced", mix.Name, mix.Default)
+	if _, ok := Lookup(mix.Default); !ok {
+		return nil, fmt.Errorf("quantize: mix %s: no codec for %s", mix.Name, mix.Default)
 	}
 	if opts.Imatrix != nil {
 		for _, name := range opts.Imatrix.Names() {
@@ -140,7 +140,7 @@ func MakePlan(src Source, opts Options) (*Plan, error) {
 }
 
 func checkConvertible(p TensorPlan, allowRequantize bool) error {
-	if !CanQuantize(p.To) {
+	if _, ok := Lookup(p.To); !ok {
 		return invalidf("quantize: tensor %q: type %s cannot be produced", p.Name, p.To)
 	}
 	if p.From.Quantized() && !allowRequantize {

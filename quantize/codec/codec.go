@@ -59,17 +59,6 @@ var codecs = map[uint32]Codec{
 	35: tq2_0{},     // TQ2_0
 }
 
-// decodeOnly is embedded by the codecs whose quantizer is not written yet: they dequantize
-// (so files of their type run), and Quantize and CanQuantize refuse them.
-type decodeOnly struct{}
-
-// QuantizeRow panics: Quantize checks CanQuantize before calling it.
-func (decodeOnly) QuantizeRow([]byte, []float32, []float32) {
-	panic("codec: this type has no quantizer")
-}
-
-func (decodeOnly) noQuantizer() {}
-
 // needsImatrix is embedded by the codecs whose quantizer requires importance weights.
 type needsImatrix struct{}
 
@@ -80,16 +69,6 @@ func (needsImatrix) requiresImatrix() {}
 func RequiresImatrix[T ID](t T) bool {
 	_, ok := codecs[uint32(t)].(interface{ requiresImatrix() })
 	return ok
-}
-
-// CanQuantize reports whether type t has a codec with a quantizer (some types only dequantize).
-func CanQuantize[T ID](t T) bool {
-	c, ok := codecs[uint32(t)]
-	if !ok {
-		return false
-	}
-	_, only := c.(interface{ noQuantizer() })
-	return !only
 }
 
 // Lookup returns the codec of type t.
@@ -135,9 +114,6 @@ func Quantize[T ID](t T, dst []byte, src []float32, nPerRow int, imatrix []float
 	c, ok := Lookup(t)
 	if !ok {
 		return fmt.Errorf("quantize: no codec for type %v", t)
-	}
-	if !CanQuantize(t) {
-		return fmt.Errorf("quantize: type %v can be read but not yet produced", t)
 	}
 	if err := checkGeometry(t, c, nPerRow, len(src), len(dst)); err != nil {
 		return err

@@ -348,7 +348,7 @@ func TestParseMix(t *testing.T) {
 			t.Errorf("ParseMix(%q) = %s %d, %v; want %s %d", tc.in, m.Name, m.FileType, err, tc.want, tc.ft)
 		}
 	}
-	for _, bad := range []string{"", "Q9_K", "IQ2_XXS", "99"} {
+	for _, bad := range []string{"", "Q9_K", "IQ4_K", "99"} {
 		if _, err := ParseMix(bad); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("ParseMix(%q): %v", bad, err)
 		}

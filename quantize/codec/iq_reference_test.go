@@ -132,3 +132,35 @@ func TestIQDequantizeMatchesGGUFPy(t *testing.T) {
 		})
 	}
 }
+
+// TestIQUnpackIntsMatchesDequantize checks that d·sc·q of UnpackInts is the dequantized value
+// (up to float rounding) for every weight of the pseudo-random fixture blocks.
+func TestIQUnpackIntsMatchesDequantize(t *testing.T) {
+	for _, tt := range iqTypes {
+		c, _ := Lookup(tt)
+		u, ok := c.(IntUnpacker)
+		if !ok {
+			t.Errorf("%s: no UnpackInts", tt)
+			continue
+		}
+		blocks, err := os.ReadFile(filepath.Join("testdata", "iq", "dequant", tt.String()+".blocks"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := c.TypeSize()
+		want := make([]float32, QKK)
+		for b := 0; b < len(blocks)/ts; b++ {
+			blk := blocks[b*ts : b*ts+ts]
+			c.DequantizeRow(want, blk)
+			var q [256]int8
+			var sc [16]int32
+			d := float64(u.UnpackInts(blk, &q, &sc))
+			for i, w := range want {
+				got := d * float64(sc[i/16]) * float64(q[i])
+				if math.Abs(got-float64(w)) > 1e-6*math.Abs(float64(w))+1e-30 {
+					t.Fatalf("%s block %d weight %d: d·sc·q = %g, dequantized %g", tt, b, i, got, w)
+				}
+			}
+		}
+	}
+}

@@ -16,8 +16,9 @@ type Codec interface {
 	TypeSize() int
 	// QuantizeRow encodes one row src into dst. len(src) must be a multiple of BlockSize and
 	// len(dst) must be len(src)/BlockSize*TypeSize. imatrix is nil or holds one importance
-	// weight per column (len(imatrix) == len(src)). Some types use statistics of the whole row
-	// when imatrix is given, so pass whole rows. Inputs must be finite.
+	// weight per column (len(imatrix) == len(src)); it must not be nil for the types for which
+	// RequiresImatrix is true. Some types use statistics of the whole row when imatrix is given,
+	// so pass whole rows. Inputs must be finite.
 	QuantizeRow(dst []byte, src, imatrix []float32)
 	// DequantizeRow decodes len(dst)/BlockSize blocks from src into dst, bit for bit as ggml's
 	// dequantize_row_* functions.

@@ -7,7 +7,8 @@ import "math"
 // searched over every pair of boundaries splitting the sorted weights into three groups. Groups
 // of 8 whose levels are off the 2048-point grid snap to their best neighbour.
 
-// iq1Shifted are the grid values with the delta added (x_p) and subtracted (x_m).
+// iq1Plus and iq1Minus are the IQ1 grid values with the delta added (ggml's x_p) and
+// subtracted (x_m).
 var (
 	iq1Plus  = [3]float32{-1 + iq1Delta, iq1Delta, 1 + iq1Delta}
 	iq1Minus = [3]float32{-1 - iq1Delta, -iq1Delta, 1 - iq1Delta}

@@ -180,7 +180,7 @@ func (iq2XXS) QuantizeRow(dst []byte, x, imatrix []float32) {
 		d := maxScale / 31
 		put16(y, fp16(d))
 		var ls [8]uint8
-		iq3SubScales(scales[:], maxScale, ls[:])
+		iqSubScales(scales[:], maxScale, ls[:])
 		for ib, l := range ls {
 			q2[2*ib+1] |= uint32(l) << 28
 		}
@@ -234,7 +234,7 @@ func (iq2XS) QuantizeRow(dst []byte, x, imatrix []float32) {
 		d := maxScale / 31
 		put16(y, fp16(d))
 		var ls [16]uint8
-		iq3SubScales(scales[:], maxScale, ls[:])
+		iqSubScales(scales[:], maxScale, ls[:])
 		for ib := 0; ib < 16; ib += 2 {
 			y[66+ib/2] = ls[ib] | ls[ib+1]<<4
 		}
@@ -267,7 +267,7 @@ func (iq2S) QuantizeRow(dst []byte, x, imatrix []float32) {
 				}
 			}
 			var bs [2]uint8
-			iq3Magnitudes(xval[:], xb, bs[:])
+			iqMagnitudes(xval[:], xb, bs[:])
 			max := maxOf(xval[:])
 			L = [16]int8{}
 			if max < 1e-8 { // GROUP_MAX_EPS_IQ2_S
@@ -297,7 +297,7 @@ func (iq2S) QuantizeRow(dst []byte, x, imatrix []float32) {
 		d := maxScale / 31
 		put16(y, fp16(d*0.9875))
 		var ls [16]uint8
-		iq3SubScales(scales[:], maxScale, ls[:])
+		iqSubScales(scales[:], maxScale, ls[:])
 		for ib := 0; ib < 16; ib += 2 {
 			y[74+ib/2] = ls[ib] | ls[ib+1]<<4
 		}

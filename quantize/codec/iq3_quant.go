@@ -114,9 +114,9 @@ func iq3SearchScale(lat *iqLattice, xval, weight, waux []float32, max float32, L
 	return scale
 }
 
-// iq3Magnitudes stores |xb| in xval and returns the sign bits of each group of 8 (bit i set:
-// weight i negative; -0 counts as positive).
-func iq3Magnitudes(xval, xb []float32, signs []uint8) {
+// iqMagnitudes stores |xb| in xval and the sign bits of each group of 8 in signs (bit i set:
+// weight i negative; -0 counts as positive), as the IQ3_S and IQ2_S quantizers take them.
+func iqMagnitudes(xval, xb []float32, signs []uint8) {
 	for k := range signs {
 		var s uint8
 		for i := 0; i < 8; i++ {
@@ -143,9 +143,9 @@ func maxOf(x []float32) float32 {
 	return m
 }
 
-// iq3SubScales encodes the sub-block scales against the super-block scale d = maxScale/31 as
-// nearest_int(0.5*(scale/d-1)) in 0..15, returned in order.
-func iq3SubScales(scales []float32, maxScale float32, out []uint8) {
+// iqSubScales encodes the sub-block scales of the IQ2/IQ3 quantizers against the super-block
+// scale d = maxScale/31 as nearest_int(0.5*(scale/d-1)) in 0..15, stored in out in order.
+func iqSubScales(scales []float32, maxScale float32, out []uint8) {
 	d := maxScale / 31
 	id := 1 / d
 	for ib, s := range scales {
@@ -227,7 +227,7 @@ func (iq3XXS) QuantizeRow(dst []byte, x, imatrix []float32) {
 		d := maxScale / 31
 		put16(y, fp16(d*1.0125))
 		var ls [8]uint8
-		iq3SubScales(scales[:], maxScale, ls[:])
+		iqSubScales(scales[:], maxScale, ls[:])
 		for ib, l := range ls {
 			q3[67+4*ib] |= l << 4
 		}
@@ -259,7 +259,7 @@ func (iq3S) QuantizeRow(dst []byte, x, imatrix []float32) {
 			}
 			iqSubWeights(weight[:], waux[:], xb, qw, sigma2)
 			var bs [4]uint8
-			iq3Magnitudes(xval[:], xb, bs[:])
+			iqMagnitudes(xval[:], xb, bs[:])
 			max := maxOf(xval[:])
 			L = [32]int8{}
 			if max == 0 {
@@ -289,7 +289,7 @@ func (iq3S) QuantizeRow(dst []byte, x, imatrix []float32) {
 		d := maxScale / 31
 		put16(y, fp16(d*1.033))
 		var ls [8]uint8
-		iq3SubScales(scales[:], maxScale, ls[:])
+		iqSubScales(scales[:], maxScale, ls[:])
 		for ib := 0; ib < 8; ib += 2 {
 			y[106+ib/2] = ls[ib] | ls[ib+1]<<4
 		}

@@ -19,7 +19,7 @@ var iq3SValues = [8]uint8{1, 3, 5, 7, 9, 11, 13, 15}
 // iq1Values maps the 2-bit levels of the IQ1 grid to the ternary values -1, 0, 1.
 var iq1Values = [3]int8{-1, 0, 1}
 
-// expand8 returns grid point k of an 8-wide grid as its eight level values.
+// expand8 expands the points of an 8-wide grid (2-bit levels) into their eight values each.
 func expand8[V int8 | uint8](index []uint16, values []V) [][8]V {
 	out := make([][8]V, len(index))
 	for k, p := range index {
@@ -30,7 +30,7 @@ func expand8[V int8 | uint8](index []uint16, values []V) [][8]V {
 	return out
 }
 
-// expand4 returns grid point k of a 4-wide grid as its four level values.
+// expand4 expands the points of a 4-wide grid (3-bit levels) into their four values each.
 func expand4(index []uint16, values []uint8) [][4]uint8 {
 	out := make([][4]uint8, len(index))
 	for k, p := range index {

@@ -69,8 +69,20 @@ var mixes = []Mix{
 	{"Q4_1", FileTypeQ4_1, gguf.TypeQ4_1, "Q4_1; output Q6_K"},
 	{"Q5_0", FileTypeQ5_0, gguf.TypeQ5_0, "Q5_0; output Q6_K"},
 	{"Q5_1", FileTypeQ5_1, gguf.TypeQ5_1, "Q5_1; output Q6_K"},
+	{"IQ2_XXS", FileTypeIQ2_XXS, gguf.TypeIQ2_XXS, "IQ2_XXS; needs an imatrix; attn_v Q2_K (Q4_K if GQA>=4), first 1/8 of ffn_down Q2_K, token_embd Q2_K, output Q5_K"},
+	{"IQ2_XS", FileTypeIQ2_XS, gguf.TypeIQ2_XS, "IQ2_XS; needs an imatrix; attn_v Q2_K (Q4_K if GQA>=4), first 1/8 of ffn_down Q2_K, token_embd Q2_K, output Q5_K"},
+	{"IQ2_S", FileTypeIQ2_S, gguf.TypeIQ2_XS, "IQ2_XS; needs an imatrix; attn_v, attn_output and first 1/8 of ffn_down IQ3_S (attn_v Q4_K if GQA>=4), token_embd IQ3_S, output Q5_K"},
+	{"IQ2_M", FileTypeIQ2_M, gguf.TypeIQ2_S, "IQ2_S; needs an imatrix; attn_v, attn_output and first 1/8 of ffn_down IQ3_S (attn_v Q4_K if GQA>=4), token_embd IQ3_S, output Q5_K"},
+	{"IQ1_S", FileTypeIQ1_S, gguf.TypeIQ1_S, "IQ1_S; needs an imatrix; attn_v Q2_K (Q4_K if GQA>=4), first 1/8 of ffn_down Q2_K, attn_output IQ2_XXS, token_embd Q2_K, output Q5_K"},
+	{"IQ1_M", FileTypeIQ1_M, gguf.TypeIQ1_M, "IQ1_M; needs an imatrix; attn_v Q2_K (Q4_K if GQA>=4), first 1/8 of ffn_down Q2_K, attn_output IQ2_XXS, token_embd Q2_K, output Q5_K"},
+	{"TQ1_0", FileTypeTQ1_0, gguf.TypeTQ1_0, "TQ1_0 (ternary models); token_embd Q4_K, output Q6_K"},
+	{"TQ2_0", FileTypeTQ2_0, gguf.TypeTQ2_0, "TQ2_0 (ternary models); token_embd Q4_K, output Q6_K"},
 	{"Q2_K", FileTypeQ2_K, gguf.TypeQ2_K, "Q2_K; attn_v Q3_K (Q4_K if GQA>=4), ffn_down and attn_output Q3_K, output Q6_K"},
 	{"Q2_K_S", FileTypeQ2_K_S, gguf.TypeQ2_K, "Q2_K; needs an imatrix; attn_v Q4_K if GQA>=4, first 1/8 of ffn_down Q4_K, output Q6_K"},
+	{"IQ3_XXS", FileTypeIQ3_XXS, gguf.TypeIQ3_XXS, "IQ3_XXS; needs an imatrix; attn_q and attn_k IQ2_S, attn_v Q4_K if GQA>=4, attn_output IQ3_S, token_embd IQ3_S, output Q5_K"},
+	{"IQ3_S", FileTypeIQ3_S, gguf.TypeIQ3_S, "IQ3_S; attn_v Q4_K if GQA>=4, output Q6_K"},
+	{"IQ3_M", FileTypeIQ3_M, gguf.TypeIQ3_S, "IQ3_S; attn_v, attn_output and first 1/8 of ffn_down Q4_K, output Q6_K"},
+	{"IQ3_XS", FileTypeIQ3_XS, gguf.TypeIQ3_S, "IQ3_S; attn_q, attn_k and the middle 3/4 of ffn_gate/ffn_up IQ3_XXS (which needs an imatrix), attn_v Q4_K if GQA>=4, output Q6_K"},
 	{"Q3_K_S", FileTypeQ3_K_S, gguf.TypeQ3_K, "Q3_K; output Q6_K"},
 	{"Q3_K_M", FileTypeQ3_K_M, gguf.TypeQ3_K, "Q3_K; attn_v Q5_K (first two) else Q4_K, ffn_down Q5_K/Q4_K, attn_output Q4_K, output Q6_K"},
 	{"Q3_K_L", FileTypeQ3_K_L, gguf.TypeQ3_K, "Q3_K; attn_v, ffn_down and attn_output Q5_K, output Q6_K"},
@@ -121,6 +133,20 @@ func ParseMix(s string) (Mix, error) {
 
 // bitsMixes is the default mix for each --bits budget.
 var bitsMixes = map[int]string{2: "Q2_K", 3: "Q3_K_M", 4: "Q4_K_M", 5: "Q5_K_M", 6: "Q6_K", 7: "Q6_K", 8: "Q8_0"}
+
+// bitsMixesImatrix overrides bitsMixes when an importance matrix is given: the 2- and 3-bit
+// budgets then get llama.cpp's codebook mixes, which need one and beat Q2_K and Q3_K_M at fewer
+// bits per weight.
+var bitsMixesImatrix = map[int]string{2: "IQ2_M", 3: "IQ3_M"}
+
+// MixForBitsImatrix is MixForBits for a run with an importance matrix: 2 IQ2_M, 3 IQ3_M, and
+// otherwise as MixForBits.
+func MixForBitsImatrix(bits int) (Mix, error) {
+	if name, ok := bitsMixesImatrix[bits]; ok {
+		return ParseMix(name)
+	}
+	return MixForBits(bits)
+}
 
 // MixForBits returns the default mix for a budget of about bits bits per weight (2 to 8):
 // 2 Q2_K, 3 Q3_K_M, 4 Q4_K_M, 5 Q5_K_M, 6 and 7 Q6_K, 8 Q8_0.
@@ -459,6 +485,8 @@ func (c *typeChooser) mixRule(t gguf.TensorType, name string, dims []uint64, cat
 			return gguf.TypeQ8_0, nil
 		case arch == "falcon" || dims[0]%uint64(t.BlockSize()) != 0:
 			return gguf.TypeQ8_0, nil
+		case ft.lowBitIQ() || ft == FileTypeIQ3_XXS:
+			return gguf.TypeQ5_K, nil
 		case t != gguf.TypeQ8_0:
 			return gguf.TypeQ6_K, nil
 		}
@@ -469,6 +497,16 @@ func (c *typeChooser) mixRule(t gguf.TensorType, name string, dims []uint64, cat
 		if c.opts.TokenEmbeddingType != nil {
 			return *c.opts.TokenEmbeddingType, nil
 		}
+		switch ft {
+		case FileTypeIQ2_XXS, FileTypeIQ2_XS, FileTypeIQ1_S, FileTypeIQ1_M:
+			t = gguf.TypeQ2_K
+		case FileTypeIQ2_S, FileTypeIQ2_M, FileTypeIQ3_XXS:
+			t = gguf.TypeIQ3_S
+		case FileTypeTQ1_0, FileTypeTQ2_0:
+			t = gguf.TypeQ4_K
+		}
+	case ft.lowBitIQ():
+		t = c.lowBitIQRule(t, cat)
 	case cat.isAttnV():
 		switch {
 		case ft == FileTypeQ2_K:
@@ -477,6 +515,19 @@ func (c *typeChooser) mixRule(t gguf.TensorType, name string, dims []uint64, cat
 				t = gguf.TypeQ4_K
 			}
 		case ft == FileTypeQ2_K_S && gqa >= 4:
+			t = gguf.TypeQ4_K
+		case ft == FileTypeIQ3_XXS:
+			switch {
+			case gqa >= 4:
+				t = gguf.TypeQ4_K
+			case !c.hasImatrix:
+				t = gguf.TypeIQ3_S
+			default:
+				t = gguf.TypeIQ3_XXS
+			}
+		case (ft == FileTypeIQ3_XS || ft == FileTypeIQ3_S) && gqa >= 4:
+			t = gguf.TypeQ4_K
+		case ft == FileTypeIQ3_M:
 			t = gguf.TypeQ4_K
 		case ft == FileTypeQ3_K_M:
 			t = gguf.TypeQ4_K
@@ -500,8 +551,20 @@ func (c *typeChooser) mixRule(t gguf.TensorType, name string, dims []uint64, cat
 		}
 		c.iAttnV++
 	case cat == catAttnK:
-		if experts == 8 {
+		switch {
+		case experts == 8:
 			t = gguf.TypeQ8_0
+		case ft == FileTypeIQ3_XS:
+			t = gguf.TypeIQ3_XXS
+		case ft == FileTypeIQ3_XXS:
+			t = gguf.TypeIQ2_S
+		}
+	case cat == catAttnQ:
+		switch ft {
+		case FileTypeIQ3_XS:
+			t = gguf.TypeIQ3_XXS
+		case FileTypeIQ3_XXS:
+			t = gguf.TypeIQ2_S
 		}
 	case cat == catFFNDown:
 		iLayer, nLayer, err := c.layerInfo(c.iFFNDown, c.nFFNDown, name)
@@ -515,6 +578,11 @@ func (c *typeChooser) mixRule(t gguf.TensorType, name string, dims []uint64, cat
 			if iLayer < nLayer/8 {
 				t = gguf.TypeQ4_K
 			}
+		case ft == FileTypeIQ3_XXS && !c.hasImatrix:
+			t = gguf.TypeQ3_K
+			if iLayer < nLayer/8 {
+				t = gguf.TypeQ4_K
+			}
 		case ft == FileTypeQ3_K_M:
 			switch {
 			case iLayer < nLayer/16:
@@ -524,6 +592,8 @@ func (c *typeChooser) mixRule(t gguf.TensorType, name string, dims []uint64, cat
 			default:
 				t = gguf.TypeQ3_K
 			}
+		case ft == FileTypeIQ3_M && (iLayer < nLayer/8 || (experts == 8 && useMoreBits(iLayer, nLayer))):
+			t = gguf.TypeQ4_K
 		case ft == FileTypeQ3_K_L:
 			t = gguf.TypeQ5_K
 			if arch == "falcon" {
@@ -567,7 +637,9 @@ func (c *typeChooser) mixRule(t gguf.TensorType, name string, dims []uint64, cat
 				switch ft {
 				case FileTypeQ2_K:
 					t = gguf.TypeQ3_K
-				case FileTypeQ3_K_M:
+				case FileTypeIQ3_XXS:
+					t = gguf.TypeIQ3_S
+				case FileTypeQ3_K_M, FileTypeIQ3_M:
 					t = gguf.TypeQ4_K
 				case FileTypeQ3_K_L:
 					t = gguf.TypeQ5_K
@@ -578,7 +650,7 @@ func (c *typeChooser) mixRule(t gguf.TensorType, name string, dims []uint64, cat
 		}
 	case cat == catAttnQKV:
 		switch ft {
-		case FileTypeQ3_K_M, FileTypeQ3_K_L:
+		case FileTypeQ3_K_M, FileTypeQ3_K_L, FileTypeIQ3_M:
 			t = gguf.TypeQ4_K
 		case FileTypeQ4_K_M:
 			t = gguf.TypeQ5_K
@@ -586,24 +658,82 @@ func (c *typeChooser) mixRule(t gguf.TensorType, name string, dims []uint64, cat
 			t = gguf.TypeQ6_K
 		}
 	case cat == catFFNGate:
-		if _, _, err := c.layerInfo(c.iFFNGate, c.nFFNGate, name); err != nil {
+		iLayer, nLayer, err := c.layerInfo(c.iFFNGate, c.nFFNGate, name)
+		if err != nil {
 			return 0, err
+		}
+		if ft == FileTypeIQ3_XS && iLayer >= nLayer/8 && iLayer < 7*nLayer/8 {
+			t = gguf.TypeIQ3_XXS
 		}
 		c.iFFNGate++
 	case cat == catFFNUp:
-		if _, _, err := c.layerInfo(c.iFFNUp, c.nFFNUp, name); err != nil {
+		iLayer, nLayer, err := c.layerInfo(c.iFFNUp, c.nFFNUp, name)
+		if err != nil {
 			return 0, err
+		}
+		if ft == FileTypeIQ3_XS && iLayer >= nLayer/8 && iLayer < 7*nLayer/8 {
+			t = gguf.TypeIQ3_XXS
 		}
 		c.iFFNUp++
 	}
 	return t, nil
 }
 
-// requiresImatrix is tensor_requires_imatrix for the supported mixes: Q2_K tensors of a Q2_K_S
-// file (other than the embeddings and output).
+// lowBitIQ reports the 1-2-bit codebook mixes that llama-quantize gives rules of their own:
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ1_S and IQ1_M.
+func (ft FileType) lowBitIQ() bool {
+	switch ft {
+	case FileTypeIQ2_XXS, FileTypeIQ2_XS, FileTypeIQ2_S, FileTypeIQ2_M, FileTypeIQ1_S, FileTypeIQ1_M:
+		return true
+	}
+	return false
+}
+
+// lowBitIQRule is llama-quantize's branch for the lowBitIQ mixes: attn_v, the first eighth of
+// ffn_down and attn_output get a larger type (the counters advance as in llama.cpp, where the
+// ffn_down layer is the running count even for MoE models).
+func (c *typeChooser) lowBitIQRule(t gguf.TensorType, cat category) gguf.TensorType {
+	ft := c.mix.FileType
+	bigger := gguf.TypeQ2_K
+	if ft == FileTypeIQ2_S || ft == FileTypeIQ2_M {
+		bigger = gguf.TypeIQ3_S
+	}
+	switch {
+	case cat.isAttnV():
+		t = bigger
+		if c.info.GQA() >= 4 || c.info.Experts >= 4 {
+			t = gguf.TypeQ4_K
+		}
+		c.iAttnV++
+	case c.info.Experts == 8 && cat == catAttnK:
+		t = gguf.TypeQ4_K
+	case cat == catFFNDown:
+		if c.iFFNDown < c.nFFNDown/8 {
+			t = bigger
+		}
+		c.iFFNDown++
+	case cat == catAttnOutput:
+		switch {
+		case c.info.Experts == 8:
+			t = gguf.TypeQ5_K
+		case ft == FileTypeIQ1_S || ft == FileTypeIQ1_M:
+			t = gguf.TypeIQ2_XXS
+		case ft == FileTypeIQ2_S || ft == FileTypeIQ2_M:
+			t = gguf.TypeIQ3_S
+		}
+	}
+	return t
+}
+
+// requiresImatrix is tensor_requires_imatrix: tensors (other than the embeddings and output)
+// of type IQ3_XXS, IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S or IQ1_M, and Q2_K tensors of a Q2_K_S file.
 func requiresImatrix(name string, t gguf.TensorType, ft FileType) bool {
 	if isTokenEmbd(name) || name == "output.weight" {
 		return false
+	}
+	switch t {
+	case gguf.TypeIQ3_XXS, gguf.TypeIQ2_XXS, gguf.TypeIQ2_XS, gguf.TypeIQ2_S, gguf.TypeIQ1_M, gguf.TypeIQ1_S:
+		return true
 	}
 	return t == gguf.TypeQ2_K && ft == FileTypeQ2_K_S
 }

@@ -348,7 +348,7 @@ func TestParseMix(t *testing.T) {
 			t.Errorf("ParseMix(%q) = %s %d, %v; want %s %d", tc.in, m.Name, m.FileType, err, tc.want, tc.ft)
 		}
 	}
-	for _, bad := range []string{"", "Q9_K", "IQ2_XXS", "99"} {
+	for _, bad := range []string{"", "Q9_K", "IQ4_K", "99"} {
 		if _, err := ParseMix(bad); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("ParseMix(%q): %v", bad, err)
 		}
@@ -378,7 +378,7 @@ func TestParseTensorTypeRule(t *testing.T) {
 	if r.Type != gguf.TypeQ8_0 || !r.Pattern.MatchString("blk.2.attn_v.weight") || r.Pattern.MatchString("blk.4.attn_v.weight") {
 		t.Errorf("rule %v %s matches wrongly", r.Pattern, r.Type)
 	}
-	for _, bad := range []string{"attn_v", "=q8_0", "attn_v=", "attn_v=q9_9", "attn_v=iq2_xxs", "a[=q8_0"} {
+	for _, bad := range []string{"attn_v", "=q8_0", "attn_v=", "attn_v=q9_9", "attn_v=q8_1", "a[=q8_0"} {
 		if _, err := ParseTensorTypeRule(bad); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("ParseTensorTypeRule(%q): %v", bad, err)
 		}

@@ -138,7 +138,10 @@ func MakePlan(src Source, opts Options) (*Plan, error) {
 				}
 			}
 			if p.Imatrix == nil && requiresImatrix(p.Name, p.To, mix.FileType) {
-				return nil, invalidf("quantize: tensor %q: %s in a %s file needs an importance matrix (--imatrix)", p.Name, p.To, mix.Name)
+				if opts.Imatrix == nil { // llama-quantize's words, with the flag that fixes it
+					return nil, invalidf("quantize: this quantization requires an importance matrix (--imatrix): offending tensor %q, target type %s (%s mix)", p.Name, p.To, mix.Name)
+				}
+				return nil, invalidf("quantize: missing importance matrix for tensor %q in a very low-bit quantization (%s)", p.Name, p.To)
 			}
 		}
 		plan.Tensors = append(plan.Tensors, p)

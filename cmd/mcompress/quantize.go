@@ -41,9 +41,12 @@ it is converted and quantized in one streaming pass, with the same result as
 "mcompress convert --outtype f32" followed by quantize.
 
 Mixes (--type): Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q4_K_S, Q4_K_M, Q5_0, Q5_1,
-Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ4_NL, IQ4_XS, F16, BF16, F32 (Q3_K, Q4_K and Q5_K mean the _M
-mix). --bits N picks a default mix for a budget of about N bits per weight:
-2 Q2_K, 3 Q3_K_M, 4 Q4_K_M, 5 Q5_K_M, 6 Q6_K, 7 Q6_K, 8 Q8_0. Without either, Q4_K_M.
+Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ4_NL, IQ4_XS, IQ3_M, IQ3_S, IQ3_XS, IQ3_XXS, IQ2_M, IQ2_S, IQ2_XS,
+IQ2_XXS, IQ1_M, IQ1_S, TQ2_0, TQ1_0, F16, BF16, F32 (Q3_K, Q4_K and Q5_K mean the _M mix; the
+IQ1/IQ2 mixes, IQ3_XXS and IQ3_XS need --imatrix, and are refused without it as llama-quantize
+refuses them). --bits N picks a default mix for a budget of about N bits per weight:
+2 Q2_K, 3 Q3_K_M, 4 Q4_K_M, 5 Q5_K_M, 6 Q6_K, 7 Q6_K, 8 Q8_0; with --imatrix, 2 IQ2_M and
+3 IQ3_M. Without either, Q4_K_M.
 
 --imatrix reads an importance matrix in either format llama-imatrix writes (GGUF or the legacy
 .dat) and uses it in the importance-weighted quantizers, as llama-quantize --imatrix does.
@@ -77,6 +80,8 @@ an unknown type) exits with code 2.`,
 				return badInput(errors.New("give either --type or --bits, not both"))
 			case mixName != "":
 				opts.Mix, err = quantize.ParseMix(mixName)
+			case cmd.Flags().Changed("bits") && imatrixPath != "":
+				opts.Mix, err = quantize.MixForBitsImatrix(bits)
 			case cmd.Flags().Changed("bits"):
 				opts.Mix, err = quantize.MixForBits(bits)
 			default:

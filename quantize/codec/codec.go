@@ -16,8 +16,9 @@ type Codec interface {
 	TypeSize() int
 	// QuantizeRow encodes one row src into dst. len(src) must be a multiple of BlockSize and
 	// len(dst) must be len(src)/BlockSize*TypeSize. imatrix is nil or holds one importance
-	// weight per column (len(imatrix) == len(src)). Some types use statistics of the whole row
-	// when imatrix is given, so pass whole rows. Inputs must be finite.
+	// weight per column (len(imatrix) == len(src)); it must not be nil for the types for which
+	// RequiresImatrix is true. Some types use statistics of the whole row when imatrix is given,
+	// so pass whole rows. Inputs must be finite.
 	QuantizeRow(dst []byte, src, imatrix []float32)
 	// DequantizeRow decodes len(dst)/BlockSize blocks from src into dst, bit for bit as ggml's
 	// dequantize_row_* functions.
@@ -48,6 +49,27 @@ var codecs = map[uint32]Codec{
 	15: q8K{},       // Q8_K
 	20: iq4NL{},     // IQ4_NL
 	23: iq4XS{},     // IQ4_XS
+	16: iq2XXS{},    // IQ2_XXS
+	17: iq2XS{},     // IQ2_XS
+	18: iq3XXS{},    // IQ3_XXS
+	19: iq1S{},      // IQ1_S
+	21: iq3S{},      // IQ3_S
+	22: iq2S{},      // IQ2_S
+	29: iq1M{},      // IQ1_M
+	34: tq1_0{},     // TQ1_0
+	35: tq2_0{},     // TQ2_0
+}
+
+// needsImatrix is embedded by the codecs whose quantizer requires importance weights.
+type needsImatrix struct{}
+
+func (needsImatrix) requiresImatrix() {}
+
+// RequiresImatrix reports whether the quantizer of type t needs an importance matrix (ggml's
+// ggml_quantize_requires_imatrix: IQ2_XXS, IQ2_XS and IQ1_S); Quantize refuses them without.
+func RequiresImatrix[T ID](t T) bool {
+	_, ok := codecs[uint32(t)].(interface{ requiresImatrix() })
+	return ok
 }
 
 // Lookup returns the codec of type t.
@@ -96,6 +118,9 @@ func Quantize[T ID](t T, dst []byte, src []float32, nPerRow int, imatrix []float
 	}
 	if err := checkGeometry(t, c, nPerRow, len(src), len(dst)); err != nil {
 		return err
+	}
+	if imatrix == nil && RequiresImatrix(t) {
+		return fmt.Errorf("quantize: %v requires an importance matrix", t)
 	}
 	if imatrix != nil && len(imatrix) != nPerRow {
 		return fmt.Errorf("quantize: %v: importance matrix has %d weights for rows of %d", t, len(imatrix), nPerRow)

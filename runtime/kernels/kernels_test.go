@@ -24,6 +24,9 @@ var scaleOffsets = map[gguf.TensorType][]int{
 	gguf.TypeQ4_0: {0}, gguf.TypeQ4_1: {0, 2}, gguf.TypeQ5_0: {0}, gguf.TypeQ5_1: {0, 2},
 	gguf.TypeQ8_0: {0}, gguf.TypeIQ4_NL: {0}, gguf.TypeQ2_K: {80, 82}, gguf.TypeQ3_K: {108},
 	gguf.TypeQ4_K: {0, 2}, gguf.TypeQ5_K: {0, 2}, gguf.TypeQ6_K: {208}, gguf.TypeIQ4_XS: {0},
+	gguf.TypeIQ2_XXS: {0}, gguf.TypeIQ2_XS: {0}, gguf.TypeIQ2_S: {0}, gguf.TypeIQ3_XXS: {0},
+	gguf.TypeIQ3_S: {0}, gguf.TypeIQ1_S: {0}, gguf.TypeTQ1_0: {52}, gguf.TypeTQ2_0: {64},
+	// IQ1_M keeps its F16 scale in the top nibbles of its last four bytes' words: see randomRow.
 }
 
 // randomRow returns n values of type t with random content and finite scales.
@@ -53,6 +56,9 @@ func randomRow(rng *rand.Rand, t gguf.TensorType, n int) []byte {
 	for blk := 0; blk < n/bs; blk++ {
 		for _, off := range scaleOffsets[t] {
 			binary.LittleEndian.PutUint16(b[blk*ts+off:], dtype.F32ToF16(float32(rng.Float64()*0.02-0.005)))
+		}
+		if t == gguf.TypeIQ1_M { // scale bits 12-15 are the top nibble of the last word
+			b[blk*ts+ts-1] = b[blk*ts+ts-1]&0x0f | 0x10 // exponent 2^-11..2^-8 or so: finite
 		}
 	}
 	return b

@@ -56,8 +56,9 @@ demo-teacher: build
 clean:
 	rm -rf bin demo-out
 
-# release cross-builds static binaries (pure Go, no cgo) into dist/ for the machines models run
-# on: mcompress-OS-ARCH for each of RELEASE_TARGETS. The arm64 ones use the NEON kernels.
+# release cross-builds pure-Go binaries (no cgo; static on Linux, while Android and macOS require
+# a PIE started by linker64 and a link to libSystem) into dist/ for the machines models run on: mcompress-OS-ARCH for each of
+# RELEASE_TARGETS. The arm64 ones use the NEON kernels.
 RELEASE_TARGETS ?= linux/amd64 linux/arm64 darwin/arm64 android/arm64
 
 .PHONY: release test-arm64

@@ -1,13 +1,13 @@
 package prune
 
 import (
+	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 
+	"github.com/mcompress/mcompress/internal/hessian"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/mat"
 )
 
 // SparseGPT prunes w in place by the method of Frantar and Alistarh (2023): with H the Gram
@@ -135,52 +135,14 @@ type Stats struct {
 	DeadColumns int
 }
 
-// inverseCholesky dampens a copy of h (n × n) and returns the upper Cholesky factor U of its
-// inverse (row-major, H⁻¹ = UᵀU) and the indices of dead columns (zero diagonal), whose
-// diagonal is set to 1 first.
+// inverseCholesky is hessian.InverseCholesky (shared with GPTQ) with unusable statistics
+// reported as bad input.
 func inverseCholesky(h []float64, n int, damp float64) ([]float64, []int, error) {
-	hs := mat.NewSymDense(n, nil)
-	var dead []int
-	mean := 0.0
-	for i := range n {
-		for j := i; j < n; j++ {
-			v := h[i*n+j]
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, nil, fmt.Errorf("%w: XᵀX holds a non-finite value at (%d, %d)", ErrBadInput, i, j)
-			}
-			hs.SetSym(i, j, v)
-		}
-		if h[i*n+i] == 0 {
-			dead = append(dead, i)
-			hs.SetSym(i, i, 1)
-		}
-		mean += hs.At(i, i)
+	u, dead, err := hessian.InverseCholesky(h, n, damp)
+	if errors.Is(err, hessian.ErrNonFinite) || errors.Is(err, hessian.ErrNotPositiveDefinite) {
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
-	mean /= float64(n)
-	for i := range n {
-		hs.SetSym(i, i, hs.At(i, i)+damp*mean)
-	}
-	var c mat.Cholesky
-	if !c.Factorize(hs) {
-		return nil, nil, fmt.Errorf("%w: XᵀX is not positive definite even after dampening by %g of its mean diagonal", ErrBadInput, damp)
-	}
-	var inv mat.SymDense
-	if err := c.InverseTo(&inv); err != nil {
-		return nil, nil, fmt.Errorf("inverting XᵀX: %w", err)
-	}
-	var c2 mat.Cholesky
-	if !c2.Factorize(&inv) {
-		return nil, nil, fmt.Errorf("%w: the inverse of XᵀX is not positive definite (ill-conditioned; raise the dampening)", ErrBadInput)
-	}
-	var ut mat.TriDense
-	c2.UTo(&ut)
-	u := make([]float64, n*n)
-	for i := range n {
-		for j := i; j < n; j++ {
-			u[i*n+j] = ut.At(i, j)
-		}
-	}
-	return u, dead, nil
+	return u, dead, err
 }
 
 // forRows calls fn for every row in [0, rows), spread over the cores in contiguous chunks.

@@ -181,6 +181,16 @@ func (r *Report) finish() {
 		if g.MaxKLD > 0 && m.KLD != nil && m.KLD.MeanKLD > g.MaxKLD {
 			m.GateFailures = append(m.GateFailures, fmt.Sprintf("%s: mean KL-divergence %.6f exceeds the limit %g", m.Name, m.KLD.MeanKLD, g.MaxKLD))
 		}
+		if g.MinAccuracy > 0 {
+			for _, t := range m.Tasks {
+				if t.Acc < g.MinAccuracy {
+					m.GateFailures = append(m.GateFailures, fmt.Sprintf("%s: accuracy %.2f%% on task %s is below the limit %.2f%%", m.Name, 100*t.Acc, t.Name, 100*g.MinAccuracy))
+				}
+			}
+		}
+		if g.MaxSizeBytes > 0 && m.Size != nil && m.Size.FileBytes > g.MaxSizeBytes {
+			m.GateFailures = append(m.GateFailures, fmt.Sprintf("%s: file of %d bytes exceeds the limit of %d", m.Name, m.Size.FileBytes, g.MaxSizeBytes))
+		}
 		if len(m.GateFailures) > 0 {
 			r.Gates.Passed = false
 			r.Gates.Failures = append(r.Gates.Failures, m.GateFailures...)

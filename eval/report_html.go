@@ -245,14 +245,8 @@ func (r *Report) HTML() []byte {
 	}
 	b.WriteString("</p>\n")
 	g := r.Gates
-	if g.MaxPPLIncrease > 0 || g.MaxKLD > 0 {
-		var lim []string
-		if g.MaxPPLIncrease > 0 {
-			lim = append(lim, fmt.Sprintf("perplexity ≤ base + %.2f%%", 100*g.MaxPPLIncrease))
-		}
-		if g.MaxKLD > 0 {
-			lim = append(lim, fmt.Sprintf("mean KLD ≤ %g", g.MaxKLD))
-		}
+	if g.any() {
+		lim := g.limits()
 		if g.Passed {
 			fmt.Fprintf(&b, "<p id=\"gates\" class=\"pass\" data-passed=\"true\">Quality gates passed (%s).</p>\n", esc(strings.Join(lim, ", ")))
 		} else {

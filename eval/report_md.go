@@ -82,14 +82,11 @@ func (r *Report) Markdown() []byte {
 	}
 	b.WriteString("\n## Gates\n\n")
 	g := r.Gates
-	if g.MaxPPLIncrease <= 0 && g.MaxKLD <= 0 {
+	if !g.any() {
 		b.WriteString("No gates were set.\n")
 	} else {
-		if g.MaxPPLIncrease > 0 {
-			fmt.Fprintf(&b, "- perplexity at most %.2f%% above the base\n", 100*g.MaxPPLIncrease)
-		}
-		if g.MaxKLD > 0 {
-			fmt.Fprintf(&b, "- mean KL-divergence at most %g\n", g.MaxKLD)
+		for _, l := range g.limits() {
+			fmt.Fprintf(&b, "- %s\n", l)
 		}
 		if g.Passed {
 			b.WriteString("\n**Passed.**\n")

@@ -76,6 +76,35 @@ func TestParetoAndGates(t *testing.T) {
 	}
 }
 
+// TestAccuracyAndSizeGates checks --min-accuracy (every task of a model) and --max-size (the
+// file), which the base is exempt from like the other gates.
+func TestAccuracyAndSizeGates(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		gates Gates
+		want  []string
+	}{
+		{"accuracy", Gates{MinAccuracy: 0.6}, []string{"Q4_K_M: accuracy 50.00% on task arc is below the limit 60.00%"}},
+		{"accuracy met", Gates{MinAccuracy: 0.5}, nil},
+		{"size", Gates{MaxSizeBytes: 2_700_000}, []string{"Q8_0: file of 4513024 bytes exceeds the limit of 2700000", "Q4_<odd>&\"name: file of 2780416 bytes exceeds the limit of 2700000"}},
+		{"both", Gates{MinAccuracy: 0.6, MaxSizeBytes: 2_700_000}, []string{"Q8_0: file", "Q4_K_M: accuracy", "Q4_<odd>&\"name: file"}},
+	} {
+		r := fakeReport(tc.gates)
+		if r.Gates.Passed != (len(tc.want) == 0) || len(r.Gates.Failures) != len(tc.want) {
+			t.Errorf("%s: passed %v, failures %q; want %q", tc.name, r.Gates.Passed, r.Gates.Failures, tc.want)
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.HasPrefix(r.Gates.Failures[i], w) {
+				t.Errorf("%s: failure %d is %q, want it to start with %q", tc.name, i, r.Gates.Failures[i], w)
+			}
+		}
+		if md := string(r.Markdown()); len(tc.want) > 0 && !strings.Contains(md, "file at most") && !strings.Contains(md, "accuracy at least") {
+			t.Errorf("%s: report.md does not list the gate", tc.name)
+		}
+	}
+}
+
 func TestWriteReportAtomic(t *testing.T) {
 	r := fakeReport(Gates{})
 	dir := t.TempDir()

@@ -57,6 +57,33 @@ type Gates struct {
 	MaxPPLIncrease float64 `json:"max_ppl_increase,omitempty"`
 	// MaxKLD is the largest allowed mean KL-divergence from the base, in nats.
 	MaxKLD float64 `json:"max_kld,omitempty"`
+	// MinAccuracy is the lowest allowed accuracy (a fraction) on every task a model is scored on.
+	MinAccuracy float64 `json:"min_accuracy,omitempty"`
+	// MaxSizeBytes is the largest allowed model file.
+	MaxSizeBytes int64 `json:"max_size_bytes,omitempty"`
+}
+
+// any reports whether a gate is set.
+func (g Gates) any() bool {
+	return g.MaxPPLIncrease > 0 || g.MaxKLD > 0 || g.MinAccuracy > 0 || g.MaxSizeBytes > 0
+}
+
+// limits describes the gates that are set, one phrase each.
+func (g Gates) limits() []string {
+	var lim []string
+	if g.MaxPPLIncrease > 0 {
+		lim = append(lim, fmt.Sprintf("perplexity at most %.2f%% above the base", 100*g.MaxPPLIncrease))
+	}
+	if g.MaxKLD > 0 {
+		lim = append(lim, fmt.Sprintf("mean KL-divergence at most %g", g.MaxKLD))
+	}
+	if g.MinAccuracy > 0 {
+		lim = append(lim, fmt.Sprintf("accuracy at least %.2f%% on every task", 100*g.MinAccuracy))
+	}
+	if g.MaxSizeBytes > 0 {
+		lim = append(lim, fmt.Sprintf("file at most %d bytes (%.2f MiB)", g.MaxSizeBytes, float64(g.MaxSizeBytes)/(1<<20)))
+	}
+	return lim
 }
 
 // Run evaluates every model as Options say and returns the report, whose Gates.Failures lists

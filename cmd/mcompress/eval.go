@@ -21,6 +21,8 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 		o              eval.Options
 		report         string
 		maxPPLIncrease string
+		minAccuracy    string
+		maxSize        string
 		format, layout string
 		split          string
 		textColumn     string
@@ -63,6 +65,12 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 			}
 			if o.Gates.MaxKLD < 0 {
 				return badInput(fmt.Errorf("--max-kld %g cannot be negative", o.Gates.MaxKLD))
+			}
+			if o.Gates.MinAccuracy, err = parsePercent(minAccuracy); err != nil {
+				return badInput(fmt.Errorf("--min-accuracy: %w", err))
+			}
+			if o.Gates.MaxSizeBytes, err = parseSize(maxSize); err != nil {
+				return badInput(fmt.Errorf("--max-size %q: want a size such as 50MB or 2GiB", maxSize))
 			}
 			device, err := deviceLatencies(latencyFrom, o)
 			if err != nil {
@@ -179,6 +187,8 @@ why). Bad input exits with code 2. See docs/EVAL.md.`,
 	f.StringArrayVar(&lineage, "lineage", nil, "MODEL=TEXT: what MODEL (a --model path or report name) was made from and how, shown in the report (repeatable)")
 	f.StringVar(&maxPPLIncrease, "max-ppl-increase", "", `fail (exit 3) if a model's perplexity exceeds the base's by more than this ("5%" or 0.05)`)
 	f.Float64Var(&o.Gates.MaxKLD, "max-kld", 0, "fail (exit 3) if a model's mean KL-divergence from the base exceeds this (nats)")
+	f.StringVar(&minAccuracy, "min-accuracy", "", `fail (exit 3) if a model's accuracy on any --task is below this ("60%" or 0.6)`)
+	f.StringVar(&maxSize, "max-size", "", "fail (exit 3) if a model's file is larger than this (e.g. 700MB, 2GiB)")
 	return cmd
 }
 

@@ -146,6 +146,8 @@ func TestEvalCommandBadInput(t *testing.T) {
 		{"bad task line", []string{"--data", filepath.Join(fx, "valid.txt"), "--task", badTask}, []string{"bad.jsonl", "line 2"}},
 		{"missing model", []string{"--model", filepath.Join(dir, "none.gguf"), "--data", short}, []string{"none.gguf"}},
 		{"bad gate", []string{"--data", short, "--max-ppl-increase", "five"}, []string{"--max-ppl-increase"}},
+		{"ambiguous accuracy gate", []string{"--data", short, "--min-accuracy", "60"}, []string{"--min-accuracy", "60%"}},
+		{"bad size gate", []string{"--data", short, "--max-size", "huge"}, []string{"--max-size", "huge"}},
 		{"nothing to measure", nil, []string{"--data"}},
 		{"bad size budget", []string{"--data", short, "--size-budget", "big"}, []string{"--size-budget", "big"}},
 		{"bad speed floor", []string{"--data", short, "--speed-floor", "-3"}, []string{"--speed-floor"}},

@@ -48,6 +48,8 @@ type kindSpec struct {
 var gateFields = map[string]field{
 	"max-ppl-increase": {"--max-ppl-increase", tString},
 	"max-kld":          {"--max-kld", tFloat},
+	"min-accuracy":     {"--min-accuracy", tString},
+	"max-size":         {"--max-size", tString},
 }
 
 // kinds maps each step kind to its description.

@@ -3,10 +3,9 @@ package prune
 import (
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 
 	"github.com/mcompress/mcompress/internal/hessian"
+	"github.com/mcompress/mcompress/internal/parallel"
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
@@ -64,7 +63,7 @@ func SparseGPT(w Matrix, h []float64, o Options) (Stats, error) {
 			}
 			mask = maskByScore(score, Options{Sparsity: o.Sparsity})
 		}
-		forRows(rows, func(r int) {
+		parallel.For(0, rows, func(_, r int) {
 			row := W[r*n : (r+1)*n]
 			e := errs[r*o.BlockSize : r*o.BlockSize+count]
 			var rowMask []bool
@@ -143,29 +142,4 @@ func inverseCholesky(h []float64, n int, damp float64) ([]float64, []int, error)
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	return u, dead, err
-}
-
-// forRows calls fn for every row in [0, rows), spread over the cores in contiguous chunks.
-// Rows are independent, so the result does not depend on the number of workers.
-func forRows(rows int, fn func(r int)) {
-	workers := min(runtime.GOMAXPROCS(0), rows)
-	if workers <= 1 {
-		for r := range rows {
-			fn(r)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (rows + workers - 1) / workers
-	for start := 0; start < rows; start += chunk {
-		end := min(start+chunk, rows)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := start; r < end; r++ {
-				fn(r)
-			}
-		}()
-	}
-	wg.Wait()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/mcompress/mcompress/convert/dtype"
 	"github.com/mcompress/mcompress/convert/gguf"
 	"github.com/mcompress/mcompress/quantize"
+	"github.com/mcompress/mcompress/quantize/codec"
 	"github.com/mcompress/mcompress/runtime/kernels"
 )
 
@@ -76,7 +77,7 @@ func benchKernels(types []gguf.TensorType, mib, threads, reps int) ([]kernelRow,
 			}
 		}
 		n := int64(len(w.Data))
-		row := kernelRow{Type: t.String(), Kernels: kernels.SIMD(), Threads: p.Threads(), Bytes: n,
+		row := kernelRow{Type: t.String(), Kernels: kernels.KernelSet(t), Threads: p.Threads(), Bytes: n,
 			KernelGBs: gbPerSecond(n, bestK), MemoryGBs: gbPerSecond(n, bestM)}
 		row.Ratio = row.KernelGBs / row.MemoryGBs
 		rows = append(rows, row)
@@ -108,7 +109,16 @@ func benchMatrix(t gguf.TensorType, buf []byte, rng *rand.Rand) (kernels.Matrix,
 	case gguf.TypeBF16:
 		dtype.EncodeBF16(tile, src)
 	default:
-		if err := quantize.Quantize(t, tile, src, kernelBenchCols, nil); err != nil {
+		// The codebook types refuse to quantize without importance weights; uniform ones give
+		// the plain weighting.
+		var imatrix []float32
+		if codec.RequiresImatrix(t) {
+			imatrix = make([]float32, kernelBenchCols)
+			for i := range imatrix {
+				imatrix[i] = 1
+			}
+		}
+		if err := quantize.Quantize(t, tile, src, kernelBenchCols, imatrix); err != nil {
 			return kernels.Matrix{}, fmt.Errorf("bench --kernels: %w", err)
 		}
 	}

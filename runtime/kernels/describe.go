@@ -20,8 +20,7 @@ func Describe() string {
 	}
 	var asm []string
 	for _, t := range gguf.AllTypes() {
-		k, ok := kernels[t]
-		if ok && reflect.ValueOf(k.dot).Pointer() != reflect.ValueOf(k.dotGo).Pointer() {
+		if hasAssembly(t) {
 			asm = append(asm, t.String())
 		}
 	}
@@ -29,4 +28,21 @@ func Describe() string {
 		return simdName
 	}
 	return fmt.Sprintf("%s (assembly dot products for %s)", simdName, strings.Join(asm, ", "))
+}
+
+// hasAssembly reports whether type t's one-token dot product is an assembly kernel rather than
+// its pure-Go twin.
+func hasAssembly(t gguf.TensorType) bool {
+	k, ok := kernels[t]
+	return ok && reflect.ValueOf(k.dot).Pointer() != reflect.ValueOf(k.dotGo).Pointer()
+}
+
+// KernelSet returns the kernel set that multiplies weights of type t: SIMD() when t has an
+// assembly dot product in use, else "purego" (types whose SIMD kernels are still to be written
+// run on their pure-Go twins whatever the CPU).
+func KernelSet(t gguf.TensorType) string {
+	if s := SIMD(); s != "purego" && hasAssembly(t) {
+		return s
+	}
+	return "purego"
 }
